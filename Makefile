@@ -1,0 +1,98 @@
+# sqlite-elmo build.  `make` builds the library, the SQLite extension and the tools;
+# `make test` runs the whole suite (release build, then AddressSanitizer/UBSan build).
+#
+#   make                 build/release/{libelmo.a,elmo.so,elmo-genmodel,...}
+#   make SAN=1           the same under build/asan with -fsanitize=address,undefined
+#   make test            unit tests + SQL tests, release and sanitizer builds
+#   make bench           bench/ (generates synthetic models under build/models if missing)
+
+CC      ?= cc
+SAN     ?= 0
+PYTHON  ?= /usr/bin/python3
+SQLITE3 ?= sqlite3
+
+ifeq ($(SAN),1)
+  B        := build/asan
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  OPT      := -O1
+else
+  B        := build/release
+  SANFLAGS :=
+  OPT      := -O2
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags hdf5 libcjson)
+PKG_LIBS   := $(shell pkg-config --libs hdf5 libcjson)
+LIBS       := $(PKG_LIBS) -lopenblas -lpthread -lm
+
+CFLAGS_ALL := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -g -fPIC \
+              -fvisibility=hidden \
+              -Iinclude -Icore $(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+
+CORE_SRC  := $(wildcard core/*.c)
+CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
+EXT_SRC   := $(wildcard ext/*.c)
+EXT_OBJ   := $(EXT_SRC:%.c=$(B)/%.o)
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TEST_LIB_SRC := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(B)/%.o)
+TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(B)/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/%)
+
+EXT_SO := $(if $(EXT_SRC),$(B)/elmo.so)
+
+.SECONDARY:
+.PHONY: all test test-unit test-sql test-release test-asan bench demo clean
+all: $(B)/libelmo.a $(EXT_SO) $(TOOL_BIN) $(BENCH_BIN) $(TEST_BIN)
+
+$(B)/%.o: %.c $(wildcard include/*.h core/*.h ext/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/libelmo.a: $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# The extension exports only sqlite3_elmo_init (version script + hidden visibility).
+$(B)/elmo.so: $(EXT_OBJ) $(B)/libelmo.a ext/elmo.map
+	$(CC) -shared -o $@ $(EXT_OBJ) $(B)/libelmo.a $(LDFLAGS_ALL) \
+	    -Wl,--version-script=ext/elmo.map -Wl,-z,defs $(LIBS)
+
+$(B)/tests/%: tests/%.c $(TEST_LIB_OBJ) $(B)/libelmo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(TEST_LIB_OBJ) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
+
+$(B)/%: tools/%.c $(B)/libelmo.a
+	$(CC) $(CFLAGS_ALL) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
+
+$(B)/%: bench/%.c $(B)/libelmo.a
+	$(CC) $(CFLAGS_ALL) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lsqlite3
+
+# ---- tests ---------------------------------------------------------------------------
+test: test-release test-asan
+
+test-release:
+	$(MAKE) SAN=0 test-unit test-sql
+
+test-asan:
+	$(MAKE) SAN=1 test-unit test-sql
+
+test-unit: all
+	@B=$(B) SAN=$(SAN) sh tests/run_unit.sh $(TEST_BIN)
+
+test-sql: all
+	@B=$(B) SAN=$(SAN) PYTHON=$(PYTHON) SQLITE3=$(SQLITE3) sh tests/run_sql.sh
+
+bench: all
+	@B=$(B) sh bench/run.sh
+
+demo: all
+	@$(SQLITE3) :memory: -cmd ".load $(B)/elmo" < sql/quickstart.sql
+
+clean:
+	rm -rf build

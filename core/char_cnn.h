@@ -1,0 +1,25 @@
+/* char_cnn.h - the context-free token embedding e = proj(highway(maxpool(conv(chars)))). */
+#ifndef ELMO_CORE_CHAR_CNN_H
+#define ELMO_CORE_CHAR_CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* Tokens per call of elmo_cnn_embed (the highway GEMMs run over this many rows); a
+ * multiple of the row quantum in char_cnn.c. */
+#define ELMO_CNN_CHUNK 48
+
+/* Floats of scratch that elmo_cnn_embed needs for up to ELMO_CNN_CHUNK tokens. */
+size_t elmo_cnn_scratch_floats(const elmo_config *cfg);
+
+/*
+ * Embeds n <= ELMO_CNN_CHUNK tokens: ids [n, C] (shifted character ids 1..261, as from
+ * elmo_char_ids) -> out [n, P]. scratch holds elmo_cnn_scratch_floats() floats.
+ * Single-threaded: callers parallelize over chunks.
+ */
+void elmo_cnn_embed(const elmo_config *cfg, const elmo_weights *w, const uint16_t *ids,
+                    size_t n, float *out, float *scratch);
+
+#endif

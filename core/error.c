@@ -1,0 +1,57 @@
+/* error.c - error codes and messages. */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int elmo_fail(elmo_error *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+int elmo_ok(elmo_error *err) {
+    if (err) {
+        err->code = ELMO_OK;
+        err->message[0] = '\0';
+    }
+    return ELMO_OK;
+}
+
+void elmo_error_prefix(elmo_error *err, const char *fmt, ...) {
+    if (!err) return;
+    char prefix[ELMO_ERROR_MAX], old[ELMO_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->message, sizeof old);
+    size_t n = strlen(prefix);
+    if (n > sizeof err->message - 3) n = sizeof err->message - 3;
+    memcpy(err->message, prefix, n);
+    memcpy(err->message + n, ": ", 2);
+    size_t room = sizeof err->message - n - 3, len = strlen(old);
+    if (len > room) len = room;
+    memcpy(err->message + n + 2, old, len);
+    err->message[n + 2 + len] = '\0';
+}
+
+const char *elmo_status_name(int code) {
+    switch (code) {
+    case ELMO_OK: return "ELMO_OK";
+    case ELMO_ERR_ARG: return "ELMO_ERR_ARG";
+    case ELMO_ERR_IO: return "ELMO_ERR_IO";
+    case ELMO_ERR_FORMAT: return "ELMO_ERR_FORMAT";
+    case ELMO_ERR_NOMEM: return "ELMO_ERR_NOMEM";
+    case ELMO_ERR_LIMIT: return "ELMO_ERR_LIMIT";
+    case ELMO_ERR_INTERRUPTED: return "ELMO_ERR_INTERRUPTED";
+    case ELMO_ERR_INTERNAL: return "ELMO_ERR_INTERNAL";
+    default: return "ELMO_ERR_UNKNOWN";
+    }
+}

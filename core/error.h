@@ -1,0 +1,18 @@
+/* error.h - filling an elmo_error. */
+#ifndef ELMO_CORE_ERROR_H
+#define ELMO_CORE_ERROR_H
+
+#include "elmo.h"
+
+/* Sets err (when not NULL) to code and a printf-formatted message; returns code. */
+int elmo_fail(elmo_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sets err (when not NULL) to ELMO_OK with an empty message; returns ELMO_OK. */
+int elmo_ok(elmo_error *err);
+
+/* Prefixes err->message with a printf-formatted context ("context: message"). */
+void elmo_error_prefix(elmo_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

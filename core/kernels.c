@@ -1,0 +1,85 @@
+/* kernels.c - vectorizable elementwise loops; see kernels.h. */
+#include "kernels.h"
+
+#include "fastmath.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+#define CLAMP(v, lo, hi) ((v) < (lo) ? (lo) : (v) > (hi) ? (hi) : (v))
+
+MULTIVERSION
+void elmo_lstm_gates(const float *z, const float *bias, float *c, float *m, size_t rows,
+                     size_t H, float clip) {
+    const float lim = clip > 0 ? clip : 3.0e38f;
+    for (size_t r = 0; r < rows; r++) {
+        const float *zi = z + r * 4 * H, *zj = zi + H, *zf = zj + H, *zo = zf + H;
+        const float *bi = bias, *bj = bias + H, *bf = bj + H, *bo = bf + H;
+        float *cr = c + r * H, *mr = m + r * H;
+        for (size_t u = 0; u < H; u++) {
+            float i = sigmoid_fast(zi[u] + bi[u]);
+            float j = tanh_fast(zj[u] + bj[u]);
+            float f = sigmoid_fast(zf[u] + bf[u]);
+            float o = sigmoid_fast(zo[u] + bo[u]);
+            float cn = f * cr[u] + i * j;
+            cn = CLAMP(cn, -lim, lim);
+            cr[u] = cn;
+            mr[u] = o * tanh_fast(cn);
+        }
+    }
+}
+
+MULTIVERSION
+void elmo_clip(float *x, size_t n, float clip) {
+    if (clip <= 0) return;
+    for (size_t i = 0; i < n; i++) x[i] = CLAMP(x[i], -clip, clip);
+}
+
+MULTIVERSION
+void elmo_add(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+MULTIVERSION
+void elmo_highway_combine(float *x, const float *gate, const float *b_gate,
+                          const float *transform, const float *b_transform, size_t rows,
+                          size_t F) {
+    for (size_t r = 0; r < rows; r++) {
+        float *xr = x + r * F;
+        const float *gr = gate + r * F, *tr = transform + r * F;
+        for (size_t f = 0; f < F; f++) {
+            float g = sigmoid_fast(gr[f] + b_gate[f]);
+            float t = tr[f] + b_transform[f];
+            t = t > 0 ? t : 0;
+            xr[f] = g * t + (1.0f - g) * xr[f];
+        }
+    }
+}
+
+MULTIVERSION
+void elmo_conv_max(const float *s, size_t positions, size_t n, const float *bias, int relu,
+                   float *out) {
+    for (size_t f = 0; f < n; f++) out[f] = s[f];
+    for (size_t p = 1; p < positions; p++) {
+        const float *row = s + p * n;
+        for (size_t f = 0; f < n; f++) out[f] = row[f] > out[f] ? row[f] : out[f];
+    }
+    /* Both activations are monotone, so act(max) == max(act) (spec section 5 step 3). */
+    if (relu) {
+        for (size_t f = 0; f < n; f++) {
+            float v = out[f] + bias[f];
+            out[f] = v > 0 ? v : 0;
+        }
+    } else {
+        for (size_t f = 0; f < n; f++) out[f] = tanh_fast(out[f] + bias[f]);
+    }
+}
+
+MULTIVERSION
+void elmo_add_bias_rows(float *y, const float *bias, size_t rows, size_t n) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < n; i++) y[r * n + i] += bias[i];
+}

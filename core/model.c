@@ -1,0 +1,132 @@
+/* model.c - loading a model and describing it. */
+#include <cblas.h>
+#include <hdf5.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "model.h"
+#include "run.h"
+#include "token_cache.h"
+
+#define CACHE_AUTO_MAX ((int64_t)16 << 20)
+#define CACHE_AUTO_MIN ((int64_t)1 << 20)
+
+elmo_load_params elmo_load_default_params(void) {
+    return (elmo_load_params){.cache_bytes = ELMO_CACHE_AUTO};
+}
+
+static char version_text[160];
+static pthread_once_t version_once = PTHREAD_ONCE_INIT;
+
+static void format_version(void) {
+    unsigned maj = 0, min = 0, rel = 0;
+    H5get_libversion(&maj, &min, &rel);
+    snprintf(version_text, sizeof version_text, "sqlite-elmo %s (%s, HDF5 %u.%u.%u)",
+             ELMO_VERSION, openblas_get_config(), maj, min, rel);
+}
+
+const char *elmo_version(void) {
+    pthread_once(&version_once, format_version);
+    return version_text;
+}
+
+void elmo_model_free(elmo_model *m) {
+    if (!m) return;
+    elmo_cache_free(m->cache);
+    free(m->boundary);
+    free(m->w.arena);
+    free(m);
+}
+
+/* Consistency the HDF5 shapes cannot show on their own. */
+static int check_weights(const elmo_model *m, const char *path, elmo_error *err) {
+    if ((m->w.proj_w == NULL) != (m->w.proj_b == NULL))
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s' has only one of CNN_proj/W_proj and "
+                         "CNN_proj/b_proj; both or neither are expected",
+                         path);
+    const elmo_cell *first = &m->w.cells[0][0];
+    for (int d = 0; d < 2; d++)
+        for (int l = 0; l < m->cfg.n_layers; l++)
+            if ((m->w.cells[d][l].w_proj == NULL) != (first->w_proj == NULL))
+                return elmo_fail(err, ELMO_ERR_FORMAT,
+                                 "weights file '%s' has W_P_0 for some LSTM cells but not "
+                                 "others; all cells must have it or none",
+                                 path);
+    return ELMO_OK;
+}
+
+/* e(<S>) and e(</S>) are constants: compute them once. */
+static int embed_boundaries(elmo_model *m, elmo_error *err) {
+    size_t C = (size_t)m->cfg.max_chars, P = (size_t)m->cfg.proj_dim;
+    uint16_t *ids = malloc(2 * C * sizeof *ids);
+    m->boundary = malloc(2 * P * sizeof(float));
+    if (!ids || !m->boundary) {
+        free(ids);
+        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    }
+    elmo_boundary_char_ids(0, C, ids);
+    elmo_boundary_char_ids(1, C, ids + C);
+    int rc = elmo_embed_ids(m, ids, 2, m->boundary, err);
+    free(ids);
+    return rc;
+}
+
+int elmo_model_load(const char *options_path, const char *weights_path,
+                    const elmo_load_params *params, elmo_model **out, elmo_error *err) {
+    if (!out) return elmo_fail(err, ELMO_ERR_ARG, "elmo_model_load: out is NULL");
+    *out = NULL;
+    if (!options_path || !weights_path)
+        return elmo_fail(err, ELMO_ERR_ARG,
+                         "elmo_model_load: give both the options JSON path and the HDF5 "
+                         "weights path");
+    elmo_load_params p = params ? *params : elmo_load_default_params();
+    elmo_model *m = calloc(1, sizeof *m);
+    if (!m) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    int rc = elmo_options_load(options_path, &m->cfg, err);
+    if (!rc) rc = elmo_weights_load(weights_path, &m->cfg, &m->w, &m->n_params, err);
+    if (!rc) rc = check_weights(m, weights_path, err);
+    if (!rc) {
+        elmo_blas_init();
+        rc = embed_boundaries(m, err);
+    }
+    if (rc) {
+        elmo_model_free(m);
+        return rc;
+    }
+    int64_t cache = p.cache_bytes;
+    if (cache == ELMO_CACHE_AUTO) {
+        cache = m->n_params * 4 / 16;
+        if (cache > CACHE_AUTO_MAX) cache = CACHE_AUTO_MAX;
+        if (cache < CACHE_AUTO_MIN) cache = CACHE_AUTO_MIN;
+    }
+    if (cache > 0) /* a cache too small for one set is simply no cache */
+        m->cache = elmo_cache_new(cache, (size_t)m->cfg.max_chars - 2, (size_t)m->cfg.proj_dim);
+    *out = m;
+    return elmo_ok(err);
+}
+
+void elmo_model_get_info(const elmo_model *m, elmo_model_info *info) {
+    if (!m || !info) return;
+    const elmo_config *c = &m->cfg;
+    *info = (elmo_model_info){
+        .output_dim = 2 * c->proj_dim,
+        .n_output_layers = c->n_layers + 1,
+        .n_lstm_layers = c->n_layers,
+        .projection_dim = c->proj_dim,
+        .cell_dim = c->cell_dim,
+        .char_embed_dim = c->char_embed_dim,
+        .n_filters = c->n_filters,
+        .n_highway = c->n_highway,
+        .max_chars_per_token = c->max_chars,
+        .use_skip_connections = c->skip_connections,
+        .relu_activation = c->relu,
+        .cell_clip = c->cell_clip,
+        .proj_clip = c->proj_clip,
+        .n_params = m->n_params,
+        .weight_bytes = m->n_params * 4,
+    };
+}

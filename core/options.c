@@ -1,0 +1,235 @@
+/* options.c - reads and validates an AllenNLP/bilm-tf options JSON (spec section 2). */
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "model.h"
+
+#define OPTIONS_MAX_BYTES (1 << 20) /* real options files are a few hundred bytes */
+
+/* Reads a whole small file; *out is NUL-terminated and owned by the caller. */
+static int read_small_file(const char *path, char **out, size_t *len, elmo_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return elmo_fail(err, ELMO_ERR_IO, "cannot open options file '%s': %s", path,
+                         strerror(errno));
+    char *buf = malloc(OPTIONS_MAX_BYTES + 1);
+    if (!buf) {
+        fclose(f);
+        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory reading '%s'", path);
+    }
+    size_t n = fread(buf, 1, OPTIONS_MAX_BYTES + 1, f);
+    int read_error = ferror(f);
+    fclose(f);
+    if (read_error) {
+        free(buf);
+        return elmo_fail(err, ELMO_ERR_IO, "cannot read options file '%s'", path);
+    }
+    if (n > OPTIONS_MAX_BYTES) {
+        free(buf);
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "options file '%s' is larger than 1 MiB; an ELMo options file is a "
+                         "small JSON object (did you swap the options and weights paths?)",
+                         path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return ELMO_OK;
+}
+
+/* A short rendering of a JSON value for error messages. */
+static void describe(const cJSON *item, char *buf, size_t cap) {
+    char *s = item ? cJSON_PrintUnformatted(item) : NULL;
+    if (!s) {
+        snprintf(buf, cap, "%s", item ? "(unprintable)" : "nothing");
+        return;
+    }
+    if (strlen(s) > 40) strcpy(s + 37, "...");
+    snprintf(buf, cap, "%s", s);
+    cJSON_free(s);
+}
+
+typedef struct parse_ctx {
+    const char *path;
+    elmo_error *err;
+} parse_ctx;
+
+static int bad_value(parse_ctx *c, const char *key, const char *expected, const cJSON *v) {
+    char found[64];
+    describe(v, found, sizeof found);
+    return elmo_fail(c->err, ELMO_ERR_FORMAT, "options file '%s': %s must be %s, found %s",
+                     c->path, key, expected, found);
+}
+
+static int missing(parse_ctx *c, const char *key) {
+    return elmo_fail(c->err, ELMO_ERR_FORMAT, "options file '%s': required key %s is missing",
+                     c->path, key);
+}
+
+static int get_object(parse_ctx *c, const cJSON *parent, const char *name, const char *key,
+                      const cJSON **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(parent, name);
+    if (!v) return missing(c, key);
+    if (!cJSON_IsObject(v)) return bad_value(c, key, "an object", v);
+    *out = v;
+    return ELMO_OK;
+}
+
+static int is_integer(const cJSON *v) {
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+           v->valuedouble == floor(v->valuedouble);
+}
+
+/* Integer in [lo, hi]. An absent or null key takes `dflt` when `required` is 0. */
+static int get_int(parse_ctx *c, const cJSON *obj, const char *name, const char *key,
+                   int required, int dflt, int lo, int hi, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!v || cJSON_IsNull(v)) {
+        if (required) return missing(c, key);
+        *out = dflt;
+        return ELMO_OK;
+    }
+    if (!is_integer(v) || v->valuedouble < lo || v->valuedouble > hi) {
+        char expected[80];
+        snprintf(expected, sizeof expected, "an integer from %d to %d", lo, hi);
+        return bad_value(c, key, expected, v);
+    }
+    *out = (int)v->valuedouble;
+    return ELMO_OK;
+}
+
+/* Clip value: absent, null or 0 mean no clipping (AllenNLP and bilm-tf both accept these). */
+static int get_clip(parse_ctx *c, const cJSON *obj, const char *name, const char *key,
+                    float *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *out = 0;
+    if (!v || cJSON_IsNull(v)) return ELMO_OK;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
+        v->valuedouble > 1e30)
+        return bad_value(c, key, "a non-negative number or null", v);
+    *out = (float)v->valuedouble;
+    return ELMO_OK;
+}
+
+static int parse_filters(parse_ctx *c, const cJSON *cnn, elmo_config *cfg) {
+    const cJSON *filters = cJSON_GetObjectItemCaseSensitive(cnn, "filters");
+    if (!filters) return missing(c, "char_cnn.filters");
+    int n = cJSON_GetArraySize(filters);
+    if (!cJSON_IsArray(filters) || n < 1 || n > ELMO_MAX_FILTER_BANKS)
+        return bad_value(c, "char_cnn.filters", "a list of 1 to 64 [width, count] pairs",
+                         filters);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const cJSON *pair = cJSON_GetArrayItem(filters, i);
+        const cJSON *w = cJSON_GetArrayItem(pair, 0), *k = cJSON_GetArrayItem(pair, 1);
+        char key[48];
+        snprintf(key, sizeof key, "char_cnn.filters[%d]", i);
+        if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || !is_integer(w) ||
+            !is_integer(k) || w->valuedouble < 1 || w->valuedouble > cfg->max_chars ||
+            k->valuedouble < 1 || k->valuedouble > 65536)
+            return bad_value(c, key,
+                             "a [width, count] pair with 1 <= width <= "
+                             "max_characters_per_token and 1 <= count <= 65536",
+                             pair);
+        cfg->bank_width[i] = (int)w->valuedouble;
+        cfg->bank_count[i] = (int)k->valuedouble;
+        total += cfg->bank_count[i];
+    }
+    if (total > 65536)
+        return elmo_fail(c->err, ELMO_ERR_FORMAT,
+                         "options file '%s': char_cnn.filters total %lld filters; at most "
+                         "65536 are supported",
+                         c->path, (long long)total);
+    cfg->n_banks = n;
+    cfg->n_filters = (int)total;
+    return ELMO_OK;
+}
+
+static int parse_char_cnn(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
+    const cJSON *cnn, *emb;
+    int rc;
+    if ((rc = get_object(c, root, "char_cnn", "char_cnn", &cnn))) return rc;
+    if ((rc = get_object(c, cnn, "embedding", "char_cnn.embedding", &emb))) return rc;
+    if ((rc = get_int(c, emb, "dim", "char_cnn.embedding.dim", 1, 0, 1, 4096,
+                      &cfg->char_embed_dim)))
+        return rc;
+    if ((rc = get_int(c, cnn, "max_characters_per_token", "char_cnn.max_characters_per_token",
+                      1, 0, 3, 1024, &cfg->max_chars)))
+        return rc;
+    if ((rc = parse_filters(c, cnn, cfg))) return rc;
+    if ((rc = get_int(c, cnn, "n_highway", "char_cnn.n_highway", 0, 0, 0, ELMO_MAX_HIGHWAY,
+                      &cfg->n_highway)))
+        return rc;
+    /* 262 at inference (261 rows + padding); 261 is the training value. Both mean the same
+     * weights, anything else is a different alphabet. */
+    int n_chars;
+    if ((rc = get_int(c, cnn, "n_characters", "char_cnn.n_characters", 0, 262, 261, 262,
+                      &n_chars)))
+        return rc;
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(cnn, "activation");
+    if (!act) return missing(c, "char_cnn.activation");
+    if (cJSON_IsString(act) && strcmp(act->valuestring, "relu") == 0)
+        cfg->relu = 1;
+    else if (cJSON_IsString(act) && strcmp(act->valuestring, "tanh") == 0)
+        cfg->relu = 0;
+    else
+        return bad_value(c, "char_cnn.activation", "\"relu\" or \"tanh\"", act);
+    return ELMO_OK;
+}
+
+static int parse_lstm(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
+    const cJSON *lstm;
+    int rc;
+    if ((rc = get_object(c, root, "lstm", "lstm", &lstm))) return rc;
+    if ((rc = get_int(c, lstm, "dim", "lstm.dim", 1, 0, 1, 65536, &cfg->cell_dim))) return rc;
+    if ((rc = get_int(c, lstm, "projection_dim", "lstm.projection_dim", 1, 0, 1, 65536,
+                      &cfg->proj_dim)))
+        return rc;
+    if ((rc = get_int(c, lstm, "n_layers", "lstm.n_layers", 0, 1, 1, ELMO_MAX_LSTM_LAYERS,
+                      &cfg->n_layers)))
+        return rc;
+    if ((rc = get_clip(c, lstm, "cell_clip", "lstm.cell_clip", &cfg->cell_clip))) return rc;
+    if ((rc = get_clip(c, lstm, "proj_clip", "lstm.proj_clip", &cfg->proj_clip))) return rc;
+    const cJSON *skip = cJSON_GetObjectItemCaseSensitive(lstm, "use_skip_connections");
+    if (!skip) return missing(c, "lstm.use_skip_connections");
+    if (!cJSON_IsBool(skip)) return bad_value(c, "lstm.use_skip_connections", "true or false", skip);
+    cfg->skip_connections = cJSON_IsTrue(skip);
+    if (cfg->proj_dim > cfg->cell_dim)
+        return elmo_fail(c->err, ELMO_ERR_FORMAT,
+                         "options file '%s': lstm.projection_dim (%d) is larger than lstm.dim "
+                         "(%d); ELMo projects the LSTM cell down, so projection_dim <= dim",
+                         c->path, cfg->proj_dim, cfg->cell_dim);
+    return ELMO_OK;
+}
+
+int elmo_options_load(const char *path, elmo_config *cfg, elmo_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_small_file(path, &text, &len, err);
+    if (rc) return rc;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!root) {
+        size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+        int line = 1;
+        for (size_t i = 0; i < at; i++) line += text[i] == '\n';
+        free(text);
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "options file '%s' is not valid JSON (error near byte %zu, line %d)",
+                         path, at, line);
+    }
+    free(text);
+    memset(cfg, 0, sizeof *cfg);
+    parse_ctx c = {path, err};
+    if (!cJSON_IsObject(root))
+        rc = bad_value(&c, "the top level", "a JSON object with char_cnn and lstm", root);
+    if (!rc) rc = parse_char_cnn(&c, root, cfg);
+    if (!rc) rc = parse_lstm(&c, root, cfg);
+    cJSON_Delete(root);
+    return rc ? rc : elmo_ok(err);
+}

@@ -1,0 +1,51 @@
+/* run.h - internal pieces of a forward run: the result layout and the two stages. */
+#ifndef ELMO_CORE_RUN_H
+#define ELMO_CORE_RUN_H
+
+#include <stddef.h>
+
+#include "elmo.h"
+#include "model.h"
+#include "parallel.h"
+
+/* Outputs of a run. Each sentence owns a block [L+1, n_i + 2, D] (boundary rows kept, so
+ * the layer norm can include them and the LSTM can write every position in place). */
+struct elmo_result {
+    size_t n;             /* sentences */
+    int dim;              /* D = 2P */
+    int n_layers;         /* L + 1 */
+    size_t *n_tokens;     /* [n] */
+    float **block;        /* [n] -> [L+1, n_i + 2, D] */
+    float *data;          /* the storage of every block */
+};
+
+/* Rows of layer k of sentence i including the boundaries: [n_i + 2, D]. */
+static inline float *elmo_result_rows(const elmo_result *r, size_t i, int k) {
+    return r->block[i] + (size_t)k * (r->n_tokens[i] + 2) * (size_t)r->dim;
+}
+
+/* Carried LSTM state of one stream. */
+struct elmo_stream {
+    const elmo_model *model;
+    float *h;   /* [L, 2, P] final projected output per layer and direction */
+    float *c;   /* [L, 2, H] final memory cell per layer and direction */
+};
+
+/* Allocates a result for the given sentences (contents uninitialized). */
+int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n,
+                      elmo_result **out, elmo_error *err);
+
+/* Stage 1: fills layer 0 (char-CNN token embeddings, [e ; e]) of every position. */
+int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_result *r,
+                          int use_cache, int n_threads, elmo_cancel *cancel, elmo_error *err);
+
+/* Stage 2: fills layers 1..L by running both LSTM directions over every sentence. */
+int elmo_fill_lstm_layers(const elmo_model *m, elmo_result *r, elmo_stream *const *streams,
+                          int n_threads, elmo_cancel *cancel, elmo_error *err);
+
+/* Embeds tokens one chunk at a time without the cache: ids [n, C] -> out [n, P]. Used at
+ * load for the boundary tokens. */
+int elmo_embed_ids(const elmo_model *m, const uint16_t *ids, size_t n, float *out,
+                   elmo_error *err);
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * elmo.h - ELMo contextual word embeddings in C.
+ *
+ * Loads a pretrained AllenNLP / bilm-tf ELMo model (options JSON + HDF5 weights) and runs
+ * the bidirectional language model over batches of tokenized sentences with OpenBLAS.
+ *
+ * Conventions (whisper.h style):
+ *   - Every fallible function returns an elmo_status (ELMO_OK == 0) and, when `err` is not
+ *     NULL, fills it with the same code and a message that says what was wrong and what to
+ *     do. The library never prints, aborts or exits.
+ *   - Objects are opaque. A loaded elmo_model is immutable and may be shared by any number
+ *     of threads; every call allocates its own scratch.
+ *   - Matrices are row-major float32. Shapes are written [rows, cols].
+ *
+ * Sizes used below: P = projection_dim, L = number of LSTM layers, D = 2P (output width of
+ * one layer), n = tokens in a sentence.
+ */
+#ifndef ELMO_H
+#define ELMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ELMO_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum elmo_status {
+    ELMO_OK = 0,
+    ELMO_ERR_ARG = 1,          /* the caller passed an invalid argument */
+    ELMO_ERR_IO = 2,           /* a file could not be opened or read */
+    ELMO_ERR_FORMAT = 3,       /* a file's content is malformed or inconsistent */
+    ELMO_ERR_NOMEM = 4,        /* an allocation failed */
+    ELMO_ERR_LIMIT = 5,        /* the input exceeds a limit */
+    ELMO_ERR_INTERRUPTED = 6,  /* the caller's interrupt callback asked to stop */
+    ELMO_ERR_INTERNAL = 7      /* a system resource failed (e.g. thread creation) */
+} elmo_status;
+
+#define ELMO_ERROR_MAX 512
+
+typedef struct elmo_error {
+    int code;                       /* an elmo_status */
+    char message[ELMO_ERROR_MAX];   /* NUL-terminated; empty when code == ELMO_OK */
+} elmo_error;
+
+/* A short constant name for a status code, e.g. "ELMO_ERR_FORMAT". */
+const char *elmo_status_name(int code);
+
+/* The library version string (ELMO_VERSION) and the OpenBLAS/HDF5 it runs on. */
+const char *elmo_version(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Tokens
+ * ------------------------------------------------------------------------------------- */
+
+/* A token as a byte range [start, end) of the text it came from. */
+typedef struct elmo_span {
+    size_t start;
+    size_t end;
+} elmo_span;
+
+typedef enum elmo_tokenizer {
+    /* Raw text: splits on whitespace, then separates punctuation the way the 1B Word
+     * Benchmark training corpus was tokenized ("Don't!" -> Don 't !, keeps U.S., 6-3,
+     * Ms., 1,000). Idempotent on already-tokenized text. */
+    ELMO_TOKENIZER_DEFAULT = 0,
+    /* Splits on whitespace only (ASCII and Unicode spaces). */
+    ELMO_TOKENIZER_WHITESPACE = 1
+} elmo_tokenizer;
+
+/*
+ * Tokenizes `text` (`len` bytes, need not be NUL-terminated, need not be valid UTF-8:
+ * invalid bytes are kept as ordinary word bytes). Writes the first min(count, cap) token
+ * spans to `spans` (which may be NULL when cap == 0) and returns the total token count.
+ * Never allocates and never fails.
+ */
+size_t elmo_tokenize(elmo_tokenizer kind, const char *text, size_t len,
+                     elmo_span *spans, size_t cap);
+
+/* Number of character slots per token used by every published model. */
+#define ELMO_DEFAULT_CHARS_PER_TOKEN 50
+
+/*
+ * Character ids of one token, as AllenNLP's ELMoCharacterMapper makes them: shifted ids
+ * 1..261 (byte b -> b+1, begin-of-word 259, end-of-word 260, padding 261). The token's
+ * bytes are truncated to n_chars-2 bytes (byte truncation, may cut a UTF-8 sequence).
+ * The literal tokens "<S>" and "</S>" get the sentence-boundary ids. Writes n_chars ids
+ * (n_chars >= 3).
+ */
+void elmo_char_ids(const char *token, size_t len, size_t n_chars, uint16_t *ids);
+
+/* Ids of the sentence-boundary tokens: <S> when `end` is 0, </S> otherwise. */
+void elmo_boundary_char_ids(int end, size_t n_chars, uint16_t *ids);
+
+/* ---------------------------------------------------------------------------------------
+ * Model
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct elmo_model elmo_model;
+
+typedef struct elmo_load_params {
+    /* Bytes of memory for the cache of char-CNN token embeddings (keyed by token bytes;
+     * results are identical with and without it). 0 disables the cache.
+     * ELMO_CACHE_AUTO picks weight bytes / 16, clamped to [1 MiB, 16 MiB]. */
+    int64_t cache_bytes;
+} elmo_load_params;
+
+#define ELMO_CACHE_AUTO ((int64_t)-1)
+
+elmo_load_params elmo_load_default_params(void);
+
+/*
+ * Loads a model from an AllenNLP options JSON and its HDF5 weight file. Every dataset is
+ * checked (presence, rank, shape, type) against the options before anything is trusted.
+ * `params` may be NULL for the defaults. On success *out owns the model; free it with
+ * elmo_model_free().
+ */
+int elmo_model_load(const char *options_path, const char *weights_path,
+                    const elmo_load_params *params, elmo_model **out, elmo_error *err);
+
+void elmo_model_free(elmo_model *model);
+
+typedef struct elmo_model_info {
+    int output_dim;            /* D = 2P, width of every output layer */
+    int n_output_layers;       /* L + 1 (layer 0 = char-CNN token embedding) */
+    int n_lstm_layers;         /* L */
+    int projection_dim;        /* P */
+    int cell_dim;              /* H, LSTM memory cell size */
+    int char_embed_dim;        /* d_c */
+    int n_filters;             /* F, total CNN filters */
+    int n_highway;
+    int max_chars_per_token;   /* C */
+    int use_skip_connections;  /* 0 or 1 */
+    int relu_activation;       /* 1: relu, 0: tanh */
+    float cell_clip;           /* 0 when absent */
+    float proj_clip;           /* 0 when absent */
+    int64_t n_params;          /* float values in the weight file that the model uses */
+    int64_t weight_bytes;      /* bytes of weights held in memory (4 * n_params) */
+} elmo_model_info;
+
+void elmo_model_get_info(const elmo_model *model, elmo_model_info *info);
+
+/* ---------------------------------------------------------------------------------------
+ * Running the biLM
+ * ------------------------------------------------------------------------------------- */
+
+/* One tokenized sentence: token byte ranges into `text`. */
+typedef struct elmo_sentence {
+    const char *text;
+    const elmo_span *tokens;   /* [n_tokens] */
+    size_t n_tokens;
+} elmo_sentence;
+
+/* Called from the thread that called elmo_run between LSTM steps; return nonzero to stop
+ * the run with ELMO_ERR_INTERRUPTED. */
+typedef int (*elmo_interrupt_fn)(void *arg);
+
+typedef struct elmo_run_params {
+    int n_threads;                  /* 0: ELMO_THREADS from the environment, else all cores */
+    int use_cache;                  /* 1: use the model's char-CNN cache (default) */
+    elmo_interrupt_fn interrupt;    /* optional */
+    void *interrupt_arg;
+} elmo_run_params;
+
+elmo_run_params elmo_run_default_params(void);
+
+/*
+ * Carried LSTM state for streaming mode: the final (h, c) of every layer and direction of
+ * the previous sentence run through this stream. A new stream starts from zeros.
+ */
+typedef struct elmo_stream elmo_stream;
+
+int elmo_stream_new(const elmo_model *model, elmo_stream **out, elmo_error *err);
+void elmo_stream_reset(elmo_stream *stream);   /* back to the zero state */
+void elmo_stream_free(elmo_stream *stream);
+
+/* All output layers of a run. */
+typedef struct elmo_result elmo_result;
+
+/*
+ * Runs the biLM over `n` sentences in one batch. Each sentence is independent of the
+ * others (results do not depend on what else is in the batch).
+ *
+ * `streams` is NULL for stateless mode (zero initial state for every sentence, the
+ * default), or an array of n stream pointers: sentence i starts from the state in
+ * streams[i] (NULL entries are stateless) and leaves its final state there. A stream may
+ * appear at most once per call.
+ */
+int elmo_run(const elmo_model *model, const elmo_run_params *params,
+             const elmo_sentence *sentences, size_t n, elmo_stream *const *streams,
+             elmo_result **out, elmo_error *err);
+
+void elmo_result_free(elmo_result *result);
+
+size_t elmo_result_count(const elmo_result *result);                /* sentences */
+size_t elmo_result_tokens(const elmo_result *result, size_t i);     /* n of sentence i */
+int elmo_result_dim(const elmo_result *result);                     /* D */
+int elmo_result_layers(const elmo_result *result);                  /* L + 1 */
+
+/*
+ * Layer k (0..L) of sentence i: [n, D], boundaries removed. Layer 0 is the token
+ * embedding duplicated to [e ; e]; layer l >= 1 is [forward_l ; backward_l].
+ * Returns NULL for an out-of-range i or k.
+ */
+const float *elmo_result_layer(const elmo_result *result, size_t i, int k);
+
+/* ---------------------------------------------------------------------------------------
+ * Reductions
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum elmo_mix_kind {
+    ELMO_MIX_AVERAGE = 0,   /* mean of the L+1 layers */
+    ELMO_MIX_TOP = 1,       /* layer L */
+    ELMO_MIX_LAYER = 2,     /* one chosen layer */
+    ELMO_MIX_WEIGHTS = 3,   /* AllenNLP ScalarMix: softmax of L+1 caller-given scalars */
+    ELMO_MIX_ALL = 4        /* the L+1 layers concatenated: width (L+1)*D */
+} elmo_mix_kind;
+
+typedef struct elmo_mix {
+    elmo_mix_kind kind;
+    int layer;              /* ELMO_MIX_LAYER: 0..L */
+    const float *weights;   /* ELMO_MIX_WEIGHTS: [L+1] pre-softmax scalars */
+    size_t n_weights;       /* ELMO_MIX_WEIGHTS: must be L+1 */
+    float gamma;            /* the result is multiplied by gamma (default 1) */
+    int layer_norm;         /* normalise each layer before mixing (see README) */
+} elmo_mix;
+
+elmo_mix elmo_mix_default(void);   /* average, gamma 1, no layer norm */
+
+/* Width of the mixed output: D, or (L+1)*D for ELMO_MIX_ALL; 0 for an invalid kind. */
+size_t elmo_mix_dim(const elmo_model *model, const elmo_mix *mix);
+
+/* Checks a mix against a model (layer range, weight count, finite values). */
+int elmo_mix_check(const elmo_model *model, const elmo_mix *mix, elmo_error *err);
+
+/*
+ * Mixes the layers of sentence i into out [n, elmo_mix_dim()].
+ * Layer norm (AllenNLP ScalarMix do_layer_norm) uses, for each layer, the mean and
+ * population variance over all 2P features of all n+2 positions of the sentence
+ * (boundaries included, as AllenNLP does for a batch of one), eps 1e-13.
+ */
+int elmo_result_mix(const elmo_result *result, size_t i, const elmo_mix *mix, float *out,
+                    elmo_error *err);
+
+typedef enum elmo_pooling {
+    ELMO_POOL_MEAN = 0,
+    ELMO_POOL_MAX = 1
+} elmo_pooling;
+
+/* Pools x [n, dim] over its n rows into out [dim]. n == 0 writes zeros. */
+void elmo_pool(const float *x, size_t n, size_t dim, elmo_pooling pooling, float *out);
+
+/* ---------------------------------------------------------------------------------------
+ * Batch embedding
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct elmo_embed_params {
+    elmo_mix mix;
+    elmo_pooling pooling;
+    /* Token positions (tokens + 2 boundaries per sentence) per internal batch; bounds the
+     * scratch memory. 0 picks a size from the model (about 24 MiB of activations). */
+    size_t batch_positions;
+} elmo_embed_params;
+
+elmo_embed_params elmo_embed_default_params(void);
+
+/*
+ * Embeds n sentences into out [n, elmo_mix_dim()]: the pooled mix of each sentence. The
+ * sentences are sorted by length and run in bounded batches, so memory does not grow with
+ * n. A sentence with no tokens gets a zero vector. Identical (<= 1e-6) to running each
+ * sentence alone through elmo_run + elmo_result_mix + elmo_pool.
+ */
+int elmo_embed_batch(const elmo_model *model, const elmo_run_params *run,
+                     const elmo_embed_params *params, const elmo_sentence *sentences,
+                     size_t n, float *out, elmo_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ELMO_H */
