@@ -18,7 +18,7 @@ ifeq ($(SAN),1)
 else
   B        := build/release
   SANFLAGS :=
-  OPT      := -O2
+  OPT      := -O3
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags hdf5 libcjson)
@@ -26,6 +26,7 @@ PKG_LIBS   := $(shell pkg-config --libs hdf5 libcjson)
 LIBS       := $(PKG_LIBS) -lopenblas -lpthread -lm
 
 CFLAGS_ALL := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -g -fPIC \
+              -fno-trapping-math \
               -fvisibility=hidden \
               -Iinclude -Icore $(PKG_CFLAGS) $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
@@ -40,8 +41,8 @@ TEST_LIB_SRC := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(B)/%.o)
 TOOL_SRC  := $(wildcard tools/*.c)
 TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(B)/%)
-BENCH_SRC := $(wildcard bench/*.c)
-BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/%)
+BENCH_LIB := $(filter-out bench/elmo-bench.c,$(wildcard bench/*.c))
+BENCH_BIN := $(B)/elmo-bench
 
 EXT_SO := $(if $(EXT_SRC),$(B)/elmo.so)
 
@@ -70,8 +71,8 @@ $(B)/tests/%: tests/%.c $(TEST_LIB_OBJ) $(B)/libelmo.a
 $(B)/%: tools/%.c $(B)/libelmo.a
 	$(CC) $(CFLAGS_ALL) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
 
-$(B)/%: bench/%.c $(B)/libelmo.a
-	$(CC) $(CFLAGS_ALL) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lsqlite3
+$(B)/elmo-bench: bench/elmo-bench.c $(BENCH_LIB) $(B)/libelmo.a
+	$(CC) $(CFLAGS_ALL) $< $(BENCH_LIB) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lsqlite3
 
 # ---- tests ---------------------------------------------------------------------------
 test: test-release test-asan

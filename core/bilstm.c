@@ -23,7 +23,7 @@
 #include "run.h"
 
 /* Floats of the per-task buffer of input pre-activations zx [rows, 4H]. */
-#define ZX_BUDGET_FLOATS ((size_t)2 << 20)
+#define ZX_BUDGET_FLOATS ((size_t)1 << 20)
 /* Sentences per group: bounds per-task scratch whatever the batch size. */
 #define MAX_GROUP 256
 

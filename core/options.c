@@ -151,7 +151,7 @@ static int parse_filters(parse_ctx *c, const cJSON *cnn, elmo_config *cfg) {
 }
 
 static int parse_char_cnn(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
-    const cJSON *cnn, *emb;
+    const cJSON *cnn = NULL, *emb = NULL;
     int rc;
     if ((rc = get_object(c, root, "char_cnn", "char_cnn", &cnn))) return rc;
     if ((rc = get_object(c, cnn, "embedding", "char_cnn.embedding", &emb))) return rc;
@@ -183,7 +183,7 @@ static int parse_char_cnn(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
 }
 
 static int parse_lstm(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
-    const cJSON *lstm;
+    const cJSON *lstm = NULL;
     int rc;
     if ((rc = get_object(c, root, "lstm", "lstm", &lstm))) return rc;
     if ((rc = get_int(c, lstm, "dim", "lstm.dim", 1, 0, 1, 65536, &cfg->cell_dim))) return rc;

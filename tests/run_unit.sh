@@ -1,7 +1,9 @@
 #!/bin/sh
-# Runs every C unit-test binary given as an argument; fails if any fails.
-# Tests find the repo's files relative to the repo root (the current directory).
+# Runs every C unit-test binary given as an argument, then the shell tests of the tools;
+# fails if any fails. Run from the repo root with B set to the build directory.
 set -u
+: "${B:=build/release}"
+export B
 status=0
 for t in "$@"; do
     if ! "$t"; then
@@ -9,4 +11,8 @@ for t in "$@"; do
         status=1
     fi
 done
+if ! sh tests/genmodel_test.sh; then
+    echo "FAILED: tests/genmodel_test.sh" >&2
+    status=1
+fi
 exit $status

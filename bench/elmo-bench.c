@@ -1,0 +1,229 @@
+/* elmo-bench - one measurement per process (so peak RSS belongs to that measurement),
+ * printed as a JSON line. bench/run.sh runs them all and prints the table.
+ *
+ *   elmo-bench sgemm                          OpenBLAS sgemm GFLOP/s on all cores
+ *   elmo-bench load MODEL_DIR                 load time (best of 3) and RSS after load
+ *   elmo-bench core-batch MODEL_DIR N         elmo_embed_batch over N corpus sentences
+ *   elmo-bench sql-batch EXT MODEL_DIR N      INSERT ... SELECT FROM elmo_batch(...)
+ *   elmo-bench sql-latency EXT MODEL_DIR      SELECT elmo_embed(20-token sentence)
+ */
+#include <cblas.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "corpus.h"
+#include "elmo.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static int die(const char *what, const char *msg) {
+    fprintf(stderr, "elmo-bench: %s: %s\n", what, msg);
+    return 1;
+}
+
+static void paths(const char *dir, char *options, char *weights) {
+    snprintf(options, 1024, "%s/options.json", dir);
+    snprintf(weights, 1024, "%s/weights.hdf5", dir);
+}
+
+/* LSTM-shaped products [256, 512] x [512, 16384] with OpenBLAS's own threads. */
+static int bench_sgemm(void) {
+    const int M = 256, K = 512, N = 16384;
+    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N);
+    float *c = malloc(sizeof(float) * M * N);
+    if (!a || !b || !c) return die("sgemm", "out of memory");
+    for (int i = 0; i < M * K; i++) a[i] = (float)(i % 13) * 0.01f;
+    for (int i = 0; i < K * N; i++) b[i] = (float)(i % 7) * 0.01f;
+    double best = 1e9;
+    for (int r = 0; r < 8; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
+        double dt = now() - t0;
+        if (r > 0 && dt < best) best = dt; /* the first call warms up */
+    }
+    printf("{\"bench\":\"sgemm\",\"threads\":%d,\"gflops\":%.1f}\n", openblas_get_num_threads(),
+           2.0 * M * K * N / best / 1e9);
+    free(a);
+    free(b);
+    free(c);
+    return 0;
+}
+
+static int bench_load(const char *dir) {
+    char o[1024], w[1024];
+    paths(dir, o, w);
+    double best = 1e9;
+    elmo_model_info info = {0};
+    for (int r = 0; r < 3; r++) {
+        elmo_model *m = NULL;
+        elmo_error err;
+        double t0 = now();
+        if (elmo_model_load(o, w, NULL, &m, &err)) return die("load", err.message);
+        double dt = now() - t0;
+        best = dt < best ? dt : best;
+        elmo_model_get_info(m, &info);
+        elmo_model_free(m);
+    }
+    printf("{\"bench\":\"load\",\"model\":\"%s\",\"seconds\":%.3f,\"weight_mib\":%.1f,"
+           "\"params\":%lld}\n",
+           dir, best, (double)info.weight_bytes / (1 << 20), (long long)info.n_params);
+    return 0;
+}
+
+/* Tokenizes the corpus; fills sentences and returns the token count. */
+static size_t tokenize_corpus(const corpus *c, elmo_sentence *s) {
+    size_t total = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t len = strlen(c->text[i]);
+        size_t n = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c->text[i], len, NULL, 0);
+        elmo_span *spans = malloc((n ? n : 1) * sizeof *spans);
+        elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c->text[i], len, spans, n);
+        s[i] = (elmo_sentence){c->text[i], spans, n};
+        total += n;
+    }
+    return total;
+}
+
+static int bench_core_batch(const char *dir, size_t n) {
+    char o[1024], w[1024];
+    paths(dir, o, w);
+    elmo_model *m = NULL;
+    elmo_error err;
+    if (elmo_model_load(o, w, NULL, &m, &err)) return die("core-batch", err.message);
+    corpus c;
+    if (corpus_make(&c, n, 7)) return die("core-batch", "out of memory");
+    elmo_sentence *s = calloc(n, sizeof *s);
+    size_t tokens = tokenize_corpus(&c, s);
+    elmo_model_info info;
+    elmo_model_get_info(m, &info);
+    float *out = malloc(n * (size_t)info.output_dim * sizeof *out);
+    double t0 = now();
+    if (elmo_embed_batch(m, NULL, NULL, s, n, out, &err)) return die("core-batch", err.message);
+    double dt = now() - t0;
+    printf("{\"bench\":\"core-batch\",\"model\":\"%s\",\"sentences\":%zu,\"tokens\":%zu,"
+           "\"positions\":%zu,\"seconds\":%.3f,\"tokens_per_s\":%.1f,\"peak_rss_mib\":%.1f,"
+           "\"weight_mib\":%.1f}\n",
+           dir, n, tokens, tokens + 2 * n, dt, (double)tokens / dt, peak_rss_mib(),
+           (double)info.weight_bytes / (1 << 20));
+    for (size_t i = 0; i < n; i++) free((void *)s[i].tokens);
+    free(s);
+    free(out);
+    corpus_free(&c);
+    elmo_model_free(m);
+    return 0;
+}
+
+static sqlite3 *open_with_model(const char *ext, const char *dir) {
+    sqlite3 *db = NULL;
+    char *msg = NULL, o[1024], w[1024], sql[3000];
+    paths(dir, o, w);
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK) return NULL;
+    sqlite3_enable_load_extension(db, 1);
+    if (sqlite3_load_extension(db, ext, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "elmo-bench: loading %s: %s\n", ext, msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return NULL;
+    }
+    snprintf(sql, sizeof sql, "SELECT elmo_load('default', '%s', '%s')", o, w);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "elmo-bench: %s\n", msg ? msg : "elmo_load failed");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
+    sqlite3 *db = open_with_model(ext, dir);
+    if (!db) return 1;
+    corpus c;
+    if (corpus_make(&c, n, 7)) return die("sql-batch", "out of memory");
+    sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);"
+                     "CREATE TABLE doc_vec(id INTEGER PRIMARY KEY, vector BLOB);", NULL, NULL, NULL);
+    sqlite3_stmt *ins;
+    sqlite3_prepare_v2(db, "INSERT INTO docs(id, body) VALUES (?, ?)", -1, &ins, NULL);
+    size_t tokens = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
+        sqlite3_bind_text(ins, 2, c.text[i], -1, SQLITE_STATIC);
+        sqlite3_step(ins);
+        sqlite3_reset(ins);
+        tokens += elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c.text[i], strlen(c.text[i]), NULL, 0);
+    }
+    sqlite3_finalize(ins);
+    char *msg = NULL;
+    double t0 = now();
+    int rc = sqlite3_exec(db, "INSERT INTO doc_vec SELECT id, vector FROM "
+                              "elmo_batch('SELECT id, body FROM docs')", NULL, NULL, &msg);
+    double dt = now() - t0;
+    if (rc != SQLITE_OK) return die("sql-batch", msg ? msg : "failed");
+    printf("{\"bench\":\"sql-batch\",\"model\":\"%s\",\"sentences\":%zu,\"tokens\":%zu,"
+           "\"positions\":%zu,\"seconds\":%.3f,\"tokens_per_s\":%.1f,\"peak_rss_mib\":%.1f}\n",
+           dir, n, tokens, tokens + 2 * n, dt, (double)tokens / dt, peak_rss_mib());
+    corpus_free(&c);
+    sqlite3_close(db);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int bench_sql_latency(const char *ext, const char *dir) {
+    sqlite3 *db = open_with_model(ext, dir);
+    if (!db) return 1;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, "SELECT length(elmo_embed(?))", -1, &q, NULL) != SQLITE_OK)
+        return die("sql-latency", sqlite3_errmsg(db));
+    sqlite3_bind_text(q, 1, corpus_sentence20, -1, SQLITE_STATIC);
+    enum { RUNS = 21 };
+    double t[RUNS], first = 0;
+    for (int r = 0; r <= RUNS; r++) {
+        double t0 = now();
+        if (sqlite3_step(q) != SQLITE_ROW) return die("sql-latency", sqlite3_errmsg(db));
+        double dt = now() - t0;
+        sqlite3_reset(q);
+        if (r == 0) first = dt; /* cold: char-CNN cache empty */
+        else t[r - 1] = dt;
+    }
+    qsort(t, RUNS, sizeof *t, cmp_double);
+    size_t tokens = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, corpus_sentence20,
+                                  strlen(corpus_sentence20), NULL, 0);
+    printf("{\"bench\":\"sql-latency\",\"model\":\"%s\",\"tokens\":%zu,\"first_ms\":%.2f,"
+           "\"median_ms\":%.2f,\"min_ms\":%.2f}\n",
+           dir, tokens, first * 1e3, t[RUNS / 2] * 1e3, t[0] * 1e3);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *cmd = argc > 1 ? argv[1] : "";
+    if (!strcmp(cmd, "sgemm")) return bench_sgemm();
+    if (!strcmp(cmd, "load") && argc == 3) return bench_load(argv[2]);
+    if (!strcmp(cmd, "core-batch") && argc == 4)
+        return bench_core_batch(argv[2], (size_t)strtoul(argv[3], NULL, 10));
+    if (!strcmp(cmd, "sql-batch") && argc == 5)
+        return bench_sql_batch(argv[2], argv[3], (size_t)strtoul(argv[4], NULL, 10));
+    if (!strcmp(cmd, "sql-latency") && argc == 4) return bench_sql_latency(argv[2], argv[3]);
+    fprintf(stderr, "usage: elmo-bench sgemm | load DIR | core-batch DIR N | "
+                    "sql-batch EXT DIR N | sql-latency EXT DIR\n");
+    return 2;
+}

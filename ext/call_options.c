@@ -1,0 +1,267 @@
+/* call_options.c - the `options` argument of elmo_embed / elmo_tokens: NULL, a bare output
+ * name ('top'), a bare JSON array of mix weights, or a JSON object with the keys below. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "elmo_ext.h"
+SQLITE_EXTENSION_INIT3
+
+#define VALID_OPTIONS "model, output, gamma, layer_norm, tokenizer, pooling"
+#define VALID_OUTPUTS                                                                        \
+    "average, top, word, lstm1 ... lstmL (L = the model's LSTM layers), all, or a JSON "     \
+    "array of L+1 mix weights"
+#define OPTIONS_EXAMPLE "an output name such as 'top' or a JSON object such as " \
+                        "'{\"output\":\"top\",\"gamma\":1}'"
+
+/* A short rendering of a JSON value for messages (into buf [cap]). */
+static const char *describe(const cJSON *item, char *buf, size_t cap) {
+    char *s = cJSON_PrintUnformatted(item);
+    if (!s) {
+        snprintf(buf, cap, "(a JSON value)");
+        return buf;
+    }
+    if (strlen(s) > 40) strcpy(s + 37, "...");
+    snprintf(buf, cap, "%s", s);
+    cJSON_free(s);
+    return buf;
+}
+
+static int bad_value(const char *fn, const char *key, const char *valid, const cJSON *item,
+                     char **msg) {
+    char shown[48];
+    *msg = sqlite3_mprintf("%s: option '%s' must be %s, got %s", fn, key, valid,
+                           describe(item, shown, sizeof shown));
+    return SQLITE_ERROR;
+}
+
+/* 'lstmK' with K a positive decimal without leading zeros; returns K or 0. */
+static int lstm_layer(const char *s) {
+    if (strncmp(s, "lstm", 4) != 0 || s[4] < '1' || s[4] > '9') return 0;
+    int k = 0;
+    for (const char *p = s + 4; *p; p++) {
+        if (*p < '0' || *p > '9' || k > 99999) return 0;
+        k = k * 10 + (*p - '0');
+    }
+    return k;
+}
+
+static int parse_output_name(const char *fn, const char *name, elmo_call_options *o, char **msg) {
+    int k;
+    if (strcmp(name, "average") == 0) o->output = ELMO_OUTPUT_AVERAGE;
+    else if (strcmp(name, "top") == 0) o->output = ELMO_OUTPUT_TOP;
+    else if (strcmp(name, "all") == 0) o->output = ELMO_OUTPUT_ALL;
+    else if (strcmp(name, "word") == 0) {
+        o->output = ELMO_OUTPUT_LAYER;
+        o->layer = 0;
+    } else if ((k = lstm_layer(name)) > 0) {
+        o->output = ELMO_OUTPUT_LAYER;
+        o->layer = k;
+    } else {
+        *msg = sqlite3_mprintf("%s: unknown output '%s'; valid outputs: " VALID_OUTPUTS, fn, name);
+        return SQLITE_ERROR;
+    }
+    return SQLITE_OK;
+}
+
+static int parse_weights(const char *fn, const cJSON *array, elmo_call_options *o, char **msg) {
+    size_t n = 0;
+    char shown[48];
+    for (const cJSON *w = array->child; w; w = w->next, n++) {
+        float f = cJSON_IsNumber(w) ? (float)w->valuedouble : NAN;
+        if (!isfinite(f)) {
+            *msg = sqlite3_mprintf("%s: output weights must be finite numbers; element %d is %s",
+                                   fn, (int)n, describe(w, shown, sizeof shown));
+            return SQLITE_ERROR;
+        }
+        if (n < ELMO_MAX_MIX_WEIGHTS) o->weights[n] = f;
+    }
+    if (n == 0) {
+        *msg = sqlite3_mprintf("%s: output weights are an empty array; give one number per "
+                               "layer (L+1 numbers)",
+                               fn);
+        return SQLITE_ERROR;
+    }
+    o->output = ELMO_OUTPUT_WEIGHTS;
+    o->n_weights = n;
+    return SQLITE_OK;
+}
+
+static int parse_output(const char *fn, const cJSON *item, elmo_call_options *o, char **msg) {
+    if (cJSON_IsString(item)) return parse_output_name(fn, item->valuestring, o, msg);
+    if (cJSON_IsArray(item)) return parse_weights(fn, item, o, msg);
+    return bad_value(fn, "output", "an output name or a JSON array of numbers", item, msg);
+}
+
+/* One key of the options object; a JSON null keeps the default. */
+static int parse_key(const char *fn, const cJSON *item, elmo_call_options *o, char **msg) {
+    const char *key = item->string;
+    if (cJSON_IsNull(item)) return SQLITE_OK;
+    if (strcmp(key, "output") == 0) return parse_output(fn, item, o, msg);
+    if (strcmp(key, "model") == 0) {
+        if (!cJSON_IsString(item) || !item->valuestring[0])
+            return bad_value(fn, key, "the name of a loaded model (a non-empty string)", item, msg);
+        o->model = sqlite3_mprintf("%s", item->valuestring);
+        return o->model ? SQLITE_OK : SQLITE_NOMEM;
+    }
+    if (strcmp(key, "gamma") == 0) {
+        float g = cJSON_IsNumber(item) ? (float)item->valuedouble : NAN;
+        if (!isfinite(g)) return bad_value(fn, key, "a finite number", item, msg);
+        o->gamma = g;
+        return SQLITE_OK;
+    }
+    if (strcmp(key, "layer_norm") == 0) {
+        if (!cJSON_IsBool(item)) return bad_value(fn, key, "true or false", item, msg);
+        o->layer_norm = cJSON_IsTrue(item);
+        return SQLITE_OK;
+    }
+    if (strcmp(key, "tokenizer") == 0) {
+        const char *s = cJSON_IsString(item) ? item->valuestring : "";
+        if (strcmp(s, "default") == 0) o->tokenizer = ELMO_TOKENIZER_DEFAULT;
+        else if (strcmp(s, "whitespace") == 0) o->tokenizer = ELMO_TOKENIZER_WHITESPACE;
+        else return bad_value(fn, key, "'default' or 'whitespace'", item, msg);
+        return SQLITE_OK;
+    }
+    if (strcmp(key, "pooling") == 0) {
+        const char *s = cJSON_IsString(item) ? item->valuestring : "";
+        if (strcmp(s, "mean") == 0) o->pooling = ELMO_POOL_MEAN;
+        else if (strcmp(s, "max") == 0) o->pooling = ELMO_POOL_MAX;
+        else return bad_value(fn, key, "'mean' or 'max'", item, msg);
+        return SQLITE_OK;
+    }
+    *msg = sqlite3_mprintf("%s: unknown option '%s'; valid options: " VALID_OPTIONS, fn, key);
+    return SQLITE_ERROR;
+}
+
+static int parse_object(const char *fn, const cJSON *root, elmo_call_options *o, char **msg) {
+    for (const cJSON *item = root->child; item; item = item->next) {
+        for (const cJSON *prev = root->child; prev != item; prev = prev->next)
+            if (strcmp(prev->string, item->string) == 0) {
+                *msg = sqlite3_mprintf("%s: option '%s' is given twice", fn, item->string);
+                return SQLITE_ERROR;
+            }
+        int rc = parse_key(fn, item, o, msg);
+        if (rc) return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* Parses JSON text (an object, or an array of weights) that fills the whole argument. */
+static int parse_json(const char *fn, const char *text, size_t len, elmo_call_options *o,
+                      char **msg) {
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (root && end) /* only whitespace may follow the value */
+        while (end < text + len && strchr(" \t\r\n", *end) && *end) end++;
+    if (!root || !end || end != text + len) {
+        size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+        cJSON_Delete(root);
+        *msg = sqlite3_mprintf("%s: options are not valid JSON (error at byte %d: '%.20s'); "
+                               "expected " OPTIONS_EXAMPLE,
+                               fn, (int)at, text + at);
+        return SQLITE_ERROR;
+    }
+    int rc = cJSON_IsArray(root) ? parse_weights(fn, root, o, msg) : parse_object(fn, root, o, msg);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int elmo_options_parse(const char *fn, sqlite3_value *value, elmo_call_options *o, char **msg) {
+    memset(o, 0, sizeof *o);
+    o->output = ELMO_OUTPUT_AVERAGE;
+    o->gamma = 1.0f;
+    o->tokenizer = ELMO_TOKENIZER_DEFAULT;
+    o->pooling = ELMO_POOL_MEAN;
+    int type = value ? sqlite3_value_type(value) : SQLITE_NULL;
+    if (type == SQLITE_NULL) return SQLITE_OK;
+    if (type != SQLITE_TEXT) {
+        *msg = sqlite3_mprintf("%s: options must be TEXT (%s) or NULL, got %s", fn,
+                               OPTIONS_EXAMPLE, elmo_type_name(type));
+        return SQLITE_ERROR;
+    }
+    const char *text = (const char *)sqlite3_value_text(value);
+    if (!text) return SQLITE_NOMEM;
+    size_t len = (size_t)sqlite3_value_bytes(value);
+    if (len == 0) {
+        *msg = sqlite3_mprintf("%s: options are empty; pass NULL for the defaults, or %s", fn,
+                               OPTIONS_EXAMPLE);
+        return SQLITE_ERROR;
+    }
+    size_t first = strspn(text, " \t\r\n");
+    int rc = text[first] == '{' || text[first] == '[' ? parse_json(fn, text, len, o, msg)
+                                                        : parse_output_name(fn, text, o, msg);
+    if (rc) elmo_options_free(o);
+    return rc;
+}
+
+const char *elmo_options_model(const elmo_call_options *o) {
+    return o->model ? o->model : ELMO_DEFAULT_MODEL;
+}
+
+/* "average, top, word, lstm1, ..., lstmL, all" for a model with L LSTM layers. */
+static char *output_list(int L) {
+    char *s = sqlite3_mprintf("average, top, word");
+    for (int k = 1; s && k <= L; k++) {
+        char *t = sqlite3_mprintf("%s, lstm%d", s, k);
+        sqlite3_free(s);
+        s = t;
+    }
+    if (s) {
+        char *t = sqlite3_mprintf("%s, all", s);
+        sqlite3_free(s);
+        s = t;
+    }
+    return s;
+}
+
+int elmo_options_mix(const char *fn, const elmo_call_options *o, const elmo_model *model,
+                     elmo_mix *mix, char **msg) {
+    elmo_model_info info;
+    elmo_model_get_info(model, &info);
+    int layers = info.n_output_layers; /* L + 1 */
+    *mix = elmo_mix_default();
+    mix->gamma = o->gamma;
+    mix->layer_norm = o->layer_norm;
+    switch (o->output) {
+    case ELMO_OUTPUT_AVERAGE: mix->kind = ELMO_MIX_AVERAGE; break;
+    case ELMO_OUTPUT_TOP: mix->kind = ELMO_MIX_TOP; break;
+    case ELMO_OUTPUT_ALL: mix->kind = ELMO_MIX_ALL; break;
+    case ELMO_OUTPUT_LAYER:
+        if (o->layer >= layers) {
+            char *list = output_list(layers - 1);
+            if (!list) return SQLITE_NOMEM;
+            *msg = sqlite3_mprintf("%s: output 'lstm%d' does not exist; model '%s' has outputs %s",
+                                   fn, o->layer, elmo_options_model(o), list);
+            sqlite3_free(list);
+            return SQLITE_ERROR;
+        }
+        mix->kind = ELMO_MIX_LAYER;
+        mix->layer = o->layer;
+        break;
+    case ELMO_OUTPUT_WEIGHTS:
+        if (o->n_weights != (size_t)layers) {
+            *msg = sqlite3_mprintf("%s: output weights need %d numbers (one per layer of model "
+                                   "'%s': word and %d LSTM layers), got %lld",
+                                   fn, layers, elmo_options_model(o), layers - 1,
+                                   (long long)o->n_weights);
+            return SQLITE_ERROR;
+        }
+        mix->kind = ELMO_MIX_WEIGHTS;
+        mix->weights = o->weights;
+        mix->n_weights = o->n_weights;
+        break;
+    }
+    elmo_error err;
+    if (elmo_mix_check(model, mix, &err) != ELMO_OK) { /* not expected after the checks above */
+        *msg = sqlite3_mprintf("%s: %s", fn, err.message);
+        return SQLITE_ERROR;
+    }
+    return SQLITE_OK;
+}
+
+void elmo_options_free(elmo_call_options *o) {
+    if (!o) return;
+    sqlite3_free(o->model);
+    o->model = NULL;
+}

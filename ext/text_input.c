@@ -1,0 +1,86 @@
+/* text_input.c - turning a SQL text argument into a tokenized elmo_sentence, under the
+ * per-connection limits of elmo_limit(). */
+#include <string.h>
+
+#include "elmo_ext.h"
+SQLITE_EXTENSION_INIT3
+
+elmo_conn *elmo_conn_new(void) {
+    elmo_conn *conn = sqlite3_malloc64(sizeof *conn);
+    if (!conn) return NULL;
+    conn->refs = 1;
+    conn->limits.max_text_bytes = ELMO_DEFAULT_MAX_TEXT_BYTES;
+    conn->limits.max_tokens = ELMO_DEFAULT_MAX_TOKENS;
+    return conn;
+}
+
+elmo_conn *elmo_conn_ref(elmo_conn *conn) {
+    conn->refs++;
+    return conn;
+}
+
+void elmo_conn_unref(void *p) {
+    elmo_conn *conn = p;
+    if (conn && --conn->refs == 0) sqlite3_free(conn);
+}
+
+sqlite3_int64 *elmo_limit_slot(elmo_limits *limits, const char *name) {
+    if (strcmp(name, "max_text_bytes") == 0) return &limits->max_text_bytes;
+    if (strcmp(name, "max_tokens") == 0) return &limits->max_tokens;
+    return NULL;
+}
+
+const char *elmo_type_name(int type) {
+    switch (type) {
+    case SQLITE_INTEGER: return "INTEGER";
+    case SQLITE_FLOAT: return "REAL";
+    case SQLITE_TEXT: return "TEXT";
+    case SQLITE_BLOB: return "BLOB";
+    default: return "NULL";
+    }
+}
+
+void elmo_text_free(elmo_text *t) {
+    if (!t) return;
+    sqlite3_free(t->spans);
+    memset(t, 0, sizeof *t);
+}
+
+int elmo_text_read(const char *fn, sqlite3_value *value, const elmo_limits *limits,
+                   elmo_tokenizer tokenizer, elmo_text *t, char **msg) {
+    memset(t, 0, sizeof *t);
+    int type = sqlite3_value_type(value);
+    if (type == SQLITE_NULL) {
+        t->is_null = 1;
+        return SQLITE_OK;
+    }
+    if (type != SQLITE_TEXT) {
+        *msg = sqlite3_mprintf("%s: text must be TEXT or NULL, got %s", fn, elmo_type_name(type));
+        return SQLITE_ERROR;
+    }
+    /* Bytes as stored: no UTF-8 validation, the tokenizer keeps invalid bytes as word bytes. */
+    const char *text = (const char *)sqlite3_value_text(value);
+    if (!text) return SQLITE_NOMEM;
+    size_t len = (size_t)sqlite3_value_bytes(value);
+    if ((sqlite3_int64)len > limits->max_text_bytes) {
+        *msg = sqlite3_mprintf("%s: text is %lld bytes, more than max_text_bytes = %lld; raise "
+                               "it with SELECT elmo_limit('max_text_bytes', N)",
+                               fn, (long long)len, (long long)limits->max_text_bytes);
+        return SQLITE_TOOBIG;
+    }
+    size_t n = elmo_tokenize(tokenizer, text, len, NULL, 0);
+    if ((sqlite3_int64)n > limits->max_tokens) {
+        *msg = sqlite3_mprintf("%s: text has %lld tokens, more than max_tokens = %lld; raise it "
+                               "with SELECT elmo_limit('max_tokens', N)",
+                               fn, (long long)n, (long long)limits->max_tokens);
+        return SQLITE_TOOBIG;
+    }
+    if (n > 0) {
+        t->spans = sqlite3_malloc64(n * sizeof *t->spans); /* [n] */
+        if (!t->spans) return SQLITE_NOMEM;
+        elmo_tokenize(tokenizer, text, len, t->spans, n);
+    }
+    t->sentence = (elmo_sentence){.text = text, .tokens = t->spans, .n_tokens = n};
+    t->len = len;
+    return SQLITE_OK;
+}
