@@ -62,9 +62,7 @@ int elmo_embed_batch(const elmo_model *m, const elmo_run_params *run_params,
     if (rc) return rc;
     if (p.pooling != ELMO_POOL_MEAN && p.pooling != ELMO_POOL_MAX)
         return elmo_fail(err, ELMO_ERR_ARG, "unknown pooling %d", (int)p.pooling);
-    for (size_t i = 0; i < n; i++)
-        if (s[i].n_tokens && (!s[i].tokens || !s[i].text))
-            return elmo_fail(err, ELMO_ERR_ARG, "sentence %zu has tokens but no text or spans", i);
+    if ((rc = elmo_check_sentences(s, n, err))) return rc;
     size_t width = elmo_mix_dim(m, &p.mix);
     size_t budget = p.batch_positions ? p.batch_positions : default_positions(m);
 
@@ -90,6 +88,7 @@ int elmo_embed_batch(const elmo_model *m, const elmo_run_params *run_params,
     int threads = elmo_resolve_threads(run.n_threads);
     elmo_cancel cancel;
     elmo_cancel_init(&cancel, run.interrupt, run.interrupt_arg);
+    if (elmo_cancel_check(&cancel)) rc = elmo_fail(err, ELMO_ERR_INTERRUPTED, "interrupted");
     for (size_t first = 0; first < n_run && !rc;) {
         size_t count = 0, positions = 0;
         while (first + count < n_run &&

@@ -53,9 +53,11 @@ static int check_weights(const elmo_model *m, const char *path, elmo_error *err)
         for (int l = 0; l < m->cfg.n_layers; l++)
             if ((m->w.cells[d][l].w_proj == NULL) != (first->w_proj == NULL))
                 return elmo_fail(err, ELMO_ERR_FORMAT,
-                                 "weights file '%s' has W_P_0 for some LSTM cells but not "
-                                 "others; all cells must have it or none",
-                                 path);
+                                 "weights file '%s' %s "
+                                 "'RNN_%d/RNN/MultiRNNCell/Cell%d/LSTMCell/W_P_0' but %s it for "
+                                 "the first cell; all LSTM cells must have W_P_0 or none",
+                                 path, first->w_proj ? "lacks" : "has", d, l,
+                                 first->w_proj ? "has" : "lacks");
     return ELMO_OK;
 }
 

@@ -131,11 +131,14 @@ static int parse_filters(parse_ctx *c, const cJSON *cnn, elmo_config *cfg) {
         snprintf(key, sizeof key, "char_cnn.filters[%d]", i);
         if (!cJSON_IsArray(pair) || cJSON_GetArraySize(pair) != 2 || !is_integer(w) ||
             !is_integer(k) || w->valuedouble < 1 || w->valuedouble > cfg->max_chars ||
-            k->valuedouble < 1 || k->valuedouble > 65536)
-            return bad_value(c, key,
-                             "a [width, count] pair with 1 <= width <= "
-                             "max_characters_per_token and 1 <= count <= 65536",
-                             pair);
+            k->valuedouble < 1 || k->valuedouble > 65536) {
+            char expected[128];
+            snprintf(expected, sizeof expected,
+                     "a [width, count] pair with 1 <= width <= %d "
+                     "(max_characters_per_token) and 1 <= count <= 65536",
+                     cfg->max_chars);
+            return bad_value(c, key, expected, pair);
+        }
         cfg->bank_width[i] = (int)w->valuedouble;
         cfg->bank_count[i] = (int)k->valuedouble;
         total += cfg->bank_count[i];
@@ -213,7 +216,8 @@ int elmo_options_load(const char *path, elmo_config *cfg, elmo_error *err) {
     int rc = read_small_file(path, &text, &len, err);
     if (rc) return rc;
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    /* len + 1 includes the terminating NUL, so trailing garbage is rejected. */
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
     if (!root) {
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
         int line = 1;

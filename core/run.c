@@ -61,7 +61,7 @@ int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n,
     return ELMO_OK;
 }
 
-static int check_sentences(const elmo_sentence *s, size_t n, elmo_error *err) {
+int elmo_check_sentences(const elmo_sentence *s, size_t n, elmo_error *err) {
     if (n > MAX_SENTENCES)
         return elmo_fail(err, ELMO_ERR_LIMIT, "%zu sentences in one run; at most %zu", n,
                          MAX_SENTENCES);
@@ -117,12 +117,15 @@ int elmo_run(const elmo_model *m, const elmo_run_params *params, const elmo_sent
     if (!m) return elmo_fail(err, ELMO_ERR_ARG, "elmo_run: model is NULL; load one first");
     elmo_run_params p = params ? *params : elmo_run_default_params();
     int rc;
-    if ((rc = check_sentences(s, n, err)) || (rc = check_streams(m, streams, n, err))) return rc;
+    if ((rc = elmo_check_sentences(s, n, err)) || (rc = check_streams(m, streams, n, err))) return rc;
 
     elmo_blas_init();
     int threads = elmo_resolve_threads(p.n_threads);
     elmo_cancel cancel;
     elmo_cancel_init(&cancel, p.interrupt, p.interrupt_arg);
+    /* Poll once here: with several threads the helpers may take every task, and a short
+     * run would otherwise never ask the caller. */
+    if (elmo_cancel_check(&cancel)) return elmo_fail(err, ELMO_ERR_INTERRUPTED, "interrupted");
     elmo_result *r = NULL;
     if ((rc = elmo_result_alloc(m, s, n, &r, err))) return rc;
     rc = elmo_fill_token_layer(m, s, r, p.use_cache, threads, &cancel, err);

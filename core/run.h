@@ -31,6 +31,9 @@ struct elmo_stream {
     float *c;   /* [L, 2, H] final memory cell per layer and direction */
 };
 
+/* Checks the sentences of a run (counts, NULL text/spans, span order). */
+int elmo_check_sentences(const elmo_sentence *s, size_t n, elmo_error *err);
+
 /* Allocates a result for the given sentences (contents uninitialized). */
 int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n,
                       elmo_result **out, elmo_error *err);

@@ -151,9 +151,9 @@ static int open_checked(load_ctx *c, const tensor_spec *t, hid_t *out, int *pres
                          t->name);
     hid_t space = H5Dget_space(ds), type = H5Dget_type(ds);
     int rc = ELMO_OK;
-    hsize_t dims[MAX_RANK + 1];
+    hsize_t dims[H5S_MAX_RANK];
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-    if (rank < 0 || type < 0) {
+    if (rank < 0 || type < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
         rc = elmo_fail(c->err, ELMO_ERR_FORMAT,
                        "weights file '%s': cannot read the shape of dataset '%s' (the file "
                        "may be corrupted)",
@@ -161,7 +161,6 @@ static int open_checked(load_ctx *c, const tensor_spec *t, hid_t *out, int *pres
     } else {
         int64_t got_dims[MAX_RANK + 1];
         int shown = rank <= MAX_RANK + 1 ? rank : MAX_RANK + 1;
-        if (rank <= MAX_RANK + 1) H5Sget_simple_extent_dims(space, dims, NULL);
         for (int i = 0; i < shown; i++) got_dims[i] = (int64_t)dims[i];
         int same = rank == t->rank;
         for (int i = 0; same && i < rank; i++) same = got_dims[i] == t->dims[i];
@@ -213,6 +212,30 @@ static int check_file(load_ctx *c) {
                          "*_weights.hdf5 file",
                          c->path);
     return ELMO_OK;
+}
+
+/* Datasets one past what the options describe must not exist: their presence means the
+ * options undercount the model (e.g. n_highway or n_layers left at a default). */
+static int check_no_extra(load_ctx *c, const elmo_config *cfg) {
+    char name[96], what[64];
+    snprintf(name, sizeof name, "CNN/W_cnn_%d", cfg->n_banks);
+    snprintf(what, sizeof what, "char_cnn.filters has %d entries", cfg->n_banks);
+    int extra = link_exists(c->file, name);
+    if (!extra) {
+        snprintf(name, sizeof name, "CNN_high_%d", cfg->n_highway);
+        snprintf(what, sizeof what, "char_cnn.n_highway is %d", cfg->n_highway);
+        extra = link_exists(c->file, name);
+    }
+    for (int d = 0; d < 2 && !extra; d++) {
+        snprintf(name, sizeof name, "RNN_%d/RNN/MultiRNNCell/Cell%d", d, cfg->n_layers);
+        snprintf(what, sizeof what, "lstm.n_layers is %d", cfg->n_layers);
+        extra = link_exists(c->file, name);
+    }
+    if (!extra) return ELMO_OK;
+    return elmo_fail(c->err, ELMO_ERR_FORMAT,
+                     "weights file '%s' has '%s', which the options do not use (%s); check "
+                     "that the weights belong to these options",
+                     c->path, name, what);
 }
 
 /* Checks every dataset, then allocates the arena once and reads them all. */
@@ -297,6 +320,10 @@ int elmo_weights_load(const char *path, const elmo_config *cfg, elmo_weights *w,
                            path);
     }
     if (!rc) rc = load_locked(&c, cfg, w, n_params);
+    if (!rc && (rc = check_no_extra(&c, cfg))) {
+        free(w->arena);
+        w->arena = NULL;
+    }
     if (c.file >= 0) H5Fclose(c.file);
     H5Eset_auto2(H5E_DEFAULT, old_func, old_data);
     pthread_mutex_unlock(&h5_lock);

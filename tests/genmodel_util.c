@@ -97,9 +97,3 @@ void gmu_cleanup(void) {
     nftw(gmu_tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     gmu_tmp[0] = '\0';
 }
-
-double gmu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}

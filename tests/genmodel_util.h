@@ -28,7 +28,4 @@ char *gmu_read(const char *path, size_t *len);
 /* Removes the temporary directory and everything in it. */
 void gmu_cleanup(void);
 
-/* Seconds on a monotonic clock, for timing checks. */
-double gmu_now(void);
-
 #endif
