@@ -17,20 +17,15 @@ SQLITE_EXTENSION_INIT3
 
 /* A short rendering of a JSON value for messages (into buf [cap]). */
 static const char *describe(const cJSON *item, char *buf, size_t cap) {
-    char *s = cJSON_PrintUnformatted(item);
-    if (!s) {
-        snprintf(buf, cap, "(a JSON value)");
-        return buf;
-    }
-    if (strlen(s) > 40) strcpy(s + 37, "...");
-    snprintf(buf, cap, "%s", s);
+    char *s = cJSON_PrintUnformatted(item), shown[ELMO_SHOWN_MAX + 1];
+    snprintf(buf, cap, "%s", s ? elmo_shown(s, shown) : "(a JSON value)");
     cJSON_free(s);
     return buf;
 }
 
 static int bad_value(const char *fn, const char *key, const char *valid, const cJSON *item,
                      char **msg) {
-    char shown[48];
+    char shown[ELMO_SHOWN_MAX + 1];
     *msg = sqlite3_mprintf("%s: option '%s' must be %s, got %s", fn, key, valid,
                            describe(item, shown, sizeof shown));
     return SQLITE_ERROR;
@@ -59,7 +54,9 @@ static int parse_output_name(const char *fn, const char *name, elmo_call_options
         o->output = ELMO_OUTPUT_LAYER;
         o->layer = k;
     } else {
-        *msg = sqlite3_mprintf("%s: unknown output '%s'; valid outputs: " VALID_OUTPUTS, fn, name);
+        char shown[ELMO_SHOWN_MAX + 1];
+        *msg = sqlite3_mprintf("%s: unknown output '%s'; valid outputs: " VALID_OUTPUTS, fn,
+                               elmo_shown(name, shown));
         return SQLITE_ERROR;
     }
     return SQLITE_OK;
@@ -67,7 +64,7 @@ static int parse_output_name(const char *fn, const char *name, elmo_call_options
 
 static int parse_weights(const char *fn, const cJSON *array, elmo_call_options *o, char **msg) {
     size_t n = 0;
-    char shown[48];
+    char shown[ELMO_SHOWN_MAX + 1];
     for (const cJSON *w = array->child; w; w = w->next, n++) {
         float f = cJSON_IsNumber(w) ? (float)w->valuedouble : NAN;
         if (!isfinite(f)) {
@@ -130,7 +127,9 @@ static int parse_key(const char *fn, const cJSON *item, elmo_call_options *o, ch
         else return bad_value(fn, key, "'mean' or 'max'", item, msg);
         return SQLITE_OK;
     }
-    *msg = sqlite3_mprintf("%s: unknown option '%s'; valid options: " VALID_OPTIONS, fn, key);
+    char shown[ELMO_SHOWN_MAX + 1];
+    *msg = sqlite3_mprintf("%s: unknown option '%s'; valid options: " VALID_OPTIONS, fn,
+                           elmo_shown(key, shown));
     return SQLITE_ERROR;
 }
 
@@ -138,7 +137,9 @@ static int parse_object(const char *fn, const cJSON *root, elmo_call_options *o,
     for (const cJSON *item = root->child; item; item = item->next) {
         for (const cJSON *prev = root->child; prev != item; prev = prev->next)
             if (strcmp(prev->string, item->string) == 0) {
-                *msg = sqlite3_mprintf("%s: option '%s' is given twice", fn, item->string);
+                char shown[ELMO_SHOWN_MAX + 1];
+                *msg = sqlite3_mprintf("%s: option '%s' is given twice", fn,
+                                       elmo_shown(item->string, shown));
                 return SQLITE_ERROR;
             }
         int rc = parse_key(fn, item, o, msg);
@@ -157,9 +158,14 @@ static int parse_json(const char *fn, const char *text, size_t len, elmo_call_op
     if (!root || !end || end != text + len) {
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
         cJSON_Delete(root);
-        *msg = sqlite3_mprintf("%s: options are not valid JSON (error at byte %d: '%.20s'); "
-                               "expected " OPTIONS_EXAMPLE,
-                               fn, (int)at, text + at);
+        if (at + strspn(text + at, " \t\r\n") < len)
+            *msg = sqlite3_mprintf("%s: options are not valid JSON (near byte %d: '%.20s'); "
+                                   "expected " OPTIONS_EXAMPLE,
+                                   fn, (int)at, text + at);
+        else
+            *msg = sqlite3_mprintf("%s: options are not valid JSON (the text ends early); "
+                                   "expected " OPTIONS_EXAMPLE,
+                                   fn);
         return SQLITE_ERROR;
     }
     int rc = cJSON_IsArray(root) ? parse_weights(fn, root, o, msg) : parse_object(fn, root, o, msg);
@@ -231,8 +237,9 @@ int elmo_options_mix(const char *fn, const elmo_call_options *o, const elmo_mode
         if (o->layer >= layers) {
             char *list = output_list(layers - 1);
             if (!list) return SQLITE_NOMEM;
+            char shown[ELMO_SHOWN_MAX + 1];
             *msg = sqlite3_mprintf("%s: output 'lstm%d' does not exist; model '%s' has outputs %s",
-                                   fn, o->layer, elmo_options_model(o), list);
+                                   fn, o->layer, elmo_shown(elmo_options_model(o), shown), list);
             sqlite3_free(list);
             return SQLITE_ERROR;
         }
@@ -241,10 +248,11 @@ int elmo_options_mix(const char *fn, const elmo_call_options *o, const elmo_mode
         break;
     case ELMO_OUTPUT_WEIGHTS:
         if (o->n_weights != (size_t)layers) {
+            char shown[ELMO_SHOWN_MAX + 1];
             *msg = sqlite3_mprintf("%s: output weights need %d numbers (one per layer of model "
                                    "'%s': word and %d LSTM layers), got %lld",
-                                   fn, layers, elmo_options_model(o), layers - 1,
-                                   (long long)o->n_weights);
+                                   fn, layers, elmo_shown(elmo_options_model(o), shown),
+                                   layers - 1, (long long)o->n_weights);
             return SQLITE_ERROR;
         }
         mix->kind = ELMO_MIX_WEIGHTS;

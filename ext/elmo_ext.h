@@ -1,7 +1,7 @@
 /*
  * elmo_ext.h - shared declarations of the SQLite extension's files (ext/).
  *
- * Every ext/*.c file except sqlite_elmo.c starts with
+ * Every .c file of ext/ except sqlite_elmo.c starts with
  *     #include "elmo_ext.h"
  *     SQLITE_EXTENSION_INIT3
  * so that the sqlite3_* calls go through the API table SQLite hands to sqlite3_elmo_init.
@@ -26,6 +26,8 @@
 
 /* Vectors are BLOBs of little-endian float32 with this subtype (sqlite-vec's float32). */
 #define ELMO_VECTOR_SUBTYPE 223
+/* The subtype SQLite's JSON functions give JSON text ('J'). */
+#define ELMO_JSON_SUBTYPE 74
 
 /* ---------------------------------------------------------------------------------------
  * Per-connection state (ext/text_input.c): the limits of elmo_limit(). It is the user data
@@ -92,7 +94,7 @@ typedef struct elmo_registry_row {
 } elmo_registry_row;
 
 /* A snapshot of the registered names in load order; free with elmo_registry_rows_free. */
-int elmo_registry_list(elmo_registry_row **rows, int *n, char **msg);
+int elmo_registry_list(elmo_registry_row **rows, int *n);
 void elmo_registry_rows_free(elmo_registry_row *rows, int n);
 
 /*
@@ -176,7 +178,7 @@ void elmo_result_vector(sqlite3_context *ctx, const float *x, size_t n);
 void elmo_vector_encode(const float *x, size_t n, unsigned char *out);
 
 /* ---------------------------------------------------------------------------------------
- * Embedding one text (ext/functions.c): tokens -> mixed per-token vectors.
+ * Running one text (ext/run_text.c)
  * ------------------------------------------------------------------------------------- */
 
 /*
@@ -186,11 +188,27 @@ void elmo_vector_encode(const float *x, size_t n, unsigned char *out);
 int elmo_embed_tokens(const char *fn, const elmo_call_options *opts, const elmo_text *text,
                       float **out, size_t *width, char **msg);
 
+/* The SQL result code and message for a failed core call. */
+int elmo_core_failure(const char *fn, const elmo_error *err, char **msg);
+
+/* ---------------------------------------------------------------------------------------
+ * Error messages (ext/messages.c)
+ * ------------------------------------------------------------------------------------- */
+
 /* Reports a failure from the helpers above as the SQL function's error; frees msg. */
 void elmo_result_failure(sqlite3_context *ctx, int rc, char *msg);
 
+/* Replaces the bytes of msg that are not valid UTF-8 (echoed user input) with '?', so that
+ * every client can decode the message. */
+void elmo_message_clean(char *msg);
+
+/* User text as shown in a message: s itself, or its first bytes and "..." in buf when it
+ * is longer than ELMO_SHOWN_MAX bytes. */
+#define ELMO_SHOWN_MAX 40
+const char *elmo_shown(const char *s, char buf[ELMO_SHOWN_MAX + 1]);
+
 /* ---------------------------------------------------------------------------------------
- * Registration (each file registers what it defines)
+ * Registered on each connection by sqlite3_elmo_init (ext/sqlite_elmo.c)
  * ------------------------------------------------------------------------------------- */
 
 int elmo_register_tokens_vtab(sqlite3 *db, elmo_conn *conn);

@@ -108,26 +108,24 @@ def genmodel(out_dir, *args):
     return os.path.join(out_dir, "options.json"), os.path.join(out_dir, "weights.hdf5")
 
 
-def cli_env(extra=None, drop=()):
+def cli_env(extra=None):
     """Environment for a sqlite3 CLI child: no ELMO_* unless given; under SAN, leak
     detection on (the CLI exits cleanly, unlike Python)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ELMO_") and k not in drop}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELMO_")}
     if SAN:
         env["ASAN_OPTIONS"] = "detect_leaks=1"
     env.update(extra or {})
     return env
 
 
-def run_cli(sql, env_extra=None, load=True, extra_loads=()):
-    """Runs SQL through the sqlite3 CLI from the repo root; returns (rc, stdout, stderr)."""
-    args = [SQLITE3, ":memory:"]
-    if load:
-        args += ["-cmd", ".load " + EXT]
-    for lib in extra_loads:
-        args += ["-cmd", ".load " + lib]
+def run_cli(sql, env_extra=None):
+    """Runs SQL through the sqlite3 CLI from the repo root; returns (rc, stdout, stderr).
+    A sanitizer report (SAN=1) fails the calling test."""
+    args = [SQLITE3, ":memory:", "-cmd", ".load " + EXT]
     p = subprocess.run(args, input=sql, capture_output=True, text=True, cwd=ROOT,
                        env=cli_env(env_extra), timeout=120)
+    for report in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert report not in p.stderr, "sanitizer report from the sqlite3 CLI:\n" + p.stderr
     return p.returncode, p.stdout, p.stderr
 
 

@@ -41,7 +41,8 @@ class TextErrors(ElmoTestCase):
         msg = ("text is 10000000 bytes, more than max_text_bytes = 1000000; raise it with "
                "SELECT elmo_limit('max_text_bytes', N)")
         self.assertSqlError(con, "SELECT elmo_embed(?)", (big,), message="elmo_embed: " + msg)
-        self.assertSqlError(con, "SELECT * FROM elmo_tokens(?)", (big,), message="elmo_tokens: " + msg)
+        self.assertSqlError(con, "SELECT * FROM elmo_tokens(?)", (big,),
+                            message="elmo_tokens: " + msg)
 
     def test_hundred_thousand_tokens(self):
         text = "a " * 100_000  # 200,000 bytes: under the byte limit
@@ -71,17 +72,20 @@ class LimitFunction(ElmoTestCase):
     def test_get_set_and_per_connection(self):
         a, b = connect(load_default=False), connect(load_default=False)
         try:
-            self.assertEqual(a.execute("SELECT elmo_limit('max_text_bytes')").fetchone(), (1000000,))
+            self.assertEqual(a.execute("SELECT elmo_limit('max_text_bytes')").fetchone(),
+                             (1000000,))
             self.assertEqual(a.execute("SELECT elmo_limit('max_tokens')").fetchone(), (4096,))
             self.assertEqual(a.execute("SELECT elmo_limit('max_text_bytes', 10)").fetchone(),
                              (1000000,))
             self.assertEqual(a.execute("SELECT elmo_limit('max_text_bytes')").fetchone(), (10,))
             self.assertSqlError(a, "SELECT elmo_embed('hello world')",
-                                message="elmo_embed: text is 11 bytes, more than max_text_bytes"
-                                        " = 10; raise it with SELECT elmo_limit('max_text_bytes', N)")
+                                message="elmo_embed: text is 11 bytes, more than "
+                                        "max_text_bytes = 10; raise it with SELECT "
+                                        "elmo_limit('max_text_bytes', N)")
             self.assertIsNotNone(a.execute("SELECT elmo_embed('helloworld')").fetchone()[0])
             self.assertIsNotNone(b.execute("SELECT elmo_embed('hello world')").fetchone()[0])
-            self.assertEqual(b.execute("SELECT elmo_limit('max_text_bytes')").fetchone(), (1000000,))
+            self.assertEqual(b.execute("SELECT elmo_limit('max_text_bytes')").fetchone(),
+                             (1000000,))
             big = "a " * 5000
             self.assertEqual(b.execute("SELECT elmo_limit('max_tokens', 5000)").fetchone(), (4096,))
             self.assertEqual(b.execute("SELECT count(*) FROM elmo_tokens(?)", (big,)).fetchone(),
@@ -118,6 +122,30 @@ class OptionErrors(ElmoTestCase):
             self.assertSqlError(con, "SELECT elmo_embed('a', ?)", (bad,),
                                 contains=["elmo_embed: options are not valid JSON", EXAMPLE])
 
+    def test_malformed_json_position(self):
+        self.check('{"output":"top"} x', "options are not valid JSON (near byte 17: 'x'); "
+                   "expected " + EXAMPLE)
+        self.check('{"output":"top", ', "options are not valid JSON (the text ends early); "
+                   "expected " + EXAMPLE)
+
+    def test_echoed_input_is_short_valid_utf8(self):
+        # invalid UTF-8 in the options must not make the message itself undecodable
+        self.assertSqlError(con, "SELECT elmo_embed('a', CAST(x'6C73746DFF' AS TEXT))",
+                            contains="elmo_embed: unknown output 'lstm?'; valid outputs:")
+        self.assertSqlError(con, "SELECT elmo_embed('a', CAST(x'7B22FF223A317D' AS TEXT))",
+                            message="elmo_embed: unknown option '?'; " + VALID_OPTIONS)
+        # a long bare text is cut in the message
+        text = self.assertSqlError(con, "SELECT elmo_embed('a', ?)", ("x" * 100000,),
+                                   contains="elmo_embed: unknown output '%s...'; " % ("x" * 37))
+        self.assertLess(len(text), 300)
+        self.assertSqlError(con, "SELECT elmo_embed('a', ?)", ('{"%s":1}' % ("k" * 1000),),
+                            message="elmo_embed: unknown option '%s...'; %s"
+                                    % ("k" * 37, VALID_OPTIONS))
+        self.assertSqlError(con, "SELECT elmo_embed('a', ?)",
+                            ('{"model":"%s"}' % ("m" * 1000),),
+                            message="elmo_embed: no model named '%s...'; loaded: default"
+                                    % ("m" * 37))
+
     def test_unknown_and_repeated_keys(self):
         self.check('{"foo":1}', "unknown option 'foo'; " + VALID_OPTIONS)
         self.check('{"output":"top","Gamma":2}', "unknown option 'Gamma'; " + VALID_OPTIONS)
@@ -145,9 +173,11 @@ class OptionErrors(ElmoTestCase):
     def test_bad_values(self):
         self.check('{"output":5}', "option 'output' must be an output name or a JSON array of "
                    "numbers, got 5")
-        self.check('{"output":[1,"a",3]}', 'output weights must be finite numbers; element 1 is "a"')
+        self.check('{"output":[1,"a",3]}',
+                   'output weights must be finite numbers; element 1 is "a"')
         self.assertSqlError(con, "SELECT elmo_embed('a', '{\"output\":[1,1e999,3]}')",
-                            contains="elmo_embed: output weights must be finite numbers; element 1 is")
+                            contains="elmo_embed: output weights must be finite numbers; "
+                                     "element 1 is")
         self.check("[]", "output weights are an empty array; give one number per layer "
                    "(L+1 numbers)")
         self.check('{"gamma":"2"}', "option 'gamma' must be a finite number, got \"2\"")
@@ -190,7 +220,8 @@ class ModelNames(ElmoTestCase):
         con.execute("SELECT elmo_load('second', ?, ?)", (TINY_OPTIONS, TINY_WEIGHTS))
         try:
             self.assertSqlError(con, "SELECT elmo_embed('a', '{\"model\":\"nope\"}')",
-                                message="elmo_embed: no model named 'nope'; loaded: default, second")
+                                message="elmo_embed: no model named 'nope'; loaded: default, "
+                                        "second")
         finally:
             con.execute("SELECT elmo_unload('second')")
         self.assertSqlError(con, "SELECT elmo_unload('nope')",

@@ -1,0 +1,134 @@
+/*
+ * models_vtab.c - elmo_models: an eponymous virtual table listing the registered models of
+ * the process, one row per name, from a snapshot of the registry taken in xFilter.
+ */
+#include <string.h>
+
+#include "elmo_ext.h"
+SQLITE_EXTENSION_INIT3
+
+enum {
+    COL_NAME, COL_OPTIONS_PATH, COL_WEIGHTS_PATH, COL_DIM, COL_LAYERS, COL_PARAMS, COL_BYTES,
+    COL_LSTM_LAYERS, COL_PROJECTION_DIM, COL_LSTM_DIM, COL_MODEL_ID
+};
+
+typedef struct models_cursor {
+    sqlite3_vtab_cursor base;
+    elmo_registry_row *rows;  /* [n] */
+    int n;
+    int row;
+} models_cursor;
+
+static int models_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                          sqlite3_vtab **out, char **err) {
+    (void)aux;
+    (void)argc;
+    (void)argv;
+    (void)err;
+    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(name TEXT, options_path TEXT, "
+                                      "weights_path TEXT, dim INTEGER, layers INTEGER, "
+                                      "params INTEGER, bytes INTEGER, lstm_layers INTEGER, "
+                                      "projection_dim INTEGER, lstm_dim INTEGER, "
+                                      "model_id INTEGER)");
+    if (rc != SQLITE_OK) return rc;
+    sqlite3_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
+    if (!vtab) return SQLITE_NOMEM;
+    memset(vtab, 0, sizeof *vtab);
+    *out = vtab;
+    return SQLITE_OK;
+}
+
+static int models_disconnect(sqlite3_vtab *vtab) {
+    sqlite3_free(vtab);
+    return SQLITE_OK;
+}
+
+static int models_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
+    (void)vtab;
+    info->estimatedCost = 10.0;
+    info->estimatedRows = 4;
+    return SQLITE_OK;
+}
+
+static int models_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
+    (void)vtab;
+    models_cursor *cur = sqlite3_malloc64(sizeof *cur);
+    if (!cur) return SQLITE_NOMEM;
+    memset(cur, 0, sizeof *cur);
+    *out = &cur->base;
+    return SQLITE_OK;
+}
+
+static int models_close(sqlite3_vtab_cursor *base) {
+    models_cursor *cur = (models_cursor *)base;
+    elmo_registry_rows_free(cur->rows, cur->n);
+    sqlite3_free(cur);
+    return SQLITE_OK;
+}
+
+static int models_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, int argc,
+                         sqlite3_value **argv) {
+    (void)idxNum;
+    (void)idxStr;
+    (void)argc;
+    (void)argv;
+    models_cursor *cur = (models_cursor *)base;
+    elmo_registry_rows_free(cur->rows, cur->n);
+    cur->rows = NULL;
+    cur->n = cur->row = 0;
+    return elmo_registry_list(&cur->rows, &cur->n);
+}
+
+static int models_next(sqlite3_vtab_cursor *base) {
+    ((models_cursor *)base)->row++;
+    return SQLITE_OK;
+}
+
+static int models_eof(sqlite3_vtab_cursor *base) {
+    models_cursor *cur = (models_cursor *)base;
+    return cur->row >= cur->n;
+}
+
+static int models_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col) {
+    models_cursor *cur = (models_cursor *)base;
+    const elmo_registry_row *r = &cur->rows[cur->row];
+    switch (col) {
+    case COL_NAME: sqlite3_result_text(ctx, r->name, -1, SQLITE_TRANSIENT); break;
+    case COL_OPTIONS_PATH: sqlite3_result_text(ctx, r->options_path, -1, SQLITE_TRANSIENT); break;
+    case COL_WEIGHTS_PATH: sqlite3_result_text(ctx, r->weights_path, -1, SQLITE_TRANSIENT); break;
+    case COL_DIM: sqlite3_result_int(ctx, r->info.output_dim); break;
+    case COL_LAYERS: sqlite3_result_int(ctx, r->info.n_output_layers); break;
+    case COL_PARAMS: sqlite3_result_int64(ctx, r->info.n_params); break;
+    case COL_BYTES: sqlite3_result_int64(ctx, r->info.weight_bytes); break;
+    case COL_LSTM_LAYERS: sqlite3_result_int(ctx, r->info.n_lstm_layers); break;
+    case COL_PROJECTION_DIM: sqlite3_result_int(ctx, r->info.projection_dim); break;
+    case COL_LSTM_DIM: sqlite3_result_int(ctx, r->info.cell_dim); break;
+    case COL_MODEL_ID: sqlite3_result_int64(ctx, r->model_id); break;
+    }
+    return SQLITE_OK;
+}
+
+static int models_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
+    *rowid = ((models_cursor *)base)->row + 1;
+    return SQLITE_OK;
+}
+
+static const sqlite3_module models_module = {
+    .iVersion = 0,
+    .xCreate = NULL, /* eponymous only */
+    .xConnect = models_connect,
+    .xBestIndex = models_best_index,
+    .xDisconnect = models_disconnect,
+    .xDestroy = NULL,
+    .xOpen = models_open,
+    .xClose = models_close,
+    .xFilter = models_filter,
+    .xNext = models_next,
+    .xEof = models_eof,
+    .xColumn = models_column,
+    .xRowid = models_rowid,
+};
+
+int elmo_register_models_vtab(sqlite3 *db) {
+    return sqlite3_create_module(db, "elmo_models", &models_module, NULL);
+}

@@ -1,0 +1,45 @@
+/* run_text.c - one tokenized text through a registered model: the run and layer mix shared
+ * by elmo_embed and elmo_tokens. */
+#include "elmo_ext.h"
+SQLITE_EXTENSION_INIT3
+
+/* An SQL result code and message for a failed core call. */
+int elmo_core_failure(const char *fn, const elmo_error *err, char **msg) {
+    if (err->code == ELMO_ERR_NOMEM) return SQLITE_NOMEM;
+    *msg = sqlite3_mprintf("%s: %s", fn, err->message);
+    return err->code == ELMO_ERR_LIMIT ? SQLITE_TOOBIG : SQLITE_ERROR;
+}
+
+int elmo_embed_tokens(const char *fn, const elmo_call_options *opts, const elmo_text *text,
+                      float **out, size_t *width, char **msg) {
+    *out = NULL;
+    *width = 0;
+    elmo_handle *handle = NULL;
+    int rc = elmo_registry_acquire(fn, elmo_options_model(opts), &handle, msg);
+    if (rc) return rc;
+    const elmo_model *model = elmo_handle_model(handle);
+    elmo_mix mix;
+    elmo_result *result = NULL;
+    elmo_error err;
+    size_t n = text->sentence.n_tokens;
+    if ((rc = elmo_options_mix(fn, opts, model, &mix, msg)) != SQLITE_OK) goto done;
+    if (elmo_run(model, NULL, &text->sentence, 1, NULL, &result, &err) != ELMO_OK) {
+        rc = elmo_core_failure(fn, &err, msg);
+        goto done;
+    }
+    *width = elmo_mix_dim(model, &mix);
+    *out = sqlite3_malloc64((n ? n : 1) * *width * sizeof **out); /* [n, width] */
+    if (!*out) {
+        rc = SQLITE_NOMEM;
+    } else if (elmo_result_mix(result, 0, &mix, *out, &err) != ELMO_OK) {
+        rc = elmo_core_failure(fn, &err, msg);
+    }
+    if (rc) {
+        sqlite3_free(*out);
+        *out = NULL;
+    }
+done:
+    elmo_result_free(result);
+    elmo_registry_release(handle);
+    return rc;
+}
