@@ -8,8 +8,8 @@
 #define MAX_WORD 12
 
 const char *const corpus_sentence20 =
-    "The committee said on Tuesday that it would review the proposal before the end of "
-    "the year.";
+    "The committee said on Tuesday that it would review the new budget proposal before the "
+    "end of the year.";
 
 static unsigned long long next(unsigned long long *s) { /* xorshift64* */
     *s ^= *s >> 12;

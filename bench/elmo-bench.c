@@ -78,9 +78,13 @@ static int bench_load(const char *dir) {
         elmo_model_get_info(m, &info);
         elmo_model_free(m);
     }
+    /* The contextual part alone: 2 directions x L layers x (W_0 and W_P_0 products). */
+    double P = info.projection_dim, H = info.cell_dim;
+    double lstm_flops = 2.0 * 2 * info.n_lstm_layers * (2 * P * 4 * H + H * P);
     printf("{\"bench\":\"load\",\"model\":\"%s\",\"seconds\":%.3f,\"weight_mib\":%.1f,"
-           "\"params\":%lld}\n",
-           dir, best, (double)info.weight_bytes / (1 << 20), (long long)info.n_params);
+           "\"params\":%lld,\"mflop_per_position\":%.2f,\"lstm_mflop_per_position\":%.2f}\n",
+           dir, best, (double)info.weight_bytes / (1 << 20), (long long)info.n_params,
+           (double)info.flops_per_position / 1e6, lstm_flops / 1e6);
     return 0;
 }
 

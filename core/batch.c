@@ -7,10 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "error.h"
 #include "run.h"
 
-#define ACTIVATION_BUDGET ((size_t)24 << 20) /* bytes of all-layer outputs per batch */
+#define ACTIVATION_BUDGET ((size_t)16 << 20) /* bytes of stored layer outputs per batch */
 #define MIN_POSITIONS 256
 #define MAX_POSITIONS 16384
 
@@ -19,8 +20,9 @@ elmo_embed_params elmo_embed_default_params(void) {
                                .batch_positions = 0};
 }
 
-static size_t default_positions(const elmo_model *m) {
-    size_t per_position = (size_t)(m->cfg.n_layers + 1) * 2 * m->cfg.proj_dim * sizeof(float);
+/* Positions per batch for `slots` stored layers (2 when folding, else L+1). */
+static size_t default_positions(const elmo_model *m, int slots) {
+    size_t per_position = (size_t)slots * 2 * (size_t)m->cfg.proj_dim * sizeof(float);
     size_t n = ACTIVATION_BUDGET / per_position;
     return n < MIN_POSITIONS ? MIN_POSITIONS : n > MAX_POSITIONS ? MAX_POSITIONS : n;
 }
@@ -32,21 +34,68 @@ static int by_tokens_desc(const void *a, const void *b, void *ctx) {
     return x < y ? -1 : x > y;
 }
 
+/*
+ * Mean pooling of a linear mix without layer norm is linear in every layer:
+ *   pooled = gamma * sum_k a_k * mean_t X_k[t]
+ * so each layer can be summed over tokens as soon as it is finished and dropped. The LSTM
+ * then keeps 2 layer slots instead of L+1, and a batch of the same memory holds more
+ * sentences (larger, faster GEMMs).
+ */
+typedef struct fold {
+    double a[ELMO_MAX_LSTM_LAYERS + 1]; /* mix coefficient of each layer */
+    int all;                            /* ELMO_MIX_ALL: layer k goes to columns k*D.. */
+    size_t width;
+    double *acc;                        /* [count, width] sums over tokens */
+} fold;
+
+static int can_fold(const elmo_embed_params *p) {
+    return p->pooling == ELMO_POOL_MEAN && !p->mix.layer_norm;
+}
+
+/* Adds a_k * sum over tokens of layer k of sentence i; half 0 or 1 of the D columns, or
+ * both when half < 0. */
+static void fold_layer(void *arg, const elmo_result *r, size_t i, int k, int half) {
+    fold *f = arg;
+    if (f->a[k] == 0) return;
+    size_t D = (size_t)r->dim, n = r->n_tokens[i];
+    size_t from = half < 0 ? 0 : (size_t)half * D / 2, to = half < 0 ? D : from + D / 2;
+    const float *rows = elmo_result_rows(r, i, k) + D; /* [n, D], skipping <S> */
+    double *acc = f->acc + i * f->width + (f->all ? (size_t)k * D : 0);
+    for (size_t t = 0; t < n; t++)
+        for (size_t d = from; d < to; d++) acc[d] += f->a[k] * rows[t * D + d];
+}
+
 /* Runs sentences order[0..count) as one batch and writes their pooled vectors. */
 static int run_batch(const elmo_model *m, const elmo_run_params *run,
                      const elmo_embed_params *p, const elmo_sentence *all, const size_t *order,
                      size_t count, int threads, elmo_cancel *cancel, float *out, size_t width,
                      elmo_sentence *batch, float *mixed, elmo_error *err) {
     for (size_t k = 0; k < count; k++) batch[k] = all[order[k]];
+    int folding = can_fold(p), layers = m->cfg.n_layers + 1;
+    fold f = {.all = p->mix.kind == ELMO_MIX_ALL, .width = width, .acc = NULL};
+    elmo_layer_sink sink = {fold_layer, &f};
     elmo_result *r = NULL;
-    int rc = elmo_result_alloc(m, batch, count, &r, err);
+    if (folding) {
+        elmo_mix_coefficients(layers, &p->mix, f.a);
+        f.acc = calloc(count * width, sizeof *f.acc);
+        if (!f.acc) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for a batch");
+    }
+    int rc = elmo_result_alloc(m, batch, count, folding ? 2 : layers, &r, err);
     if (!rc) rc = elmo_fill_token_layer(m, batch, r, run->use_cache, threads, cancel, err);
-    if (!rc) rc = elmo_fill_lstm_layers(m, r, NULL, threads, cancel, err);
+    for (size_t k = 0; folding && !rc && k < count; k++) fold_layer(&f, r, k, 0, -1);
+    if (!rc) rc = elmo_fill_lstm_layers(m, r, NULL, folding ? &sink : NULL, threads, cancel, err);
     for (size_t k = 0; k < count && !rc; k++) {
-        rc = elmo_result_mix(r, k, &p->mix, mixed, err); /* mixed [n_k, width] */
-        if (!rc) elmo_pool(mixed, r->n_tokens[k], width, p->pooling, out + order[k] * width);
+        float *dst = out + order[k] * width;
+        if (folding) {
+            double scale = (double)p->mix.gamma / (double)r->n_tokens[k];
+            for (size_t d = 0; d < width; d++) dst[d] = (float)(scale * f.acc[k * width + d]);
+        } else {
+            rc = elmo_result_mix(r, k, &p->mix, mixed, err); /* mixed [n_k, width] */
+            if (!rc) elmo_pool(mixed, r->n_tokens[k], width, p->pooling, dst);
+        }
     }
     elmo_result_free(r);
+    free(f.acc);
     return rc;
 }
 
@@ -64,17 +113,18 @@ int elmo_embed_batch(const elmo_model *m, const elmo_run_params *run_params,
         return elmo_fail(err, ELMO_ERR_ARG, "unknown pooling %d", (int)p.pooling);
     if ((rc = elmo_check_sentences(s, n, err))) return rc;
     size_t width = elmo_mix_dim(m, &p.mix);
-    size_t budget = p.batch_positions ? p.batch_positions : default_positions(m);
+    int slots = can_fold(&p) ? 2 : m->cfg.n_layers + 1;
+    size_t budget = p.batch_positions ? p.batch_positions : default_positions(m, slots);
 
     size_t *order = malloc((n ? n : 1) * sizeof *order);
     elmo_sentence *batch = malloc((n ? n : 1) * sizeof *batch);
     size_t longest = 0;
     for (size_t i = 0; i < n; i++) longest = s[i].n_tokens > longest ? s[i].n_tokens : longest;
-    float *mixed = malloc((longest ? longest : 1) * width * sizeof *mixed);
+    float *mixed = elmo_big_alloc((longest ? longest : 1) * width * sizeof *mixed);
     if (!order || !batch || !mixed) {
         free(order);
         free(batch);
-        free(mixed);
+        elmo_big_free(mixed);
         return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for a batch of %zu sentences", n);
     }
     size_t n_run = 0; /* sentences with tokens; the empty ones get zero vectors */
@@ -102,6 +152,6 @@ int elmo_embed_batch(const elmo_model *m, const elmo_run_params *run_params,
     }
     free(order);
     free(batch);
-    free(mixed);
+    elmo_big_free(mixed);
     return rc ? rc : elmo_ok(err);
 }

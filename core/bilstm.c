@@ -18,19 +18,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "error.h"
 #include "kernels.h"
 #include "run.h"
 
 /* Floats of the per-task buffer of input pre-activations zx [rows, 4H]. */
 #define ZX_BUDGET_FLOATS ((size_t)1 << 20)
-/* Sentences per group: bounds per-task scratch whatever the batch size. */
+/* Bytes of per-sentence scratch (zx, c, m, h rows) one task may hold: bounds the sentences
+ * of a group, so memory does not grow with the batch (a batch of short sentences holds
+ * many). About 75 sentences per group for the Original model, 256 at most. */
+#define GROUP_SCRATCH_BYTES ((size_t)8 << 20)
 #define MAX_GROUP 256
+#define MIN_GROUP 16
+
+/* Largest group: per sentence a task holds rows of zx [4H], c and m [H], h and hn [P]. */
+static size_t max_group(const elmo_config *c) {
+    size_t per_row = (6 * (size_t)c->cell_dim + 2 * (size_t)c->proj_dim) * sizeof(float);
+    size_t n = GROUP_SCRATCH_BYTES / per_row;
+    return n < MIN_GROUP ? MIN_GROUP : n > MAX_GROUP ? MAX_GROUP : n;
+}
 
 typedef struct lstm_job {
     const elmo_model *m;
     elmo_result *r;
     elmo_stream *const *streams;  /* [n] or NULL */
+    const elmo_layer_sink *sink;  /* or NULL */
     const size_t *order;          /* [n] sentences, longest first */
     size_t n_groups;              /* group g holds order[g], order[g + G], ... */
     elmo_cancel *cancel;
@@ -54,12 +67,12 @@ static void scratch_free(lstm_scratch *s) {
     free(s->member);
     free(s->len);
     free(s->active);
-    free(s->x);
-    free(s->zx);
-    free(s->h);
-    free(s->c);
-    free(s->mbuf);
-    free(s->hn);
+    elmo_big_free(s->x);
+    elmo_big_free(s->zx);
+    elmo_big_free(s->h);
+    elmo_big_free(s->c);
+    elmo_big_free(s->mbuf);
+    elmo_big_free(s->hn);
 }
 
 /* Row of position pos of layer k for direction dir of sentence b (its P-wide half). */
@@ -152,6 +165,9 @@ static int run_layer(lstm_job *j, lstm_scratch *s, size_t n_g, size_t n_steps, s
         s0 = s1;
     }
     save_state(j, s, n_g, layer - 1, dir);
+    if (j->sink)
+        for (size_t k = 0; k < n_g; k++)
+            j->sink->layer_done(j->sink->arg, j->r, s->member[k], layer, dir);
     return 1;
 }
 
@@ -174,12 +190,12 @@ static void lstm_task(void *ctx, size_t task, int worker) {
     size_t cap = ZX_BUDGET_FLOATS / (4 * H);
     if (cap < n_g) cap = n_g;
     s.active = malloc(n_steps * sizeof *s.active);
-    s.x = malloc(cap * P * sizeof(float));
-    s.zx = malloc(cap * 4 * H * sizeof(float));
-    s.h = malloc(n_g * P * sizeof(float));
-    s.c = malloc(n_g * H * sizeof(float));
-    s.mbuf = malloc(n_g * H * sizeof(float));
-    s.hn = malloc(n_g * P * sizeof(float));
+    s.x = elmo_big_alloc(cap * P * sizeof(float));
+    s.zx = elmo_big_alloc(cap * 4 * H * sizeof(float));
+    s.h = elmo_big_alloc(n_g * P * sizeof(float));
+    s.c = elmo_big_alloc(n_g * H * sizeof(float));
+    s.mbuf = elmo_big_alloc(n_g * H * sizeof(float));
+    s.hn = elmo_big_alloc(n_g * P * sizeof(float));
     if (!s.active || !s.x || !s.zx || !s.h || !s.c || !s.mbuf || !s.hn) goto nomem;
     for (size_t q = 0, k = n_g; q < n_steps; q++) {
         while (k > 0 && s.len[k - 1] <= q) k--; /* lengths descend: drop finished ones */
@@ -203,7 +219,8 @@ static int by_length_desc(const void *a, const void *b, void *lens) {
 }
 
 int elmo_fill_lstm_layers(const elmo_model *m, elmo_result *r, elmo_stream *const *streams,
-                          int n_threads, elmo_cancel *cancel, elmo_error *err) {
+                          const elmo_layer_sink *sink, int n_threads, elmo_cancel *cancel,
+                          elmo_error *err) {
     if (r->n == 0) return ELMO_OK;
     size_t *order = malloc(r->n * sizeof *order);
     if (!order) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory sorting %zu sentences", r->n);
@@ -211,12 +228,12 @@ int elmo_fill_lstm_layers(const elmo_model *m, elmo_result *r, elmo_stream *cons
     qsort_r(order, r->n, sizeof *order, by_length_desc, r->n_tokens);
 
     /* Two tasks (forward, backward) per group; enough groups to use every thread, and
-     * groups no larger than MAX_GROUP. Interleaving keeps group lengths alike. */
-    size_t groups = (size_t)(n_threads + 1) / 2;
-    if (groups < (r->n + MAX_GROUP - 1) / MAX_GROUP) groups = (r->n + MAX_GROUP - 1) / MAX_GROUP;
+     * groups no larger than max_group(). Interleaving keeps group lengths alike. */
+    size_t groups = (size_t)(n_threads + 1) / 2, largest = max_group(&m->cfg);
+    if (groups < (r->n + largest - 1) / largest) groups = (r->n + largest - 1) / largest;
     if (groups > r->n) groups = r->n;
-    lstm_job job = {.m = m, .r = r, .streams = streams, .order = order, .n_groups = groups,
-                    .cancel = cancel};
+    lstm_job job = {.m = m, .r = r, .streams = streams, .sink = sink, .order = order,
+                    .n_groups = groups, .cancel = cancel};
     atomic_init(&job.nomem, 0);
     elmo_parallel(n_threads, 2 * groups, lstm_task, &job, cancel);
     free(order);

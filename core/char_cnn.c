@@ -9,16 +9,6 @@
 /* Tokens per convolution GEMM: keeps the [tokens * positions, n_i] product small. */
 #define CONV_TOKENS 16
 
-/* Every GEMM here runs on a multiple of ROW_QUANTUM rows (zero-padded). OpenBLAS computes
- * the rows of a full micro-kernel tile (16 or 24 rows on x86) with one fixed order of
- * operations but the rows of a ragged last tile with another, so a token's embedding
- * would otherwise change in the last bits with its position in the chunk. Padding makes
- * it depend on the token alone: bit-identical across batches and with or without the
- * cache. */
-#define ROW_QUANTUM 48
-
-static size_t padded(size_t rows) { return (rows + ROW_QUANTUM - 1) / ROW_QUANTUM * ROW_QUANTUM; }
-
 typedef struct cnn_scratch {
     float *chars;   /* [CHUNK, C, d_c] embedded characters */
     float *im2col;  /* [CONV_TOKENS * (C-w+1), w*d_c] for the widest bank */
@@ -26,13 +16,12 @@ typedef struct cnn_scratch {
     float *x;       /* [CHUNK, F] highway state */
     float *gate;    /* [CHUNK, F] */
     float *trans;   /* [CHUNK, F] */
-    float *proj;    /* [CHUNK, P] */
 } cnn_scratch;
 
 static size_t max_im2col(const elmo_config *c) {
     size_t best = 0;
     for (int i = 0; i < c->n_banks; i++) {
-        size_t rows = padded((size_t)(c->max_chars - c->bank_width[i] + 1) * CONV_TOKENS);
+        size_t rows = (size_t)(c->max_chars - c->bank_width[i] + 1) * CONV_TOKENS;
         size_t v = rows * (size_t)(c->bank_width[i] * c->char_embed_dim);
         if (v > best) best = v;
     }
@@ -42,7 +31,7 @@ static size_t max_im2col(const elmo_config *c) {
 static size_t max_conv(const elmo_config *c) {
     size_t best = 0;
     for (int i = 0; i < c->n_banks; i++) {
-        size_t v = padded((size_t)(c->max_chars - c->bank_width[i] + 1) * CONV_TOKENS) *
+        size_t v = (size_t)(c->max_chars - c->bank_width[i] + 1) * CONV_TOKENS *
                    (size_t)c->bank_count[i];
         if (v > best) best = v;
     }
@@ -58,14 +47,12 @@ static cnn_scratch split_scratch(const elmo_config *c, float *base) {
     s.x = s.conv + max_conv(c);
     s.gate = s.x + ELMO_CNN_CHUNK * F;
     s.trans = s.gate + ELMO_CNN_CHUNK * F;
-    s.proj = s.trans + ELMO_CNN_CHUNK * F;
     return s;
 }
 
 size_t elmo_cnn_scratch_floats(const elmo_config *c) {
     return (size_t)ELMO_CNN_CHUNK * c->max_chars * c->char_embed_dim + max_im2col(c) +
-           max_conv(c) + 3 * (size_t)ELMO_CNN_CHUNK * c->n_filters +
-           (size_t)ELMO_CNN_CHUNK * c->proj_dim;
+           max_conv(c) + 3 * (size_t)ELMO_CNN_CHUNK * c->n_filters;
 }
 
 /* Convolution bank i over tokens [t0, t0+nt): writes x[t, offset .. offset+n_i). */
@@ -79,8 +66,7 @@ static void conv_bank(const elmo_config *c, const elmo_weights *w, const cnn_scr
         for (size_t p = 0; p < positions; p++)
             memcpy(s->im2col + (t * positions + p) * k, s->chars + ((t0 + t) * C + p) * dc,
                    k * sizeof(float));
-    size_t rows = padded(nt * positions);
-    memset(s->im2col + nt * positions * k, 0, (rows - nt * positions) * k * sizeof(float));
+    size_t rows = nt * positions;
     /* conv [rows, n] = im2col [rows, k] . W [k, n] */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)n,
                 (int)k, 1.0f, s->im2col, (int)k, w->conv_w[bank], (int)n, 0.0f, s->conv,
@@ -113,8 +99,7 @@ void elmo_cnn_embed(const elmo_config *c, const elmo_weights *w, const uint16_t 
         offset += (size_t)c->bank_count[b];
     }
     /* Highway: gate [rows, F] = x W_carry, trans [rows, F] = x W_transform, combine. */
-    size_t rows = padded(n);
-    memset(s.x + n * F, 0, (rows - n) * F * sizeof(float));
+    size_t rows = n;
     for (int k = 0; k < c->n_highway; k++) {
         const elmo_highway *hw = &w->highway[k];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)F, (int)F, 1.0f,
@@ -126,8 +111,7 @@ void elmo_cnn_embed(const elmo_config *c, const elmo_weights *w, const uint16_t 
     /* out [n, P] = x W_proj + b_proj; without a projection (F == P) x is the embedding. */
     if (w->proj_w) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)P, (int)F, 1.0f,
-                    s.x, (int)F, w->proj_w, (int)P, 0.0f, s.proj, (int)P);
-        memcpy(out, s.proj, n * P * sizeof(float));
+                    s.x, (int)F, w->proj_w, (int)P, 0.0f, out, (int)P);
         elmo_add_bias_rows(out, w->proj_b, n, P);
     } else {
         memcpy(out, s.x, n * P * sizeof(float));

@@ -7,8 +7,7 @@
 
 #include "model.h"
 
-/* Tokens per call of elmo_cnn_embed (the highway GEMMs run over this many rows); a
- * multiple of the row quantum in char_cnn.c. */
+/* Tokens per call of elmo_cnn_embed (the highway GEMMs run over this many rows). */
 #define ELMO_CNN_CHUNK 48
 
 /* Floats of scratch that elmo_cnn_embed needs for up to ELMO_CNN_CHUNK tokens. */

@@ -50,7 +50,7 @@ int elmo_mix_check(const elmo_model *m, const elmo_mix *mix, elmo_error *err) {
 }
 
 /* Per-layer coefficients a_k (softmax for caller weights, one-hot or uniform otherwise). */
-static void mix_coefficients(int n_layers, const elmo_mix *mix, double *a) {
+void elmo_mix_coefficients(int n_layers, const elmo_mix *mix, double *a) {
     for (int k = 0; k < n_layers; k++) a[k] = 0;
     switch (mix->kind) {
     case ELMO_MIX_AVERAGE:
@@ -85,9 +85,11 @@ int elmo_result_mix(const elmo_result *r, size_t i, const elmo_mix *mix, float *
         return elmo_fail(err, ELMO_ERR_ARG, "elmo_result_mix: no sentence %zu in this result", i);
     int rc = check_mix(r->n_layers, mix, err);
     if (rc) return rc;
+    if (r->slots < r->n_layers)
+        return elmo_fail(err, ELMO_ERR_ARG, "elmo_result_mix: this result kept only some layers");
     size_t n = r->n_tokens[i], D = (size_t)r->dim, width = dim_for(r->n_layers, r->dim, mix);
     double a[ELMO_MAX_LSTM_LAYERS + 1];
-    mix_coefficients(r->n_layers, mix, a);
+    elmo_mix_coefficients(r->n_layers, mix, a);
     memset(out, 0, n * width * sizeof(float));
     for (int k = 0; k < r->n_layers; k++) {
         if (a[k] == 0) continue;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "error.h"
 #include "model.h"
 #include "run.h"
@@ -37,7 +38,7 @@ void elmo_model_free(elmo_model *m) {
     if (!m) return;
     elmo_cache_free(m->cache);
     free(m->boundary);
-    free(m->w.arena);
+    elmo_big_free(m->w.arena);
     free(m);
 }
 
@@ -111,6 +112,20 @@ int elmo_model_load(const char *options_path, const char *weights_path,
     return elmo_ok(err);
 }
 
+/* Multiply-adds of one token position (spec section 11.3). */
+static int64_t macs_per_position(const elmo_model *m) {
+    const elmo_config *c = &m->cfg;
+    int64_t F = c->n_filters, P = c->proj_dim, H = c->cell_dim, macs = 0;
+    for (int i = 0; i < c->n_banks; i++)
+        macs += (int64_t)(c->max_chars - c->bank_width[i] + 1) * c->bank_width[i] *
+                c->char_embed_dim * c->bank_count[i];
+    macs += (int64_t)c->n_highway * 2 * F * F;
+    if (m->w.proj_w) macs += F * P;
+    int64_t proj = m->w.cells[0][0].w_proj ? H * P : 0;
+    macs += 2 * (int64_t)c->n_layers * (2 * P * 4 * H + proj);
+    return macs;
+}
+
 void elmo_model_get_info(const elmo_model *m, elmo_model_info *info) {
     if (!m || !info) return;
     const elmo_config *c = &m->cfg;
@@ -130,5 +145,7 @@ void elmo_model_get_info(const elmo_model *m, elmo_model_info *info) {
         .proj_clip = c->proj_clip,
         .n_params = m->n_params,
         .weight_bytes = m->n_params * 4,
+        .cache_bytes = m->cache ? elmo_cache_bytes(m->cache) : 0,
+        .flops_per_position = 2 * macs_per_position(m),
     };
 }

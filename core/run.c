@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "error.h"
 #include "run.h"
 
@@ -20,13 +21,13 @@ void elmo_result_free(elmo_result *r) {
     if (!r) return;
     free(r->n_tokens);
     free(r->block);
-    free(r->data);
+    elmo_big_free(r->data);
     free(r);
 }
 
-int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n,
+int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n, int slots,
                       elmo_result **out, elmo_error *err) {
-    size_t layers = (size_t)m->cfg.n_layers + 1, D = 2 * (size_t)m->cfg.proj_dim;
+    size_t layers = (size_t)slots, D = 2 * (size_t)m->cfg.proj_dim;
     size_t positions = 0;
     for (size_t i = 0; i < n; i++) {
         positions += s[i].n_tokens + 2;
@@ -42,10 +43,11 @@ int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n,
     if (!r) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     r->n = n;
     r->dim = (int)D;
-    r->n_layers = (int)layers;
+    r->n_layers = m->cfg.n_layers + 1;
+    r->slots = slots;
     r->n_tokens = malloc((n ? n : 1) * sizeof *r->n_tokens);
     r->block = malloc((n ? n : 1) * sizeof *r->block);
-    r->data = malloc((positions ? positions : 1) * layers * D * sizeof(float));
+    r->data = elmo_big_alloc((positions ? positions : 1) * layers * D * sizeof(float));
     if (!r->n_tokens || !r->block || !r->data) {
         elmo_result_free(r);
         return elmo_fail(err, ELMO_ERR_NOMEM,
@@ -127,9 +129,9 @@ int elmo_run(const elmo_model *m, const elmo_run_params *params, const elmo_sent
      * run would otherwise never ask the caller. */
     if (elmo_cancel_check(&cancel)) return elmo_fail(err, ELMO_ERR_INTERRUPTED, "interrupted");
     elmo_result *r = NULL;
-    if ((rc = elmo_result_alloc(m, s, n, &r, err))) return rc;
+    if ((rc = elmo_result_alloc(m, s, n, m->cfg.n_layers + 1, &r, err))) return rc;
     rc = elmo_fill_token_layer(m, s, r, p.use_cache, threads, &cancel, err);
-    if (!rc) rc = elmo_fill_lstm_layers(m, r, streams, threads, &cancel, err);
+    if (!rc) rc = elmo_fill_lstm_layers(m, r, streams, NULL, threads, &cancel, err);
     if (rc) {
         elmo_result_free(r);
         return rc;

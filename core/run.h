@@ -8,21 +8,32 @@
 #include "model.h"
 #include "parallel.h"
 
-/* Outputs of a run. Each sentence owns a block [L+1, n_i + 2, D] (boundary rows kept, so
- * the layer norm can include them and the LSTM can write every position in place). */
+/* Outputs of a run. Each sentence owns a block [slots, n_i + 2, D] (boundary rows kept, so
+ * the layer norm can include them and the LSTM can write every position in place). A
+ * full result has a slot per layer; a folding run (elmo_embed_batch) keeps only 2 slots,
+ * layer k in slot k % 2, and consumes each layer as it is finished. */
 struct elmo_result {
     size_t n;             /* sentences */
     int dim;              /* D = 2P */
     int n_layers;         /* L + 1 */
+    int slots;            /* layers stored: L + 1, or 2 when folding */
     size_t *n_tokens;     /* [n] */
-    float **block;        /* [n] -> [L+1, n_i + 2, D] */
+    float **block;        /* [n] -> [slots, n_i + 2, D] */
     float *data;          /* the storage of every block */
 };
 
 /* Rows of layer k of sentence i including the boundaries: [n_i + 2, D]. */
 static inline float *elmo_result_rows(const elmo_result *r, size_t i, int k) {
-    return r->block[i] + (size_t)k * (r->n_tokens[i] + 2) * (size_t)r->dim;
+    return r->block[i] + (size_t)(k % r->slots) * (r->n_tokens[i] + 2) * (size_t)r->dim;
 }
+
+/* Told by the LSTM stage that layer k (1..L) of direction dir (0 forward, 1 backward) of
+ * sentence i is complete. Called from worker threads; calls for the two directions of a
+ * sentence may run at the same time (each reads only its own half of the rows). */
+typedef struct elmo_layer_sink {
+    void (*layer_done)(void *arg, const elmo_result *r, size_t i, int k, int dir);
+    void *arg;
+} elmo_layer_sink;
 
 /* Carried LSTM state of one stream. */
 struct elmo_stream {
@@ -35,7 +46,7 @@ struct elmo_stream {
 int elmo_check_sentences(const elmo_sentence *s, size_t n, elmo_error *err);
 
 /* Allocates a result for the given sentences (contents uninitialized). */
-int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n,
+int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n, int slots,
                       elmo_result **out, elmo_error *err);
 
 /* Stage 1: fills layer 0 (char-CNN token embeddings, [e ; e]) of every position. */
@@ -44,7 +55,11 @@ int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_resu
 
 /* Stage 2: fills layers 1..L by running both LSTM directions over every sentence. */
 int elmo_fill_lstm_layers(const elmo_model *m, elmo_result *r, elmo_stream *const *streams,
-                          int n_threads, elmo_cancel *cancel, elmo_error *err);
+                          const elmo_layer_sink *sink, int n_threads, elmo_cancel *cancel,
+                          elmo_error *err);
+
+/* Per-layer weights a_k of a (checked) mix: uniform, one-hot or softmax; all 1 for ALL. */
+void elmo_mix_coefficients(int n_layers, const elmo_mix *mix, double *a);
 
 /* Embeds tokens one chunk at a time without the cache: ids [n, C] -> out [n, P]. Used at
  * load for the boundary tokens. */

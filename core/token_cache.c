@@ -1,4 +1,5 @@
 /* token_cache.c - see token_cache.h. */
+#include "bigbuf.h"
 #include "token_cache.h"
 
 #include <pthread.h>
@@ -43,11 +44,11 @@ elmo_token_cache *elmo_cache_new(int64_t bytes, size_t key_max, size_t dim) {
     c->dim = dim;
     c->slots = calloc(n_sets * WAYS, sizeof *c->slots);
     c->keys = malloc(n_sets * WAYS * (key_max ? key_max : 1));
-    c->vecs = malloc(n_sets * WAYS * dim * sizeof(float));
+    c->vecs = elmo_big_alloc(n_sets * WAYS * dim * sizeof(float));
     if (!c->slots || !c->keys || !c->vecs || pthread_mutex_init(&c->lock, NULL) != 0) {
         free(c->slots);
         free(c->keys);
-        free(c->vecs);
+        elmo_big_free(c->vecs);
         free(c);
         return NULL;
     }
@@ -59,11 +60,17 @@ void elmo_cache_free(elmo_token_cache *c) {
     pthread_mutex_destroy(&c->lock);
     free(c->slots);
     free(c->keys);
-    free(c->vecs);
+    elmo_big_free(c->vecs);
     free(c);
 }
 
 size_t elmo_cache_capacity(const elmo_token_cache *c) { return c ? c->n_sets * WAYS : 0; }
+
+int64_t elmo_cache_bytes(const elmo_token_cache *c) {
+    return c ? (int64_t)(elmo_cache_capacity(c) *
+                         (sizeof(slot) + c->key_max + c->dim * sizeof(float)))
+             : 0;
+}
 
 /* Slot index holding key, or SIZE_MAX. */
 static size_t find(const elmo_token_cache *c, uint64_t h, const char *key, size_t len) {

@@ -14,8 +14,9 @@ typedef struct elmo_token_cache elmo_token_cache;
 elmo_token_cache *elmo_cache_new(int64_t bytes, size_t key_max, size_t dim);
 void elmo_cache_free(elmo_token_cache *cache);
 
-/* Slots (entries) the cache can hold. */
+/* Slots (entries) the cache can hold, and the bytes it reserves for them. */
 size_t elmo_cache_capacity(const elmo_token_cache *cache);
+int64_t elmo_cache_bytes(const elmo_token_cache *cache);
 
 /* For each of the n keys: if cached, copies its vector to out + i*dim and sets hit[i] = 1,
  * else sets hit[i] = 0. keys[i] has lens[i] <= key_max bytes. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "char_cnn.h"
 #include "error.h"
 #include "run.h"
@@ -59,12 +60,13 @@ static size_t token_unique(unique_set *u, const char *tok, size_t len, size_t ke
     return unique_add(u, tok, len < key_max ? len : key_max);
 }
 
-/* Work shared by the CNN tasks: chunk c embeds misses [c*CHUNK, ...) into miss_vec. */
+/* Work shared by the CNN tasks: chunk c embeds misses [c*chunk, ...) into miss_vec. */
 typedef struct cnn_job {
     const elmo_model *m;
     const unique_set *u;
     const size_t *miss;     /* [n_miss] unique indices */
     size_t n_miss;
+    size_t chunk;           /* tokens per task, <= ELMO_CNN_CHUNK */
     float *miss_vec;        /* [n_miss, P] */
     float **scratch;        /* [workers] elmo_cnn_scratch_floats() each */
     uint16_t **ids;         /* [workers] [CHUNK, C] */
@@ -75,8 +77,8 @@ static void cnn_task(void *ctx, size_t chunk, int worker) {
     cnn_job *j = ctx;
     if (elmo_cancel_check(j->cancel)) return;
     size_t C = (size_t)j->m->cfg.max_chars, P = (size_t)j->m->cfg.proj_dim;
-    size_t first = chunk * ELMO_CNN_CHUNK;
-    size_t n = j->n_miss - first < ELMO_CNN_CHUNK ? j->n_miss - first : ELMO_CNN_CHUNK;
+    size_t first = chunk * j->chunk;
+    size_t n = j->n_miss - first < j->chunk ? j->n_miss - first : j->chunk;
     for (size_t t = 0; t < n; t++) {
         size_t u = j->miss[first + t];
         elmo_char_ids(j->u->key[u], j->u->len[u], C, j->ids[worker] + t * C);
@@ -85,23 +87,26 @@ static void cnn_task(void *ctx, size_t chunk, int worker) {
                    j->scratch[worker]);
 }
 
-/* Embeds the misses with up to n_threads workers. */
+/* Embeds the misses with up to n_threads workers. A few misses (one new sentence) are
+ * split evenly over the workers: smaller GEMMs, but the first query answers sooner. */
 static int embed_misses(const elmo_model *m, cnn_job *j, int n_threads, elmo_error *err) {
-    size_t n_chunks = (j->n_miss + ELMO_CNN_CHUNK - 1) / ELMO_CNN_CHUNK;
     int workers = n_threads < 1 ? 1 : n_threads;
+    j->chunk = (j->n_miss + (size_t)workers - 1) / (size_t)workers;
+    if (j->chunk > ELMO_CNN_CHUNK) j->chunk = ELMO_CNN_CHUNK;
+    size_t n_chunks = (j->n_miss + j->chunk - 1) / j->chunk;
     if ((size_t)workers > n_chunks) workers = (int)n_chunks;
     size_t scratch_floats = elmo_cnn_scratch_floats(&m->cfg);
     j->scratch = calloc((size_t)workers, sizeof *j->scratch);
     j->ids = calloc((size_t)workers, sizeof *j->ids);
     int ok = j->scratch && j->ids;
     for (int w = 0; ok && w < workers; w++) {
-        j->scratch[w] = malloc(scratch_floats * sizeof(float));
+        j->scratch[w] = elmo_big_alloc(scratch_floats * sizeof(float));
         j->ids[w] = malloc((size_t)ELMO_CNN_CHUNK * m->cfg.max_chars * sizeof(uint16_t));
         ok = j->scratch[w] && j->ids[w];
     }
     if (ok) elmo_parallel(workers, n_chunks, cnn_task, j, j->cancel);
     for (int w = 0; j->scratch && j->ids && w < workers; w++) {
-        free(j->scratch[w]);
+        elmo_big_free(j->scratch[w]);
         free(j->ids[w]);
     }
     free(j->scratch);
@@ -150,7 +155,7 @@ int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_resu
             occ[at++] = token_unique(&u, s[i].text + sp->start, sp->end - sp->start, key_max);
         }
 
-    vec = malloc(u.n * P * sizeof *vec);
+    vec = elmo_big_alloc(u.n * P * sizeof *vec);
     hit = calloc(u.n, 1);
     miss = malloc(u.n * sizeof *miss);
     if (!vec || !hit || !miss) {
@@ -167,7 +172,7 @@ int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_resu
         if (!hit[k]) miss[n_miss++] = k;
 
     if (n_miss) {
-        miss_vec = malloc(n_miss * P * sizeof *miss_vec);
+        miss_vec = elmo_big_alloc(n_miss * P * sizeof *miss_vec);
         miss_key = malloc(n_miss * sizeof *miss_key);
         miss_len = malloc(n_miss * sizeof *miss_len);
         if (!miss_vec || !miss_key || !miss_len) {
@@ -193,10 +198,10 @@ int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_resu
 done:
     unique_free(&u);
     free(occ);
-    free(vec);
+    elmo_big_free(vec);
     free(hit);
     free(miss);
-    free(miss_vec);
+    elmo_big_free(miss_vec);
     free(miss_key);
     free(miss_len);
     return rc;

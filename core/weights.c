@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigbuf.h"
 #include "error.h"
 #include "model.h"
 
@@ -265,10 +266,8 @@ static int load_locked(load_ctx *c, const elmo_config *cfg, elmo_weights *w,
                            c->path);
     }
     if (!rc) {
-        w->arena = NULL;
-        if (posix_memalign((void **)&w->arena, 64, (size_t)total * sizeof(float)) != 0 ||
-            !w->arena) {
-            w->arena = NULL;
+        w->arena = elmo_big_alloc((size_t)total * sizeof(float));
+        if (!w->arena) {
             rc = elmo_fail(c->err, ELMO_ERR_NOMEM,
                            "out of memory allocating %.1f MiB of weights from '%s'",
                            (double)total * 4 / (1 << 20), c->path);
@@ -292,7 +291,7 @@ static int load_locked(load_ctx *c, const elmo_config *cfg, elmo_weights *w,
         if (present[i]) H5Dclose(ids[i]);
     free(specs);
     if (rc) {
-        free(w->arena);
+        elmo_big_free(w->arena);
         w->arena = NULL;
         return rc;
     }
@@ -321,7 +320,7 @@ int elmo_weights_load(const char *path, const elmo_config *cfg, elmo_weights *w,
     }
     if (!rc) rc = load_locked(&c, cfg, w, n_params);
     if (!rc && (rc = check_no_extra(&c, cfg))) {
-        free(w->arena);
+        elmo_big_free(w->arena);
         w->arena = NULL;
     }
     if (c.file >= 0) H5Fclose(c.file);

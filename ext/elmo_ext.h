@@ -185,11 +185,40 @@ void elmo_vector_encode(const float *x, size_t n, unsigned char *out);
  * Runs the model selected by opts over one tokenized text and mixes the layers:
  * *out [n_tokens, *width] (sqlite3_malloc'd). The text must have at least one token.
  */
-int elmo_embed_tokens(const char *fn, const elmo_call_options *opts, const elmo_text *text,
-                      float **out, size_t *width, char **msg);
+int elmo_embed_tokens(sqlite3 *db, const char *fn, const elmo_call_options *opts,
+                      const elmo_text *text, float **out, size_t *width, char **msg);
 
 /* The SQL result code and message for a failed core call. */
 int elmo_core_failure(const char *fn, const elmo_error *err, char **msg);
+
+/* ---------------------------------------------------------------------------------------
+ * Interrupts (ext/interrupt.c): an elmo_interrupt_fn that notices sqlite3_interrupt()
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct elmo_interrupt {
+    sqlite3_stmt *probe;   /* "SELECT 1" on the connection */
+} elmo_interrupt;
+
+int elmo_interrupt_open(sqlite3 *db, elmo_interrupt *it);
+int elmo_interrupt_poll(void *it);   /* nonzero once the connection is interrupted */
+void elmo_interrupt_close(elmo_interrupt *it);
+
+/* ---------------------------------------------------------------------------------------
+ * Table-valued functions (ext/vtab_args.c)
+ * ------------------------------------------------------------------------------------- */
+
+/* idxNum bits of elmo_plan_arguments: which arguments xFilter receives, in this order. */
+#define ELMO_ARG_FIRST 1
+#define ELMO_ARG_SECOND 2
+
+/* xBestIndex for a function whose hidden column required_col is its required argument and
+ * optional_col its optional one: SQLITE_OK with argvIndex/idxNum set, SQLITE_CONSTRAINT
+ * for a plan that cannot supply them, or an error with missing_message. */
+int elmo_plan_arguments(sqlite3_vtab *vtab, sqlite3_index_info *info, int required_col,
+                        int optional_col, const char *missing_message);
+
+/* Sets the vtab's error message (cleaned, owned) and returns rc (SQLITE_NOMEM if NULL). */
+int elmo_vtab_fail(sqlite3_vtab *vtab, int rc, char *msg);
 
 /* ---------------------------------------------------------------------------------------
  * Error messages (ext/messages.c)
@@ -212,6 +241,7 @@ const char *elmo_shown(const char *s, char buf[ELMO_SHOWN_MAX + 1]);
  * ------------------------------------------------------------------------------------- */
 
 int elmo_register_tokens_vtab(sqlite3 *db, elmo_conn *conn);
+int elmo_register_batch_vtab(sqlite3 *db, elmo_conn *conn);
 int elmo_register_models_vtab(sqlite3 *db);
 
 /* SQL functions (ext/functions.c, ext/vectors.c) */

@@ -23,7 +23,8 @@ void elmo_embed_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rc = elmo_text_read(fn, argv[0], &conn->limits, opts.tokenizer, &text, &msg);
     if (rc == SQLITE_OK && !text.is_null && text.sentence.n_tokens > 0) {
         size_t n = text.sentence.n_tokens;
-        rc = elmo_embed_tokens(fn, &opts, &text, &rows, &width, &msg);
+        rc = elmo_embed_tokens(sqlite3_context_db_handle(ctx), fn, &opts, &text, &rows, &width,
+                               &msg);
         if (rc == SQLITE_OK && !(pooled = sqlite3_malloc64(width * sizeof *pooled)))
             rc = SQLITE_NOMEM;
         if (rc == SQLITE_OK) {

@@ -6,12 +6,16 @@ SQLITE_EXTENSION_INIT3
 /* An SQL result code and message for a failed core call. */
 int elmo_core_failure(const char *fn, const elmo_error *err, char **msg) {
     if (err->code == ELMO_ERR_NOMEM) return SQLITE_NOMEM;
+    if (err->code == ELMO_ERR_INTERRUPTED) {
+        *msg = sqlite3_mprintf("interrupted");
+        return SQLITE_INTERRUPT;
+    }
     *msg = sqlite3_mprintf("%s: %s", fn, err->message);
     return err->code == ELMO_ERR_LIMIT ? SQLITE_TOOBIG : SQLITE_ERROR;
 }
 
-int elmo_embed_tokens(const char *fn, const elmo_call_options *opts, const elmo_text *text,
-                      float **out, size_t *width, char **msg) {
+int elmo_embed_tokens(sqlite3 *db, const char *fn, const elmo_call_options *opts,
+                      const elmo_text *text, float **out, size_t *width, char **msg) {
     *out = NULL;
     *width = 0;
     elmo_handle *handle = NULL;
@@ -22,8 +26,13 @@ int elmo_embed_tokens(const char *fn, const elmo_call_options *opts, const elmo_
     elmo_result *result = NULL;
     elmo_error err;
     size_t n = text->sentence.n_tokens;
+    elmo_interrupt interrupt = {0};
+    elmo_run_params run = elmo_run_default_params();
     if ((rc = elmo_options_mix(fn, opts, model, &mix, msg)) != SQLITE_OK) goto done;
-    if (elmo_run(model, NULL, &text->sentence, 1, NULL, &result, &err) != ELMO_OK) {
+    if ((rc = elmo_interrupt_open(db, &interrupt)) != SQLITE_OK) goto done;
+    run.interrupt = elmo_interrupt_poll;
+    run.interrupt_arg = &interrupt;
+    if (elmo_run(model, &run, &text->sentence, 1, NULL, &result, &err) != ELMO_OK) {
         rc = elmo_core_failure(fn, &err, msg);
         goto done;
     }
@@ -39,6 +48,7 @@ int elmo_embed_tokens(const char *fn, const elmo_call_options *opts, const elmo_
         *out = NULL;
     }
 done:
+    elmo_interrupt_close(&interrupt);
     elmo_result_free(result);
     elmo_registry_release(handle);
     return rc;

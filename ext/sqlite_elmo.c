@@ -30,7 +30,6 @@ static const struct {
     {"elmo_version", 0, VECTOR_FLAGS, 0, elmo_version_func},
     {"elmo_limit", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, 1, elmo_limit_func},
     {"elmo_limit", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, 1, elmo_limit_func},
-    /* issue 4: elmo_batch is registered here. */
 };
 
 /*
@@ -61,6 +60,7 @@ __attribute__((visibility("default"))) int sqlite3_elmo_init(sqlite3 *db, char *
                                         data ? elmo_conn_unref : NULL);
     }
     if (rc == SQLITE_OK) rc = elmo_register_tokens_vtab(db, conn);
+    if (rc == SQLITE_OK) rc = elmo_register_batch_vtab(db, conn);
     if (rc == SQLITE_OK) rc = elmo_register_models_vtab(db);
     elmo_conn_unref(conn); /* the registrations hold their own references */
     if (rc != SQLITE_OK && err)

@@ -11,12 +11,9 @@ SQLITE_EXTENSION_INIT3
 
 enum { COL_I, COL_TOKEN, COL_START, COL_END, COL_VECTOR, COL_TEXT, COL_OPTIONS };
 
-/* idxNum bits: which arguments xFilter receives (text first, then options). */
-#define HAS_TEXT 1
-#define HAS_OPTIONS 2
-
 typedef struct tokens_vtab {
     sqlite3_vtab base;
+    sqlite3 *db;
     elmo_conn *conn;
 } tokens_vtab;
 
@@ -43,6 +40,7 @@ static int tokens_connect(sqlite3 *db, void *aux, int argc, const char *const *a
     tokens_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
     if (!vtab) return SQLITE_NOMEM;
     memset(vtab, 0, sizeof *vtab);
+    vtab->db = db;
     vtab->conn = aux;
     *out = &vtab->base;
     return SQLITE_OK;
@@ -53,46 +51,14 @@ static int tokens_disconnect(sqlite3_vtab *vtab) {
     return SQLITE_OK;
 }
 
-/* The text argument is required, options optional; they may come in any order. An
- * argument that cannot be used yet (it depends on a table joined later) rules the plan
- * out with SQLITE_CONSTRAINT, so SQLite picks a join order that supplies it. */
 static int tokens_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
-    int text = -1, options = -1, unusable = 0, seen_text = 0;
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        if (c->iColumn != COL_TEXT && c->iColumn != COL_OPTIONS) continue;
-        if (c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        if (c->iColumn == COL_TEXT) seen_text = 1;
-        if (!c->usable) {
-            unusable = 1;
-            continue;
-        }
-        if (c->iColumn == COL_TEXT && text < 0) text = i;
-        if (c->iColumn == COL_OPTIONS && options < 0) options = i;
-    }
-    if (!seen_text) {
-        sqlite3_free(vtab->zErrMsg);
-        vtab->zErrMsg = sqlite3_mprintf("elmo_tokens: the text argument is missing; call it as "
-                                        "elmo_tokens(text [, options]), e.g. SELECT * FROM "
-                                        "elmo_tokens('The bank raised rates.')");
-        return vtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
-    }
-    if (unusable) return SQLITE_CONSTRAINT;
-    int arg = 0;
-    info->idxNum = 0;
-    if (text >= 0) {
-        info->aConstraintUsage[text].argvIndex = ++arg;
-        info->aConstraintUsage[text].omit = 1;
-        info->idxNum |= HAS_TEXT;
-    }
-    if (options >= 0) {
-        info->aConstraintUsage[options].argvIndex = ++arg;
-        info->aConstraintUsage[options].omit = 1;
-        info->idxNum |= HAS_OPTIONS;
-    }
+    int rc = elmo_plan_arguments(vtab, info, COL_TEXT, COL_OPTIONS,
+                                 "elmo_tokens: the text argument is missing; call it as "
+                                 "elmo_tokens(text [, options]), e.g. SELECT * FROM "
+                                 "elmo_tokens('The bank raised rates.')");
     info->estimatedCost = 1000.0; /* one run of the model */
     info->estimatedRows = 20;
-    return SQLITE_OK;
+    return rc;
 }
 
 static int tokens_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
@@ -119,11 +85,7 @@ static int tokens_close(sqlite3_vtab_cursor *base) {
 }
 
 static int fail(tokens_cursor *cur, int rc, char *msg) {
-    sqlite3_vtab *vtab = cur->base.pVtab;
-    if (msg) elmo_message_clean(msg);
-    sqlite3_free(vtab->zErrMsg);
-    vtab->zErrMsg = msg;
-    return msg ? rc : SQLITE_NOMEM;
+    return elmo_vtab_fail(cur->base.pVtab, rc, msg);
 }
 
 static int tokens_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, int argc,
@@ -133,8 +95,8 @@ static int tokens_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxS
     tokens_cursor *cur = (tokens_cursor *)base;
     tokens_vtab *vtab = (tokens_vtab *)base->pVtab;
     cursor_reset(cur);
-    if (!(idxNum & HAS_TEXT) || argc < 1) return SQLITE_OK; /* not reached: best_index */
-    sqlite3_value *options_arg = idxNum & HAS_OPTIONS && argc > 1 ? argv[1] : NULL;
+    if (!(idxNum & ELMO_ARG_FIRST) || argc < 1) return SQLITE_OK; /* not reached */
+    sqlite3_value *options_arg = idxNum & ELMO_ARG_SECOND && argc > 1 ? argv[1] : NULL;
     elmo_call_options opts;
     elmo_text text = {0};
     char *msg = NULL;
@@ -142,7 +104,7 @@ static int tokens_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxS
     if (rc) return fail(cur, rc, msg);
     rc = elmo_text_read(fn, argv[0], &vtab->conn->limits, opts.tokenizer, &text, &msg);
     if (rc == SQLITE_OK && !text.is_null && text.sentence.n_tokens > 0) {
-        rc = elmo_embed_tokens(fn, &opts, &text, &cur->vectors, &cur->width, &msg);
+        rc = elmo_embed_tokens(vtab->db, fn, &opts, &text, &cur->vectors, &cur->width, &msg);
         if (rc == SQLITE_OK) {
             cur->text = sqlite3_malloc64(text.len + 1); /* the argument outlives xFilter */
             if (options_arg) cur->options = sqlite3_value_dup(options_arg);

@@ -142,6 +142,9 @@ typedef struct elmo_model_info {
     float proj_clip;           /* 0 when absent */
     int64_t n_params;          /* float values in the weight file that the model uses */
     int64_t weight_bytes;      /* bytes of weights held in memory (4 * n_params) */
+    int64_t cache_bytes;       /* memory reserved for the char-CNN cache (0: no cache) */
+    int64_t flops_per_position;/* 2 x multiply-adds of one token position, all stages
+                                  (spec section 11.3: 204,263,424 for the Original model) */
 } elmo_model_info;
 
 void elmo_model_get_info(const elmo_model *model, elmo_model_info *info);

@@ -1,0 +1,27 @@
+/* interrupt.c - noticing sqlite3_interrupt() while the model runs.
+ *
+ * SQLite 3.40 has no sqlite3_is_interrupted(). But while a statement of the connection is
+ * running, the interrupt flag stays set, and any statement stepped on that connection
+ * stops with SQLITE_INTERRUPT at its first jump. So the core's interrupt callback steps a
+ * trivial "SELECT 1" (about a microsecond). The core calls it only from the thread that
+ * called it, which is the thread SQLite is running the statement on. */
+#include "elmo_ext.h"
+SQLITE_EXTENSION_INIT3
+
+int elmo_interrupt_open(sqlite3 *db, elmo_interrupt *it) {
+    it->probe = NULL;
+    return sqlite3_prepare_v2(db, "SELECT 1", -1, &it->probe, NULL);
+}
+
+int elmo_interrupt_poll(void *arg) {
+    elmo_interrupt *it = arg;
+    if (!it || !it->probe) return 0;
+    int rc = sqlite3_step(it->probe);
+    sqlite3_reset(it->probe);
+    return rc == SQLITE_INTERRUPT;
+}
+
+void elmo_interrupt_close(elmo_interrupt *it) {
+    sqlite3_finalize(it->probe);
+    it->probe = NULL;
+}
