@@ -231,5 +231,36 @@ class BatchInterrupt(ElmoTestCase):
             con.close()
 
 
+@unittest.skipIf(SAN, "long-running model work; the release build covers it")
+class EmbedInterrupt(ElmoTestCase):
+    def test_interrupt_stops_a_long_elmo_embed(self):
+        """sqlite3_interrupt reaches a running elmo_embed too. Interrupts are sent every few
+        milliseconds (one sent before the statement starts would be ignored by SQLite)."""
+        with temp_dir() as d:
+            options, weights = genmodel(d, "--shape", "small", "--seed", "5")
+            con = connect(load_default=False)
+            con.execute("SELECT elmo_load('interrupt_embed', ?, ?)", (options, weights))
+            con.execute("SELECT elmo_limit('max_tokens', 100000)")
+            text = " ".join("word%d" % (k % 3000) for k in range(60000))
+            done = threading.Event()
+
+            def interrupter():
+                while not done.wait(0.005):
+                    con.interrupt()
+
+            t = threading.Thread(target=interrupter)
+            t.start()
+            try:
+                with self.assertRaises(sqlite3.OperationalError) as cm:
+                    con.execute("SELECT elmo_embed(?, '{\"model\":\"interrupt_embed\"}')",
+                                (text,)).fetchall()
+            finally:
+                done.set()
+                t.join()
+            self.assertEqual(str(cm.exception), "interrupted")
+            con.execute("SELECT elmo_unload('interrupt_embed')")
+            con.close()
+
+
 if __name__ == "__main__":
     unittest.main()
