@@ -16,6 +16,12 @@ int elmo_fail(elmo_error *err, int code, const char *fmt, ...) {
     return code;
 }
 
+const char *elmo_errno_text(int errnum, char *buf, size_t len) {
+    /* POSIX strerror_r (this file is not built with _GNU_SOURCE): 0 on success. */
+    if (strerror_r(errnum, buf, len) != 0) snprintf(buf, len, "error %d", errnum);
+    return buf;
+}
+
 int elmo_ok(elmo_error *err) {
     if (err) {
         err->code = ELMO_OK;

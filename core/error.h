@@ -11,6 +11,9 @@ int elmo_fail(elmo_error *err, int code, const char *fmt, ...)
 /* Sets err (when not NULL) to ELMO_OK with an empty message; returns ELMO_OK. */
 int elmo_ok(elmo_error *err);
 
+/* The text of an errno value (thread-safe strerror) in buf. */
+const char *elmo_errno_text(int errnum, char *buf, size_t len);
+
 /* Prefixes err->message with a printf-formatted context ("context: message"). */
 void elmo_error_prefix(elmo_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

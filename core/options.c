@@ -14,9 +14,10 @@
 /* Reads a whole small file; *out is NUL-terminated and owned by the caller. */
 static int read_small_file(const char *path, char **out, size_t *len, elmo_error *err) {
     FILE *f = fopen(path, "rb");
+    char why[128];
     if (!f)
         return elmo_fail(err, ELMO_ERR_IO, "cannot open options file '%s': %s", path,
-                         strerror(errno));
+                         elmo_errno_text(errno, why, sizeof why));
     char *buf = malloc(OPTIONS_MAX_BYTES + 1);
     if (!buf) {
         fclose(f);

@@ -202,9 +202,10 @@ static hid_t open_file(load_ctx *c) {
 /* Checks the file before HDF5 sees it, for clear messages on the common mistakes. */
 static int check_file(load_ctx *c) {
     FILE *f = fopen(c->path, "rb");
+    char why[128];
     if (!f)
         return elmo_fail(c->err, ELMO_ERR_IO, "cannot open weights file '%s': %s", c->path,
-                         strerror(errno));
+                         elmo_errno_text(errno, why, sizeof why));
     fclose(f);
     htri_t is = H5Fis_hdf5(c->path);
     if (is <= 0)

@@ -41,6 +41,19 @@ def connect(load_default=True):
     return con
 
 
+def module_connection(namespace):
+    """setUpModule and tearDownModule for a test module that shares one connection (tiny
+    model as 'default') as its global `con`:
+        setUpModule, tearDownModule = module_connection(globals())"""
+    def set_up():
+        namespace["con"] = connect()
+
+    def tear_down():
+        namespace["con"].close()
+
+    return set_up, tear_down
+
+
 def floats(blob):
     """A float32 vector BLOB as a list of Python floats."""
     assert isinstance(blob, bytes), "expected a BLOB, got %r" % (type(blob),)

@@ -8,20 +8,12 @@ import math
 import unittest
 
 from elmo_sql import (TINY_DIM, TINY_LAYERS, ElmoTestCase, connect, embed, floats, genmodel,
-                      max_rows, mean_rows, temp_dir, tokens, vectors)
+                      max_rows, mean_rows, module_connection, temp_dir, tokens, vectors)
 
 TEXT = "The fisherman sat on the river bank at dawn."
 LAYER_NAMES = ["word", "lstm1", "lstm2"]
 con = None
-
-
-def setUpModule():
-    global con
-    con = connect()
-
-
-def tearDownModule():
-    con.close()
+setUpModule, tearDownModule = module_connection(globals())
 
 
 def softmax(ws):

@@ -7,7 +7,8 @@ import shutil
 import sqlite3
 import unittest
 
-from elmo_sql import (TINY_OPTIONS, TINY_WEIGHTS, ElmoTestCase, connect, genmodel, temp_dir)
+from elmo_sql import (TINY_OPTIONS, TINY_WEIGHTS, ElmoTestCase, connect, genmodel,
+                      module_connection, temp_dir)
 
 con = None
 VALID_OPTIONS = "valid options: model, output, gamma, layer_norm, tokenizer, pooling"
@@ -15,14 +16,7 @@ OUTPUTS_TINY = "average, top, word, lstm1, lstm2, all"
 EXAMPLE = ("an output name such as 'top' or a JSON object such as "
            "'{\"output\":\"top\",\"gamma\":1}'")
 
-
-def setUpModule():
-    global con
-    con = connect()
-
-
-def tearDownModule():
-    con.close()
+setUpModule, tearDownModule = module_connection(globals())
 
 
 class TextErrors(ElmoTestCase):

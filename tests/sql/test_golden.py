@@ -11,19 +11,11 @@ import shutil
 import subprocess
 import unittest
 
-from elmo_sql import FIXTURES, ElmoTestCase, connect, vectors
+from elmo_sql import FIXTURES, ElmoTestCase, module_connection, vectors
 
 TOL = 1e-5
 con = None
-
-
-def setUpModule():
-    global con
-    con = connect()
-
-
-def tearDownModule():
-    con.close()
+setUpModule, tearDownModule = module_connection(globals())
 
 
 def h5_dataset(path, name):

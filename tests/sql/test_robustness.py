@@ -8,7 +8,7 @@ import sqlite3
 import struct
 import unittest
 
-from elmo_sql import TINY_DIM, TINY_OPTIONS, TINY_WEIGHTS, ElmoTestCase, connect
+from elmo_sql import TINY_DIM, TINY_OPTIONS, TINY_WEIGHTS, ElmoTestCase, module_connection
 
 con = None
 
@@ -17,13 +17,7 @@ ALPHABET = ['{', '}', '[', ']', '"', ':', ',', ' ', '\\', 'output', 'top', 'lstm
             'tokenizer', 'pooling', 'max', 'all', 'word', '\u00e9', '\ud55c', 'x', '\n']
 
 
-def setUpModule():
-    global con
-    con = connect()
-
-
-def tearDownModule():
-    con.close()
+setUpModule, tearDownModule = module_connection(globals())
 
 
 def random_text(rng, pieces):

@@ -7,18 +7,10 @@ import random
 import struct
 import unittest
 
-from elmo_sql import ElmoTestCase, connect, cosine, embed, to_blob
+from elmo_sql import ElmoTestCase, cosine, embed, module_connection, to_blob
 
 con = None
-
-
-def setUpModule():
-    global con
-    con = connect()
-
-
-def tearDownModule():
-    con.close()
+setUpModule, tearDownModule = module_connection(globals())
 
 
 def sql_cosine(a, b):
