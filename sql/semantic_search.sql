@@ -35,6 +35,16 @@ SELECT id, elmo_embed(body) FROM docs;
 
 SELECT count(*) AS embedded, min(length(embedding)) / 4 AS dims FROM doc_embeddings;
 
+-- For a whole column, elmo_batch is the fast way: it runs the texts through the model in
+-- batches of similar lengths and returns (id, vector) in the query's order. Same vectors.
+CREATE TABLE doc_embeddings_batch (doc_id INTEGER PRIMARY KEY, embedding BLOB NOT NULL);
+INSERT INTO doc_embeddings_batch (doc_id, embedding)
+SELECT id, vector FROM elmo_batch('SELECT id, body FROM docs');
+
+SELECT count(*) AS batch_embedded,
+       round(min(elmo_cosine(a.embedding, b.embedding)), 6) AS min_cosine_to_elmo_embed
+FROM doc_embeddings AS a JOIN doc_embeddings_batch AS b USING (doc_id);
+
 -- Top 3 documents for a query: embed the query once, rank by cosine.
 WITH query AS (SELECT elmo_embed('boats on the river bank') AS v)
 SELECT d.id, d.body, round(elmo_cosine(e.embedding, query.v), 4) AS score

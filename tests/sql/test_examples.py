@@ -66,6 +66,8 @@ class Examples(ElmoTestCase):
     def test_semantic_search(self):
         out = self.run_ok("semantic_search.sql")
         self.assertEqual(column_rows(out, "embedded"), [["8", "32"]])
+        # elmo_batch fills the same vectors as elmo_embed row by row
+        self.assertEqual(column_rows(out, "batch_embedded"), [["8", "1.0"]])
         top = out.split("score")
         self.assertEqual(len(top), 3)  # two ranked result tables
         ranked = [l for l in top[1].splitlines() if re.match(r"^\d+\s", l)]
