@@ -120,8 +120,10 @@ int elmo_embed_batch(const elmo_model *m, const elmo_run_params *run_params,
     elmo_sentence *batch = malloc((n ? n : 1) * sizeof *batch);
     size_t longest = 0;
     for (size_t i = 0; i < n; i++) longest = s[i].n_tokens > longest ? s[i].n_tokens : longest;
-    float *mixed = elmo_big_alloc((longest ? longest : 1) * width * sizeof *mixed);
-    if (!order || !batch || !mixed) {
+    /* [longest, width] mixed rows of one sentence; folding needs none */
+    int folding = can_fold(&p);
+    float *mixed = folding ? NULL : elmo_big_alloc((longest ? longest : 1) * width * sizeof(float));
+    if (!order || !batch || (!mixed && !folding)) {
         free(order);
         free(batch);
         elmo_big_free(mixed);

@@ -211,6 +211,31 @@ nomem:
     atomic_store(&j->cancel->stopped, 1);
 }
 
+/* Copies of the streams' states, so that a run that fails leaves them as they were (the
+ * tasks save each layer's final state as soon as that layer is done). */
+typedef struct stream_backup {
+    float *h;   /* [n, L * 2 * P] */
+    float *c;   /* [n, L * 2 * H] */
+} stream_backup;
+
+static int backup_streams(const elmo_model *m, elmo_stream *const *streams, size_t n,
+                          stream_backup *b, int restore) {
+    size_t hs = (size_t)m->cfg.n_layers * 2 * m->cfg.proj_dim;
+    size_t cs = (size_t)m->cfg.n_layers * 2 * m->cfg.cell_dim;
+    if (!restore) {
+        b->h = malloc(n * hs * sizeof(float));
+        b->c = malloc(n * cs * sizeof(float));
+        if (!b->h || !b->c) return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!streams[i]) continue;
+        float *h = b->h + i * hs, *c = b->c + i * cs;
+        memcpy(restore ? streams[i]->h : h, restore ? h : streams[i]->h, hs * sizeof(float));
+        memcpy(restore ? streams[i]->c : c, restore ? c : streams[i]->c, cs * sizeof(float));
+    }
+    return 1;
+}
+
 static int by_length_desc(const void *a, const void *b, void *lens) {
     const size_t *n = lens;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -232,13 +257,25 @@ int elmo_fill_lstm_layers(const elmo_model *m, elmo_result *r, elmo_stream *cons
     size_t groups = (size_t)(n_threads + 1) / 2, largest = max_group(&m->cfg);
     if (groups < (r->n + largest - 1) / largest) groups = (r->n + largest - 1) / largest;
     if (groups > r->n) groups = r->n;
+    stream_backup backup = {0};
+    if (streams && !backup_streams(m, streams, r->n, &backup, 0)) {
+        free(order);
+        free(backup.h);
+        free(backup.c);
+        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for the stream states");
+    }
     lstm_job job = {.m = m, .r = r, .streams = streams, .sink = sink, .order = order,
                     .n_groups = groups, .cancel = cancel};
     atomic_init(&job.nomem, 0);
     elmo_parallel(n_threads, 2 * groups, lstm_task, &job, cancel);
     free(order);
+    int rc = ELMO_OK;
     if (atomic_load(&job.nomem))
-        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for the LSTM scratch");
-    if (atomic_load(&cancel->stopped)) return elmo_fail(err, ELMO_ERR_INTERRUPTED, "interrupted");
-    return ELMO_OK;
+        rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for the LSTM scratch");
+    else if (atomic_load(&cancel->stopped))
+        rc = elmo_fail(err, ELMO_ERR_INTERRUPTED, "interrupted");
+    if (rc && streams) backup_streams(m, streams, r->n, &backup, 1);
+    free(backup.h);
+    free(backup.c);
+    return rc;
 }

@@ -31,7 +31,7 @@ typedef struct batch_vtab {
 typedef struct window {
     size_t n;                   /* rows read */
     sqlite3_value *id[WINDOW_ROWS];
-    char *text[WINDOW_ROWS];    /* copies of the texts (NULL: no vector) */
+    sqlite3_value *text[WINDOW_ROWS]; /* copies of the text values (NULL: no vector) */
     elmo_span *spans[WINDOW_ROWS];
     elmo_sentence sentence[WINDOW_ROWS];
     float *vectors;             /* [WINDOW_ROWS, width] */
@@ -60,6 +60,9 @@ static int batch_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
     (void)err;
     int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id, vector BLOB, sql HIDDEN, "
                                       "options HIDDEN)");
+    /* It runs the SQL it is given as top-level SQL: never from a view or trigger of a
+     * database, which could otherwise reach functions SQLite keeps from schema SQL. */
+    if (rc == SQLITE_OK) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
     if (rc != SQLITE_OK) return rc;
     batch_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
     if (!vtab) return SQLITE_NOMEM;
@@ -97,7 +100,7 @@ static int batch_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
 static void window_clear(window *w) {
     for (size_t i = 0; i < w->n; i++) {
         sqlite3_value_free(w->id[i]);
-        sqlite3_free(w->text[i]);
+        sqlite3_value_free(w->text[i]);
         sqlite3_free(w->spans[i]);
     }
     w->n = 0;
@@ -138,7 +141,12 @@ static int prepare_query(batch_cursor *cur, sqlite3 *db, sqlite3_value *sql_valu
     }
     const char *sql = (const char *)sqlite3_value_text(sql_value), *tail = NULL;
     if (!sql) return SQLITE_NOMEM;
-    if (sqlite3_prepare_v2(db, sql, -1, &cur->query, &tail) != SQLITE_OK) {
+    int rc = sqlite3_prepare_v2(db, sql, -1, &cur->query, &tail);
+    if (rc == SQLITE_INTERRUPT) {
+        *msg = sqlite3_mprintf("interrupted");
+        return rc;
+    }
+    if (rc != SQLITE_OK) {
         *msg = sqlite3_mprintf("%s: cannot prepare the query: %s", fn, sqlite3_errmsg(db));
         return SQLITE_ERROR;
     }
@@ -187,32 +195,29 @@ static int take_row(batch_cursor *cur, const elmo_limits *limits, size_t *positi
     window *w = cur->win;
     size_t k = w->n;
     elmo_text text = {0};
+    /* Column values live until the next step and are unprotected: keep protected copies
+     * (the sentence points into the text copy's bytes). */
     sqlite3_value *id = sqlite3_value_dup(sqlite3_column_value(cur->query, 0));
-    if (!id) return SQLITE_NOMEM;
+    sqlite3_value *body = sqlite3_value_dup(sqlite3_column_value(cur->query, 1));
     w->id[k] = id;
-    w->text[k] = NULL;
+    w->text[k] = body;
     w->spans[k] = NULL;
     w->sentence[k] = (elmo_sentence){0};
     w->n++;
-    int rc = elmo_text_read("elmo_batch", sqlite3_column_value(cur->query, 1), limits,
-                            cur->opts.tokenizer, &text, msg);
+    if (!id || !body) return SQLITE_NOMEM;
+    int rc = elmo_text_read("elmo_batch", body, limits, cur->opts.tokenizer, &text, msg);
     if (rc) {
         *msg = row_message(cur, id, *msg);
         return rc;
     }
     if (!text.is_null && text.sentence.n_tokens > 0) {
-        /* The column's text lives until the next step: keep a copy for the window. */
-        w->text[k] = sqlite3_malloc64(text.len + 1);
-        if (!w->text[k]) {
-            elmo_text_free(&text);
-            return SQLITE_NOMEM;
-        }
-        memcpy(w->text[k], text.sentence.text, text.len);
-        w->text[k][text.len] = '\0';
         w->spans[k] = text.spans;
-        w->sentence[k] = (elmo_sentence){w->text[k], text.spans, text.sentence.n_tokens};
+        w->sentence[k] = text.sentence;
         *positions += text.sentence.n_tokens + 2;
         text.spans = NULL;
+    } else {
+        sqlite3_value_free(body); /* NULL or no tokens: no vector */
+        w->text[k] = NULL;
     }
     elmo_text_free(&text);
     return SQLITE_OK;
@@ -288,12 +293,16 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxSt
     cur->win = sqlite3_malloc64(sizeof *cur->win);
     if (cur->win) {
         memset(cur->win, 0, sizeof *cur->win);
-        cur->win->vectors = sqlite3_malloc64((sqlite3_uint64)WINDOW_ROWS * cur->width * sizeof(float));
+        cur->win->vectors = /* [WINDOW_ROWS, width] */
+            sqlite3_malloc64((sqlite3_uint64)WINDOW_ROWS * cur->width * sizeof(float));
     }
-    if (!cur->sql_arg || (options && !cur->options_arg) || !cur->win || !cur->win->vectors ||
-        elmo_interrupt_open(vtab->db, &cur->interrupt) != SQLITE_OK) {
+    if (!cur->sql_arg || (options && !cur->options_arg) || !cur->win || !cur->win->vectors) {
         cursor_reset(cur);
         return SQLITE_NOMEM;
+    }
+    if ((rc = elmo_interrupt_open(fn, vtab->db, &cur->interrupt, &msg)) != SQLITE_OK) {
+        cursor_reset(cur);
+        return fail(cur, rc, msg);
     }
     rc = fill_window(cur);
     if (rc) cursor_reset(cur);

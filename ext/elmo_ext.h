@@ -199,7 +199,9 @@ typedef struct elmo_interrupt {
     sqlite3_stmt *probe;   /* "SELECT 1" on the connection */
 } elmo_interrupt;
 
-int elmo_interrupt_open(sqlite3 *db, elmo_interrupt *it);
+/* Prepares the probe; on failure an SQL code and *msg ("interrupted" when the connection
+ * is already interrupted). */
+int elmo_interrupt_open(const char *fn, sqlite3 *db, elmo_interrupt *it, char **msg);
 int elmo_interrupt_poll(void *it);   /* nonzero once the connection is interrupted */
 void elmo_interrupt_close(elmo_interrupt *it);
 

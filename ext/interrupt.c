@@ -8,9 +8,15 @@
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-int elmo_interrupt_open(sqlite3 *db, elmo_interrupt *it) {
+int elmo_interrupt_open(const char *fn, sqlite3 *db, elmo_interrupt *it, char **msg) {
     it->probe = NULL;
-    return sqlite3_prepare_v2(db, "SELECT 1", -1, &it->probe, NULL);
+    int rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &it->probe, NULL);
+    if (rc == SQLITE_INTERRUPT) /* the connection is already interrupted */
+        *msg = sqlite3_mprintf("interrupted");
+    else if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
+        *msg = sqlite3_mprintf("%s: cannot prepare the interrupt check: %s", fn,
+                               sqlite3_errmsg(db));
+    return rc;
 }
 
 int elmo_interrupt_poll(void *arg) {

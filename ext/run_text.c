@@ -29,7 +29,7 @@ int elmo_embed_tokens(sqlite3 *db, const char *fn, const elmo_call_options *opts
     elmo_interrupt interrupt = {0};
     elmo_run_params run = elmo_run_default_params();
     if ((rc = elmo_options_mix(fn, opts, model, &mix, msg)) != SQLITE_OK) goto done;
-    if ((rc = elmo_interrupt_open(db, &interrupt)) != SQLITE_OK) goto done;
+    if ((rc = elmo_interrupt_open(fn, db, &interrupt, msg)) != SQLITE_OK) goto done;
     run.interrupt = elmo_interrupt_poll;
     run.interrupt_arg = &interrupt;
     if (elmo_run(model, &run, &text->sentence, 1, NULL, &result, &err) != ELMO_OK) {

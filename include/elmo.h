@@ -193,7 +193,8 @@ typedef struct elmo_result elmo_result;
  * `streams` is NULL for stateless mode (zero initial state for every sentence, the
  * default), or an array of n stream pointers: sentence i starts from the state in
  * streams[i] (NULL entries are stateless) and leaves its final state there. A stream may
- * appear at most once per call.
+ * appear at most once per call. A run that fails (or is interrupted) leaves every stream
+ * as it was.
  */
 int elmo_run(const elmo_model *model, const elmo_run_params *params,
              const elmo_sentence *sentences, size_t n, elmo_stream *const *streams,

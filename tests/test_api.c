@@ -472,6 +472,37 @@ static void test_names(void) {
     printf("  elmo_version: %s\n", v);
 }
 
+/* A run that fails half way (interrupted during the second LSTM layer, after the first
+ * layer's final states were saved) leaves its streams exactly as they were. */
+static void test_stream_after_failure(void) {
+    elmo_stream *failed = NULL, *clean = NULL;
+    CHECK_INT(elmo_stream_new(model, &failed, NULL), ELMO_OK);
+    CHECK_INT(elmo_stream_new(model, &clean, NULL), ELMO_OK);
+    if (!failed || !clean) return;
+    elmo_stream *fv[1] = {failed}, *cv[1] = {clean};
+    elmo_result *r = NULL;
+    /* both streams see sentence 0 */
+    CHECK_INT(elmo_run(model, NULL, &all[0], 1, fv, &r, NULL), ELMO_OK);
+    elmo_result_free(r);
+    CHECK_INT(elmo_run(model, NULL, &all[0], 1, cv, &r, NULL), ELMO_OK);
+    elmo_result_free(r);
+    /* sentence 1 fails on `failed`: one thread polls once per LSTM step, so stopping at
+     * poll n_tokens + 2 + 4 lands in layer 2 */
+    probe pr;
+    elmo_run_params p = probed(&pr, 1, (int)all[1].n_tokens + 2 + 4);
+    elmo_error err;
+    CHECK_INT(elmo_run(model, &p, &all[1], 1, fv, &r, &err), ELMO_ERR_INTERRUPTED);
+    /* then sentence 1 runs on both: the failed attempt must have left no trace */
+    elmo_result *a = NULL, *b = NULL;
+    CHECK_INT(elmo_run(model, NULL, &all[1], 1, fv, &a, NULL), ELMO_OK);
+    CHECK_INT(elmo_run(model, NULL, &all[1], 1, cv, &b, NULL), ELMO_OK);
+    CHECK(a && b && result_diff(a, b) == 0);
+    elmo_result_free(a);
+    elmo_result_free(b);
+    elmo_stream_free(failed);
+    elmo_stream_free(clean);
+}
+
 int main(void) {
     elmo_error err;
     int rc = elmo_model_load(TINY_OPTIONS, TINY_WEIGHTS, NULL, &model, &err);
@@ -488,6 +519,7 @@ int main(void) {
         test_interrupt();
         test_arguments();
         test_stream_reset();
+        test_stream_after_failure();
         test_cache();
     }
     test_names();

@@ -198,6 +198,33 @@ class BatchErrors(ElmoTestCase):
         self.assertSqlError(self.con, "SELECT * FROM elmo_batch('SELECT id, body FROM docs', "
                             "'lstm9')", contains=["elmo_batch:", "lstm9"])
 
+    def test_not_from_views_or_triggers(self):
+        """elmo_batch runs the SQL it is given as top-level SQL, so a database's schema must
+        not be able to use it (it could reach functions SQLite keeps from schema SQL)."""
+        self.con.execute("CREATE VIEW v AS SELECT * FROM elmo_batch('SELECT id, body FROM "
+                         "docs')")
+        self.assertSqlError(self.con, "SELECT * FROM v",
+                            message='unsafe use of virtual table "elmo_batch"')
+        self.con.execute("CREATE TABLE log(x)")
+        self.con.execute("CREATE TRIGGER t AFTER INSERT ON log BEGIN SELECT count(*) FROM "
+                         "elmo_batch('SELECT id, body FROM docs'); END")
+        self.assertSqlError(self.con, "INSERT INTO log VALUES (1)",
+                            message='unsafe use of virtual table "elmo_batch"')
+        self.assertEqual(len(batch_rows(self.con)), len(SENTENCES))  # directly: fine
+
+    def test_interrupted_before_the_call(self):
+        """A connection interrupted before the model runs reports 'interrupted' (not a
+        misleading error) from every function that runs the model."""
+        self.con.create_function("interrupt_now", 0, self.con.interrupt)
+        for sql in ["SELECT interrupt_now(), elmo_embed('some text')",
+                    "SELECT interrupt_now(), (SELECT count(*) FROM elmo_tokens('some text'))",
+                    "SELECT interrupt_now(), (SELECT count(*) FROM elmo_batch('SELECT id, body "
+                    "FROM docs'))"]:
+            with self.assertRaises(sqlite3.OperationalError) as cm:
+                self.con.execute(sql).fetchall()
+            self.assertEqual(str(cm.exception), "interrupted", sql)
+        self.assertEqual(len(batch_rows(self.con)), len(SENTENCES))
+
     def test_connection_usable_after_errors(self):
         with self.assertRaises(sqlite3.Error):
             self.con.execute("SELECT * FROM elmo_batch('SELECT id FROM docs')").fetchall()
