@@ -30,24 +30,6 @@ int elmo_ok(elmo_error *err) {
     return ELMO_OK;
 }
 
-void elmo_error_prefix(elmo_error *err, const char *fmt, ...) {
-    if (!err) return;
-    char prefix[ELMO_ERROR_MAX], old[ELMO_ERROR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
-    memcpy(old, err->message, sizeof old);
-    size_t n = strlen(prefix);
-    if (n > sizeof err->message - 3) n = sizeof err->message - 3;
-    memcpy(err->message, prefix, n);
-    memcpy(err->message + n, ": ", 2);
-    size_t room = sizeof err->message - n - 3, len = strlen(old);
-    if (len > room) len = room;
-    memcpy(err->message + n + 2, old, len);
-    err->message[n + 2 + len] = '\0';
-}
-
 const char *elmo_status_name(int code) {
     switch (code) {
     case ELMO_OK: return "ELMO_OK";

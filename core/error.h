@@ -14,8 +14,4 @@ int elmo_ok(elmo_error *err);
 /* The text of an errno value (thread-safe strerror) in buf. */
 const char *elmo_errno_text(int errnum, char *buf, size_t len);
 
-/* Prefixes err->message with a printf-formatted context ("context: message"). */
-void elmo_error_prefix(elmo_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 #endif

@@ -47,7 +47,6 @@ typedef struct elmo_highway {
 
 typedef struct elmo_weights {
     float *arena;                                 /* one allocation holding every tensor */
-    int64_t arena_floats;
     const float *char_embed;                      /* [261, d_c], row u = unshifted id u */
     const float *conv_w[ELMO_MAX_FILTER_BANKS];   /* [w_i * d_c, n_i], row k*d_c + q */
     const float *conv_b[ELMO_MAX_FILTER_BANKS];   /* [n_i] */

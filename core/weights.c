@@ -296,7 +296,6 @@ static int load_locked(load_ctx *c, const elmo_config *cfg, elmo_weights *w,
         w->arena = NULL;
         return rc;
     }
-    w->arena_floats = total;
     *n_params = params;
     return ELMO_OK;
 }

@@ -14,14 +14,7 @@ PY=${PYTHON:-/usr/bin/python3}
 G=$B/elmo-genmodel
 FIXTURE=models/elmo-tiny
 
-checks=0
-failures=0
-ok() { checks=$((checks + 1)); }
-bad() {
-    checks=$((checks + 1))
-    failures=$((failures + 1))
-    echo "FAIL: $*" >&2
-}
+. tests/checks.sh
 # expect_eq ACTUAL EXPECTED WHAT
 expect_eq() {
     if [ "$1" = "$2" ]; then ok; else bad "$3: got '$1', expected '$2'"; fi

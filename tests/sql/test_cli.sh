@@ -15,14 +15,7 @@ EXT=$B/elmo
 TINY_O=models/elmo-tiny/options.json
 TINY_W=models/elmo-tiny/weights.hdf5
 
-checks=0
-failures=0
-ok() { checks=$((checks + 1)); }
-bad() {
-    checks=$((checks + 1))
-    failures=$((failures + 1))
-    echo "FAIL: $*" >&2
-}
+. tests/checks.sh
 expect_eq() { # ACTUAL EXPECTED WHAT
     if [ "$1" = "$2" ]; then ok; else bad "$3: got [$1], expected [$2]"; fi
 }
