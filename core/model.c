@@ -16,7 +16,28 @@
 #define CACHE_AUTO_MIN ((int64_t)1 << 20)
 
 elmo_load_params elmo_load_default_params(void) {
-    return (elmo_load_params){.cache_bytes = ELMO_CACHE_AUTO};
+    return (elmo_load_params){.cache_bytes = ELMO_CACHE_AUTO, .precision = ELMO_PRECISION_AUTO};
+}
+
+const char *elmo_precision_name(int precision) {
+    switch (precision) {
+    case ELMO_PRECISION_AUTO: return "auto";
+    case ELMO_PRECISION_FP32: return "fp32";
+    case ELMO_PRECISION_BF16: return "bf16";
+    default: return NULL;
+    }
+}
+
+int elmo_precision_supported(int precision) {
+    if (precision == ELMO_PRECISION_AUTO || precision == ELMO_PRECISION_FP32) return 1;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (precision == ELMO_PRECISION_BF16) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl");
+    }
+#endif
+    return 0;
 }
 
 static char version_text[160];
