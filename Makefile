@@ -23,7 +23,7 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags hdf5 libcjson)
 PKG_LIBS   := $(shell pkg-config --libs hdf5 libcjson)
-LIBS       := $(PKG_LIBS) -lopenblas -lpthread -lm
+LIBS       := $(PKG_LIBS) -lpthread -lm
 
 CFLAGS_ALL := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(OPT) -g -fPIC \
               -fno-trapping-math \
@@ -72,7 +72,7 @@ $(B)/%: tools/%.c $(B)/libelmo.a
 	$(CC) $(CFLAGS_ALL) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
 
 $(B)/elmo-bench: bench/elmo-bench.c $(BENCH_LIB) $(B)/libelmo.a
-	$(CC) $(CFLAGS_ALL) $< $(BENCH_LIB) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lsqlite3
+	$(CC) $(CFLAGS_ALL) $< $(BENCH_LIB) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lopenblas -lsqlite3
 
 # ---- tests ---------------------------------------------------------------------------
 test: test-release test-asan

@@ -20,7 +20,7 @@ elmo_embed_params elmo_embed_default_params(void) {
                                .batch_positions = 0};
 }
 
-/* Positions per batch for `slots` stored layers (2 when folding, else L+1). */
+/* Positions per batch for `slots` stored [positions, D] arrays (3 when folding, else L+1). */
 static size_t default_positions(const elmo_model *m, int slots) {
     size_t per_position = (size_t)slots * 2 * (size_t)m->cfg.proj_dim * sizeof(float);
     size_t n = ACTIVATION_BUDGET / per_position;
@@ -35,34 +35,33 @@ static int by_tokens_desc(const void *a, const void *b, void *ctx) {
 }
 
 /*
- * Mean pooling of a linear mix without layer norm is linear in every layer:
- *   pooled = gamma * sum_k a_k * mean_t X_k[t]
- * so each layer can be summed over tokens as soon as it is finished and dropped. The LSTM
- * then keeps 2 layer slots instead of L+1, and a batch of the same memory holds more
- * sentences (larger, faster GEMMs).
+ * Folding. A mix without layer norm is a sum over layers, y_t = sum_k s_k * X_k[t], so each
+ * layer can be added into the sentence's mixed rows as soon as it is finished and then
+ * dropped: the LSTM keeps 2 layer slots instead of L+1, and a batch of the same memory
+ * holds more sentences (larger, faster GEMMs). The additions happen in the same order and
+ * with the same arithmetic as elmo_result_mix (layer 0, then 1..L for each half), so the
+ * pooled vectors are bit-identical to elmo_run + elmo_result_mix + elmo_pool.
  */
 typedef struct fold {
     double a[ELMO_MAX_LSTM_LAYERS + 1]; /* mix coefficient of each layer */
-    int all;                            /* ELMO_MIX_ALL: layer k goes to columns k*D.. */
-    size_t width;
-    double *acc;                        /* [count, width] sums over tokens */
+    float gamma;
+    float **rows;                       /* [count] -> [n_i, D] mixed rows of sentence i */
 } fold;
 
 static int can_fold(const elmo_embed_params *p) {
-    return p->pooling == ELMO_POOL_MEAN && !p->mix.layer_norm;
+    return !p->mix.layer_norm && p->mix.kind != ELMO_MIX_ALL;
 }
 
-/* Adds a_k * sum over tokens of layer k of sentence i; half 0 or 1 of the D columns, or
- * both when half < 0. */
+/* Adds layer k of sentence i into its mixed rows: half 0 or 1 of the D columns, or both
+ * when half < 0. */
 static void fold_layer(void *arg, const elmo_result *r, size_t i, int k, int half) {
     fold *f = arg;
     if (f->a[k] == 0) return;
     size_t D = (size_t)r->dim, n = r->n_tokens[i];
     size_t from = half < 0 ? 0 : (size_t)half * D / 2, to = half < 0 ? D : from + D / 2;
-    const float *rows = elmo_result_rows(r, i, k) + D; /* [n, D], skipping <S> */
-    double *acc = f->acc + i * f->width + (f->all ? (size_t)k * D : 0);
-    for (size_t t = 0; t < n; t++)
-        for (size_t d = from; d < to; d++) acc[d] += f->a[k] * rows[t * D + d];
+    const float *x = elmo_result_rows(r, i, k) + D; /* [n, D], skipping <S> */
+    elmo_mix_add_layer(x, n, D, from, to, elmo_mix_scale(f->gamma, f->a[k], 1.0), 0.0,
+                       f->rows[i], D);
 }
 
 /* Runs sentences order[0..count) as one batch and writes their pooled vectors. */
@@ -70,32 +69,46 @@ static int run_batch(const elmo_model *m, const elmo_run_params *run,
                      const elmo_embed_params *p, const elmo_sentence *all, const size_t *order,
                      size_t count, int threads, elmo_cancel *cancel, float *out, size_t width,
                      elmo_sentence *batch, float *mixed, elmo_error *err) {
-    for (size_t k = 0; k < count; k++) batch[k] = all[order[k]];
+    size_t tokens = 0;
+    for (size_t k = 0; k < count; k++) {
+        batch[k] = all[order[k]];
+        tokens += batch[k].n_tokens;
+    }
     int folding = can_fold(p), layers = m->cfg.n_layers + 1;
-    fold f = {.all = p->mix.kind == ELMO_MIX_ALL, .width = width, .acc = NULL};
+    fold f = {.gamma = p->mix.gamma, .rows = NULL};
     elmo_layer_sink sink = {fold_layer, &f};
     elmo_result *r = NULL;
+    float *fold_data = NULL; /* [tokens, D] mixed rows of every sentence */
     if (folding) {
         elmo_mix_coefficients(layers, &p->mix, f.a);
-        f.acc = calloc(count * width, sizeof *f.acc);
-        if (!f.acc) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for a batch");
+        f.rows = malloc(count * sizeof *f.rows);
+        fold_data = elmo_big_alloc((tokens ? tokens : 1) * width * sizeof(float));
+        if (!f.rows || !fold_data) {
+            free(f.rows);
+            elmo_big_free(fold_data);
+            return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for a batch");
+        }
+        memset(fold_data, 0, tokens * width * sizeof(float));
+        for (size_t k = 0, at = 0; k < count; k++, at += batch[k - 1].n_tokens * width)
+            f.rows[k] = fold_data + at;
     }
     int rc = elmo_result_alloc(m, batch, count, folding ? 2 : layers, &r, err);
     if (!rc) rc = elmo_fill_token_layer(m, batch, r, run->use_cache, threads, cancel, err);
     for (size_t k = 0; folding && !rc && k < count; k++) fold_layer(&f, r, k, 0, -1);
     if (!rc) rc = elmo_fill_lstm_layers(m, r, NULL, folding ? &sink : NULL, threads, cancel, err);
     for (size_t k = 0; k < count && !rc; k++) {
-        float *dst = out + order[k] * width;
+        const float *rows = mixed; /* [n_k, width] */
         if (folding) {
-            double scale = (double)p->mix.gamma / (double)r->n_tokens[k];
-            for (size_t d = 0; d < width; d++) dst[d] = (float)(scale * f.acc[k * width + d]);
+            rows = f.rows[k];
+            rc = elmo_mix_check_finite(rows, r->n_tokens[k] * width, &p->mix, err);
         } else {
-            rc = elmo_result_mix(r, k, &p->mix, mixed, err); /* mixed [n_k, width] */
-            if (!rc) elmo_pool(mixed, r->n_tokens[k], width, p->pooling, dst);
+            rc = elmo_result_mix(r, k, &p->mix, mixed, err);
         }
+        if (!rc) elmo_pool(rows, r->n_tokens[k], width, p->pooling, out + order[k] * width);
     }
     elmo_result_free(r);
-    free(f.acc);
+    free(f.rows);
+    elmo_big_free(fold_data);
     return rc;
 }
 
@@ -113,7 +126,7 @@ int elmo_embed_batch(const elmo_model *m, const elmo_run_params *run_params,
         return elmo_fail(err, ELMO_ERR_ARG, "unknown pooling %d", (int)p.pooling);
     if ((rc = elmo_check_sentences(s, n, err))) return rc;
     size_t width = elmo_mix_dim(m, &p.mix);
-    int slots = can_fold(&p) ? 2 : m->cfg.n_layers + 1;
+    int slots = can_fold(&p) ? 3 : m->cfg.n_layers + 1; /* folding: 2 layers + the mix */
     size_t budget = p.batch_positions ? p.batch_positions : default_positions(m, slots);
 
     size_t *order = malloc((n ? n : 1) * sizeof *order);
@@ -136,7 +149,6 @@ int elmo_embed_batch(const elmo_model *m, const elmo_run_params *run_params,
     }
     qsort_r(order, n_run, sizeof *order, by_tokens_desc, (void *)s);
 
-    elmo_blas_init();
     int threads = elmo_resolve_threads(run.n_threads);
     elmo_cancel cancel;
     elmo_cancel_init(&cancel, run.interrupt, run.interrupt_arg);

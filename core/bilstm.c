@@ -14,12 +14,12 @@
  * touched, so after the last step they hold its final state (for streaming mode).
  */
 #define _GNU_SOURCE /* qsort_r */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bigbuf.h"
 #include "error.h"
+#include "gemm.h"
 #include "kernels.h"
 #include "run.h"
 
@@ -106,18 +106,6 @@ static void save_state(const lstm_job *j, const lstm_scratch *s, size_t n_g, int
     }
 }
 
-/* acc [rows, n] (+)= a [rows, k] . w [k, n]; a GEMV when there is one row (OpenBLAS's
- * sgemm with M = 1 is several times slower than its sgemv on the same weights). */
-static void matmul(const float *a, const float *w, float *acc, size_t rows, size_t k,
-                   size_t n, float beta) {
-    if (rows == 1)
-        cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0f, w, (int)n, a, 1, beta,
-                    acc, 1);
-    else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)n, (int)k,
-                    1.0f, a, (int)k, w, (int)n, beta, acc, (int)n);
-}
-
 /* Runs layer `layer` (1-based) of direction dir for the group; returns 0 if cancelled. */
 static int run_layer(lstm_job *j, lstm_scratch *s, size_t n_g, size_t n_steps, size_t cap,
                      int layer, int dir) {
@@ -138,15 +126,15 @@ static int run_layer(lstm_job *j, lstm_scratch *s, size_t n_g, size_t n_steps, s
                        P * sizeof(float));
             }
         /* zx [rows, 4H] = x [rows, P] . W_in [P, 4H] */
-        matmul(s->x, cell->w_in, s->zx, rows, P, 4 * H, 0.0f);
+        elmo_gemm(s->x, P, rows, &cell->w_in, s->zx, 4 * H, 0);
 
         for (size_t q = s0, row = 0; q < s1; q++) {
             size_t b = s->active[q];
             float *z = s->zx + row * 4 * H; /* [b, 4H] */
-            matmul(s->h, cell->w_rec, z, b, P, 4 * H, 1.0f);
+            elmo_gemm(s->h, P, b, &cell->w_rec, z, 4 * H, 1);
             elmo_lstm_gates(z, cell->bias, s->c, s->mbuf, b, H, cfg->cell_clip);
-            if (cell->w_proj) {
-                matmul(s->mbuf, cell->w_proj, s->hn, b, H, P, 0.0f);
+            if (cell->w_proj.data) {
+                elmo_gemm(s->mbuf, H, b, &cell->w_proj, s->hn, P, 0);
                 elmo_clip(s->hn, b * P, cfg->proj_clip);
             } else { /* P == H: the cell output is the state; TF clips only a projection */
                 memcpy(s->hn, s->mbuf, b * P * sizeof(float));

@@ -1,9 +1,9 @@
 /* char_cnn.c - character CNN, highway layers and projection (spec section 5) as GEMMs. */
 #include "char_cnn.h"
 
-#include <cblas.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "kernels.h"
 
 /* Tokens per convolution GEMM: keeps the [tokens * positions, n_i] product small. */
@@ -68,9 +68,7 @@ static void conv_bank(const elmo_config *c, const elmo_weights *w, const cnn_scr
                    k * sizeof(float));
     size_t rows = nt * positions;
     /* conv [rows, n] = im2col [rows, k] . W [k, n] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)n,
-                (int)k, 1.0f, s->im2col, (int)k, w->conv_w[bank], (int)n, 0.0f, s->conv,
-                (int)n);
+    elmo_gemm(s->im2col, k, rows, &w->conv_w[bank], s->conv, n, 0);
     for (size_t t = 0; t < nt; t++)
         elmo_conv_max(s->conv + t * positions * n, positions, n, w->conv_b[bank], c->relu,
                       s->x + (t0 + t) * (size_t)c->n_filters + offset);
@@ -102,16 +100,13 @@ void elmo_cnn_embed(const elmo_config *c, const elmo_weights *w, const uint16_t 
     size_t rows = n;
     for (int k = 0; k < c->n_highway; k++) {
         const elmo_highway *hw = &w->highway[k];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)F, (int)F, 1.0f,
-                    s.x, (int)F, hw->w_carry, (int)F, 0.0f, s.gate, (int)F);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)F, (int)F, 1.0f,
-                    s.x, (int)F, hw->w_transform, (int)F, 0.0f, s.trans, (int)F);
+        elmo_gemm(s.x, F, rows, &hw->w_carry, s.gate, F, 0);
+        elmo_gemm(s.x, F, rows, &hw->w_transform, s.trans, F, 0);
         elmo_highway_combine(s.x, s.gate, hw->b_carry, s.trans, hw->b_transform, rows, F);
     }
     /* out [n, P] = x W_proj + b_proj; without a projection (F == P) x is the embedding. */
-    if (w->proj_w) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)P, (int)F, 1.0f,
-                    s.x, (int)F, w->proj_w, (int)P, 0.0f, out, (int)P);
+    if (w->proj_w.data) {
+        elmo_gemm(s.x, F, rows, &w->proj_w, out, P, 0);
         elmo_add_bias_rows(out, w->proj_b, n, P);
     } else {
         memcpy(out, s.x, n * P * sizeof(float));

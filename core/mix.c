@@ -1,4 +1,4 @@
-/* mix.c - combining the L+1 layers (spec section 8.1) and pooling over tokens. */
+/* mix.c - combining the L+1 layers (AllenNLP's ScalarMix) and pooling over tokens. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +79,27 @@ static void layer_stats(const float *rows, size_t count, double *mean, double *i
     *inv_std = 1.0 / sqrt(sq / (double)count + LAYER_NORM_EPS);
 }
 
+double elmo_mix_scale(float gamma, double a, double inv_std) {
+    return (double)gamma * a * inv_std;
+}
+
+void elmo_mix_add_layer(const float *x, size_t n, size_t D, size_t from, size_t to,
+                        double scale, double mean, float *y, size_t ldy) {
+    for (size_t j = 0; j < n; j++)
+        for (size_t d = from; d < to; d++)
+            y[j * ldy + d] += (float)(scale * ((double)x[j * D + d] - mean));
+}
+
+int elmo_mix_check_finite(const float *y, size_t count, const elmo_mix *mix, elmo_error *err) {
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(y[i]))
+            return elmo_fail(err, ELMO_ERR_ARG,
+                             "the mixed vector overflows float32 (gamma %g%s); use a smaller "
+                             "gamma or smaller mix weights",
+                             (double)mix->gamma, mix->layer_norm ? ", with layer norm" : "");
+    return ELMO_OK;
+}
+
 int elmo_result_mix(const elmo_result *r, size_t i, const elmo_mix *mix, float *out,
                     elmo_error *err) {
     if (!r || i >= r->n || !out)
@@ -96,14 +117,11 @@ int elmo_result_mix(const elmo_result *r, size_t i, const elmo_mix *mix, float *
         const float *rows = elmo_result_rows(r, i, k); /* [n + 2, D], boundaries included */
         double mean = 0, inv_std = 1;
         if (mix->layer_norm) layer_stats(rows, (n + 2) * D, &mean, &inv_std);
-        double scale = (double)mix->gamma * a[k] * inv_std;
         size_t col = mix->kind == ELMO_MIX_ALL ? (size_t)k * D : 0;
-        for (size_t j = 0; j < n; j++) {
-            const float *x = rows + (j + 1) * D;
-            float *y = out + j * width + col;
-            for (size_t d = 0; d < D; d++) y[d] += (float)(scale * ((double)x[d] - mean));
-        }
+        elmo_mix_add_layer(rows + D, n, D, 0, D, elmo_mix_scale(mix->gamma, a[k], inv_std),
+                           mean, out + col, width);
     }
+    if ((rc = elmo_mix_check_finite(out, n * width, mix, err))) return rc;
     return elmo_ok(err);
 }
 

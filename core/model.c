@@ -1,5 +1,4 @@
 /* model.c - loading a model and describing it. */
-#include <cblas.h>
 #include <hdf5.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include "error.h"
 #include "model.h"
 #include "run.h"
+#include "tensor_source.h"
 #include "token_cache.h"
 
 #define CACHE_AUTO_MAX ((int64_t)16 << 20)
@@ -47,7 +47,7 @@ static void format_version(void) {
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
     snprintf(version_text, sizeof version_text, "sqlite-elmo %s (%s, HDF5 %u.%u.%u)",
-             ELMO_VERSION, openblas_get_config(), maj, min, rel);
+             ELMO_VERSION, elmo_gemm_kernel_name(), maj, min, rel);
 }
 
 const char *elmo_version(void) {
@@ -59,13 +59,13 @@ void elmo_model_free(elmo_model *m) {
     if (!m) return;
     elmo_cache_free(m->cache);
     free(m->boundary);
-    elmo_big_free(m->w.arena);
+    elmo_weights_free(&m->w);
     free(m);
 }
 
 /* Consistency the HDF5 shapes cannot show on their own. */
 static int check_weights(const elmo_model *m, const char *path, elmo_error *err) {
-    if ((m->w.proj_w == NULL) != (m->w.proj_b == NULL))
+    if ((m->w.proj_w.data == NULL) != (m->w.proj_b == NULL))
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "weights file '%s' has only one of CNN_proj/W_proj and "
                          "CNN_proj/b_proj; both or neither are expected",
@@ -73,13 +73,13 @@ static int check_weights(const elmo_model *m, const char *path, elmo_error *err)
     const elmo_cell *first = &m->w.cells[0][0];
     for (int d = 0; d < 2; d++)
         for (int l = 0; l < m->cfg.n_layers; l++)
-            if ((m->w.cells[d][l].w_proj == NULL) != (first->w_proj == NULL))
+            if ((m->w.cells[d][l].w_proj.data == NULL) != (first->w_proj.data == NULL))
                 return elmo_fail(err, ELMO_ERR_FORMAT,
                                  "weights file '%s' %s "
                                  "'RNN_%d/RNN/MultiRNNCell/Cell%d/LSTMCell/W_P_0' but %s it for "
                                  "the first cell; all LSTM cells must have W_P_0 or none",
-                                 path, first->w_proj ? "lacks" : "has", d, l,
-                                 first->w_proj ? "has" : "lacks");
+                                 path, first->w_proj.data ? "lacks" : "has", d, l,
+                                 first->w_proj.data ? "has" : "lacks");
     return ELMO_OK;
 }
 
@@ -111,12 +111,12 @@ int elmo_model_load(const char *options_path, const char *weights_path,
     elmo_model *m = calloc(1, sizeof *m);
     if (!m) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     int rc = elmo_options_load(options_path, &m->cfg, err);
-    if (!rc) rc = elmo_weights_load(weights_path, &m->cfg, &m->w, &m->n_params, err);
+    elmo_tensor_source *src = NULL;
+    if (!rc) rc = elmo_hdf5_source_open(weights_path, &src, err);
+    if (!rc) rc = elmo_weights_build(src, m, p.precision, err);
+    if (src) src->close(src);
     if (!rc) rc = check_weights(m, weights_path, err);
-    if (!rc) {
-        elmo_blas_init();
-        rc = embed_boundaries(m, err);
-    }
+    if (!rc) rc = embed_boundaries(m, err);
     if (rc) {
         elmo_model_free(m);
         return rc;
@@ -133,7 +133,7 @@ int elmo_model_load(const char *options_path, const char *weights_path,
     return elmo_ok(err);
 }
 
-/* Multiply-adds of one token position (spec section 11.3). */
+/* Multiply-adds of one token position over every stage (docs/model.md). */
 static int64_t macs_per_position(const elmo_model *m) {
     const elmo_config *c = &m->cfg;
     int64_t F = c->n_filters, P = c->proj_dim, H = c->cell_dim, macs = 0;
@@ -141,8 +141,8 @@ static int64_t macs_per_position(const elmo_model *m) {
         macs += (int64_t)(c->max_chars - c->bank_width[i] + 1) * c->bank_width[i] *
                 c->char_embed_dim * c->bank_count[i];
     macs += (int64_t)c->n_highway * 2 * F * F;
-    if (m->w.proj_w) macs += F * P;
-    int64_t proj = m->w.cells[0][0].w_proj ? H * P : 0;
+    if (m->w.proj_w.data) macs += F * P;
+    int64_t proj = m->w.cells[0][0].w_proj.data ? H * P : 0;
     macs += 2 * (int64_t)c->n_layers * (2 * P * 4 * H + proj);
     return macs;
 }
@@ -165,8 +165,11 @@ void elmo_model_get_info(const elmo_model *m, elmo_model_info *info) {
         .cell_clip = c->cell_clip,
         .proj_clip = c->proj_clip,
         .n_params = m->n_params,
-        .weight_bytes = m->n_params * 4,
+        .weight_bytes = m->weight_bytes,
         .cache_bytes = m->cache ? elmo_cache_bytes(m->cache) : 0,
         .flops_per_position = 2 * macs_per_position(m),
+        .precision = (elmo_precision)m->precision,
     };
+    snprintf(info->fingerprint, sizeof info->fingerprint, "%016llx",
+             (unsigned long long)m->fingerprint);
 }

@@ -1,11 +1,12 @@
 /* model.h - the in-memory model: configuration (from options.json) and weights (from the
- * HDF5 file). Internal to core/. Every matrix keeps its HDF5 layout [in, out], row-major. */
+ * weight file). Internal to core/. Matrices are [in, out]: y = x W. */
 #ifndef ELMO_CORE_MODEL_H
 #define ELMO_CORE_MODEL_H
 
 #include <stdint.h>
 
 #include "elmo.h"
+#include "gemm.h"
 
 #define ELMO_CHAR_VOCAB 261    /* rows of char_embed: byte values 0..255 + 5 markers */
 #define ELMO_MAX_FILTER_BANKS 64
@@ -30,30 +31,33 @@ typedef struct elmo_config {
     int skip_connections;
 } elmo_config;
 
-/* One LSTM cell (one layer of one direction). */
+/* One LSTM cell (one layer of one direction). The products' weights are packed for
+ * elmo_gemm (gemm.h); a packed matrix with data == NULL is absent. */
 typedef struct elmo_cell {
-    const float *w_in;    /* [P, 4H] rows 0..P-1 of W_0: multiplies the layer input */
-    const float *w_rec;   /* [P, 4H] rows P..2P-1 of W_0: multiplies h_{t-1} */
+    elmo_packed w_in;     /* [P, 4H] rows 0..P-1 of W_0: multiplies the layer input */
+    elmo_packed w_rec;    /* [P, 4H] rows P..2P-1 of W_0: multiplies h_{t-1} */
     const float *bias;    /* [4H] gates i, j, f, o; +1.0 already added to f at load */
-    const float *w_proj;  /* [H, P] W_P_0, or NULL when P == H and the file has none */
+    elmo_packed w_proj;   /* [H, P] W_P_0; absent when P == H and the file has none */
 } elmo_cell;
 
 typedef struct elmo_highway {
-    const float *w_carry;      /* [F, F] gate g = sigmoid(x W_carry + b_carry) */
+    elmo_packed w_carry;       /* [F, F] gate g = sigmoid(x W_carry + b_carry) */
     const float *b_carry;      /* [F] */
-    const float *w_transform;  /* [F, F] t = relu(x W_transform + b_transform) */
+    elmo_packed w_transform;   /* [F, F] t = relu(x W_transform + b_transform) */
     const float *b_transform;  /* [F] */
 } elmo_highway;
 
 typedef struct elmo_weights {
-    float *arena;                                 /* one allocation holding every tensor */
+    float *arena;                                 /* the small tensors, one allocation */
     const float *char_embed;                      /* [261, d_c], row u = unshifted id u */
-    const float *conv_w[ELMO_MAX_FILTER_BANKS];   /* [w_i * d_c, n_i], row k*d_c + q */
+    elmo_packed conv_w[ELMO_MAX_FILTER_BANKS];    /* [w_i * d_c, n_i], row k*d_c + q */
     const float *conv_b[ELMO_MAX_FILTER_BANKS];   /* [n_i] */
     elmo_highway highway[ELMO_MAX_HIGHWAY];
-    const float *proj_w;                          /* [F, P], or NULL when F == P and absent */
-    const float *proj_b;                          /* [P] */
+    elmo_packed proj_w;                           /* [F, P]; absent when F == P */
+    const float *proj_b;                          /* [P], or NULL with proj_w */
     elmo_cell cells[2][ELMO_MAX_LSTM_LAYERS];     /* [direction 0 fwd / 1 bwd][layer] */
+    const float *mix_weights;                     /* [L+1] trained scalar mix, or NULL */
+    const float *mix_scaling;                     /* [1] its gamma, or NULL */
 } elmo_weights;
 
 typedef struct elmo_token_cache elmo_token_cache;
@@ -62,6 +66,9 @@ struct elmo_model {
     elmo_config cfg;
     elmo_weights w;
     int64_t n_params;
+    int precision;            /* ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16 */
+    int64_t weight_bytes;     /* bytes of weights in memory (packed + small tensors) */
+    uint64_t fingerprint;     /* hash of config, weight values and precision */
     float *boundary;          /* [2, P]: e(<S>), e(</S>) computed at load */
     elmo_token_cache *cache;  /* char-CNN cache (internally locked), or NULL */
 };
@@ -69,9 +76,13 @@ struct elmo_model {
 /* Parses and validates an options JSON file. */
 int elmo_options_load(const char *path, elmo_config *cfg, elmo_error *err);
 
-/* Reads and validates every dataset of the HDF5 weight file against cfg into w (which
- * owns w->arena afterwards); sets *n_params. */
-int elmo_weights_load(const char *path, const elmo_config *cfg, elmo_weights *w,
-                      int64_t *n_params, elmo_error *err);
+/* Reads and validates every tensor of `src` against cfg into w (which owns its memory
+ * afterwards; free with elmo_weights_free), packing the products' weights for `precision`
+ * (ELMO_PRECISION_AUTO: bf16 when the source stores bf16). Sets the model's n_params,
+ * precision, weight_bytes and fingerprint. */
+struct elmo_tensor_source;
+int elmo_weights_build(struct elmo_tensor_source *src, elmo_model *m, int precision,
+                       elmo_error *err);
+void elmo_weights_free(elmo_weights *w);
 
 #endif

@@ -2,7 +2,6 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "parallel.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -129,7 +128,3 @@ int elmo_parallel(int n_threads, size_t n_tasks, elmo_task_fn fn, void *ctx,
     pthread_mutex_destroy(&p.lock);
     return started;
 }
-
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
-void elmo_blas_init(void) { pthread_once(&blas_once, blas_single_thread); }

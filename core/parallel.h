@@ -37,8 +37,4 @@ typedef void (*elmo_task_fn)(void *ctx, size_t task, int worker);
 int elmo_parallel(int n_threads, size_t n_tasks, elmo_task_fn fn, void *ctx,
                   elmo_cancel *cancel);
 
-/* Makes OpenBLAS single-threaded once per process: elmo runs its own threads around
- * single-threaded GEMMs (no oversubscription, no serialized BLAS calls). */
-void elmo_blas_init(void);
-
 #endif

@@ -121,7 +121,6 @@ int elmo_run(const elmo_model *m, const elmo_run_params *params, const elmo_sent
     int rc;
     if ((rc = elmo_check_sentences(s, n, err)) || (rc = check_streams(m, streams, n, err))) return rc;
 
-    elmo_blas_init();
     int threads = elmo_resolve_threads(p.n_threads);
     elmo_cancel cancel;
     elmo_cancel_init(&cancel, p.interrupt, p.interrupt_arg);

@@ -59,6 +59,17 @@ int elmo_fill_lstm_layers(const elmo_model *m, elmo_result *r, elmo_stream *cons
                           elmo_error *err);
 
 /* Per-layer weights a_k of a (checked) mix: uniform, one-hot or softmax; all 1 for ALL. */
+/* The factor layer k is multiplied by: gamma * a_k * inv_std (1 without layer norm). */
+double elmo_mix_scale(float gamma, double a, double inv_std);
+
+/* y[j, d] += (float)(scale * (x[j, d] - mean)) for j < n, d in [from, to); x [n, D],
+ * y [n, ldy]. The one place a layer is added into a mix, so every path rounds alike. */
+void elmo_mix_add_layer(const float *x, size_t n, size_t D, size_t from, size_t to,
+                        double scale, double mean, float *y, size_t ldy);
+
+/* ELMO_ERR_ARG with a message when any of y [count] is not finite (gamma too large). */
+int elmo_mix_check_finite(const float *y, size_t count, const elmo_mix *mix, elmo_error *err);
+
 void elmo_mix_coefficients(int n_layers, const elmo_mix *mix, double *a);
 
 /* Embeds tokens one chunk at a time without the cache: ids [n, C] -> out [n, P]. Used at

@@ -12,7 +12,7 @@
 -- 1. Load a model under a name ('default' is used when a call names none).
 SELECT elmo_load('default', 'models/elmo-tiny/options.json',
                  'models/elmo-tiny/weights.hdf5') AS loaded;
-SELECT name, dim, layers, params, bytes FROM elmo_models;
+SELECT name, dim, layers, params FROM elmo_models;
 
 -- 2. Embed a text: a BLOB of little-endian float32 (4 bytes x dim), the mean over the
 --    text's tokens of the average of the model's layers.

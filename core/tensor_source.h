@@ -1,0 +1,40 @@
+/* tensor_source.h - where a model's tensors come from. The loader (weights.c) asks a
+ * source for each tensor by its AllenNLP name (e.g. "CNN/W_cnn_0",
+ * "RNN_0/RNN/MultiRNNCell/Cell0/LSTMCell/W_0") and checks the shape itself, so every file
+ * format gets the same validation and the same messages. */
+#ifndef ELMO_CORE_TENSOR_SOURCE_H
+#define ELMO_CORE_TENSOR_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "elmo.h"
+
+#define ELMO_MAX_RANK 8
+
+typedef struct elmo_tensor_source elmo_tensor_source;
+
+struct elmo_tensor_source {
+    const char *path;     /* the weights file, for messages */
+    const char *format;   /* "hdf5", "safetensors", ... */
+    int stores_bf16;      /* 1: the file's weights are bfloat16 (AUTO precision -> bf16) */
+    /* Looks a tensor up. Returns 1 and its shape when present, 0 when absent, or a negated
+     * elmo_status with err set when the tensor exists but cannot be used (e.g. not float). */
+    int (*find)(elmo_tensor_source *s, const char *name, int *rank,
+                int64_t dims[ELMO_MAX_RANK], elmo_error *err);
+    /* Reads a tensor that find() reported, as `count` float32 values. */
+    int (*read)(elmo_tensor_source *s, const char *name, float *dst, size_t count,
+                elmo_error *err);
+    /* 1 when a tensor or group named `name` exists (a tensor named "name/..." counts). */
+    int (*exists)(elmo_tensor_source *s, const char *name);
+    /* Optional (NULL: not checked): fails when the source holds tensors other than the
+     * `n` names in `used`. */
+    int (*check_unused)(elmo_tensor_source *s, const char *const *used, int n,
+                        elmo_error *err);
+    void (*close)(elmo_tensor_source *s);  /* frees the source itself too */
+};
+
+/* Opens an AllenNLP/bilm-tf HDF5 weights file. */
+int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error *err);
+
+#endif
