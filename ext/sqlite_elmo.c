@@ -10,6 +10,7 @@
 SQLITE_EXTENSION_INIT1
 
 #define VECTOR_FLAGS (SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS)
+#define EMBED_FLAGS (SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_RESULT_SUBTYPE)
 
 /* Scalar functions. `conn`: the function gets the per-connection state as user data. */
 static const struct {
@@ -22,9 +23,12 @@ static const struct {
     /* reads files: only from top-level SQL, never from triggers, views or schema */
     {"elmo_load", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_load_func},
     {"elmo_unload", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_unload_func},
-    /* not deterministic: a name can be reloaded with another model */
-    {"elmo_embed", 1, SQLITE_UTF8 | SQLITE_RESULT_SUBTYPE, 1, elmo_embed_func},
-    {"elmo_embed", 2, SQLITE_UTF8 | SQLITE_RESULT_SUBTYPE, 1, elmo_embed_func},
+    /* Deterministic: the engine gives a text the same bytes on every path, and a name
+     * means one model while it is loaded (reloading other weights under it is the user's
+     * schema change: recompute stored columns, REINDEX). Not innocuous: it may load the
+     * default model from files the environment names, and its cost is large. */
+    {"elmo_embed", 1, EMBED_FLAGS, 1, elmo_embed_func},
+    {"elmo_embed", 2, EMBED_FLAGS, 1, elmo_embed_func},
     {"elmo_cosine", 2, VECTOR_FLAGS, 0, elmo_cosine_func},
     {"elmo_json", 1, VECTOR_FLAGS | SQLITE_RESULT_SUBTYPE, 0, elmo_json_func},
     {"elmo_version", 0, VECTOR_FLAGS, 0, elmo_version_func},

@@ -1,0 +1,134 @@
+"""The same text gives the same bytes on every SQL path: elmo_embed, elmo_batch (any row
+order, any batch), elmo_tokens (pooled here exactly as the engine pools), in a fresh
+process or after other texts (char-CNN cache cold or warm), with 1 or 2 threads; and
+elmo_embed is DETERMINISTIC, so generated columns and expression indexes work."""
+import os
+import random
+import sqlite3
+import struct
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from elmo_sql import (ElmoTestCase, ROOT, TINY_OPTIONS, TINY_WEIGHTS, cli_env, connect,  # noqa: E402
+                      floats, module_connection)
+
+setUpModule, tearDownModule = module_connection(globals())
+
+WORDS = ["the", "bank", "river", "raised", "rates", ".", ",", "!", "Don't", "U.S.", "6-3",
+         "interest", "café", "naïve", "x", "embedding", "1,000", "Ms.", "a", "of", "?",
+         "supercalifragilisticexpialidocious-and-then-some-more-bytes-to-cut"]
+
+
+def make_texts(n, seed):
+    rnd = random.Random(seed)
+    return [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(1, 30))) for _ in range(n)]
+
+
+TEXTS = make_texts(120, 7)
+OPTIONS = [None, "top", "[1, 0, -1]", '{"layer_norm": true}', '{"pooling": "max"}',
+           '{"gamma": 0.5, "output": "lstm1"}', '{"tokenizer": "whitespace"}', "all"]
+
+
+def pooled_mean(vectors):
+    """elmo_pool's mean: a double sum in token order, divided by n, rounded to float32
+    (no compensated summation, unlike sum() in newer Pythons)."""
+    out = []
+    for d in range(len(vectors[0])):
+        acc = 0.0
+        for v in vectors:
+            acc += v[d]
+        out.append(acc / len(vectors))
+    return struct.pack("<%df" % len(out), *out)
+
+
+def embed_in_child(texts, threads):
+    """hex(elmo_embed(t)) for each text, in a fresh sqlite3 process (cold cache)."""
+    sql = ".load %s\nSELECT elmo_load('default', '%s', '%s');\n" % (
+        os.path.join(ROOT, os.environ.get("B", "build/release"), "elmo"), TINY_OPTIONS,
+        TINY_WEIGHTS)
+    sql += "".join("SELECT hex(elmo_embed('%s'));\n" % t.replace("'", "''") for t in texts)
+    p = subprocess.run([os.environ.get("SQLITE3", "sqlite3"), ":memory:"], input=sql,
+                       capture_output=True, text=True, cwd=ROOT, timeout=120,
+                       env=cli_env({"ELMO_THREADS": str(threads)}))
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.split()
+    return [bytes.fromhex(h) for h in lines[1:]]
+
+
+class SamePathSameBytes(ElmoTestCase):
+    @classmethod
+    def setUpClass(cls):
+        con.execute("CREATE TEMP TABLE docs(id INTEGER PRIMARY KEY, body TEXT)")
+        con.executemany("INSERT INTO docs VALUES (?, ?)", list(enumerate(TEXTS)))
+
+    def embed_each(self, opts):
+        if opts is None:
+            return [con.execute("SELECT elmo_embed(?)", (t,)).fetchone()[0] for t in TEXTS]
+        return [con.execute("SELECT elmo_embed(?, ?)", (t, opts)).fetchone()[0] for t in TEXTS]
+
+    def batch(self, order_by, opts):
+        q = "SELECT id, body FROM docs ORDER BY " + order_by
+        if opts is None:
+            rows = con.execute("SELECT id, vector FROM elmo_batch(?)", (q,)).fetchall()
+        else:
+            rows = con.execute("SELECT id, vector FROM elmo_batch(?, ?)", (q, opts)).fetchall()
+        return dict(rows)
+
+    def test_embed_equals_batch_in_any_order(self):
+        for opts in OPTIONS:
+            single = self.embed_each(opts)
+            for order in ("id", "id DESC", "length(body), id", "(id * 37) % 120"):
+                got = self.batch(order, opts)
+                same = sum(got[i] == single[i] for i in range(len(TEXTS)))
+                self.assertEqual(same, len(TEXTS), "options %r, order %s" % (opts, order))
+
+    def test_tokens_pool_to_embed(self):
+        for t in TEXTS[:40]:
+            rows = con.execute("SELECT vector FROM elmo_tokens(?)", (t,)).fetchall()
+            mean = pooled_mean([floats(v) for (v,) in rows])
+            self.assertEqual(mean, con.execute("SELECT elmo_embed(?)", (t,)).fetchone()[0], t)
+
+    def test_fresh_process_cold_cache_and_threads(self):
+        here = self.embed_each(None)   # this process: the cache is warm by now
+        reverse = list(reversed(TEXTS[:40]))
+        for threads in (1, 2):
+            child = embed_in_child(reverse, threads)
+            self.assertEqual(child, list(reversed(here[:40])), "ELMO_THREADS=%d" % threads)
+
+
+class DeterministicInSchema(ElmoTestCase):
+    def test_generated_column_and_expression_index(self):
+        c = connect()
+        try:
+            c.execute("CREATE TABLE d(id INTEGER PRIMARY KEY, body TEXT, "
+                      "emb BLOB AS (elmo_embed(body)) STORED)")
+            c.executemany("INSERT INTO d(body) VALUES (?)", [(t,) for t in TEXTS[:20]])
+            stale = c.execute("SELECT count(*) FROM d WHERE emb IS NOT elmo_embed(body)")
+            self.assertEqual(stale.fetchone(), (0,))
+            c.execute("CREATE INDEX d_by_top ON d(elmo_embed(body, 'top'))")
+            plan = " ".join(r[3] for r in c.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM d WHERE elmo_embed(body, 'top') = ?",
+                (b"",)))
+            self.assertIn("USING INDEX d_by_top", plan)
+            hit = c.execute("SELECT id FROM d WHERE elmo_embed(body, 'top') = "
+                            "elmo_embed(?, 'top')", (TEXTS[5],)).fetchall()
+            self.assertIn((6,), hit)
+            self.assertEqual(c.execute("PRAGMA integrity_check").fetchone(), ("ok",))
+        finally:
+            c.close()
+
+    def test_untrusted_schema_refuses_it(self):
+        c = connect()
+        try:
+            c.execute("CREATE TABLE d(body TEXT, emb BLOB AS (elmo_embed(body)) STORED)")
+            c.execute("PRAGMA trusted_schema = OFF")
+            self.assertSqlError(c, "INSERT INTO d(body) VALUES ('x')",
+                                message="unsafe use of elmo_embed()")
+        finally:
+            c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
