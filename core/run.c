@@ -1,4 +1,31 @@
-/* run.c - elmo_run: argument checks, the result object and streaming state. */
+/* run.c - elmo_run: argument checks, the result object and streaming state.
+ *
+ * The forward pass, top to bottom (sizes: n tokens, C = 50 characters per token, d_c
+ * character embedding, F CNN filters, P projection, H LSTM cell, L layers, D = 2P):
+ *
+ *   stage                      file            function               shapes
+ *   tokenize                   tokenize.c      elmo_tokenize          text -> n spans
+ *   character ids              char_ids.c      elmo_char_ids          token -> ids [C]
+ *   --- layer 0 (context-free, cached per token: token_layer.c elmo_fill_token_layer) ---
+ *   character embedding        char_cnn.c      elmo_cnn_embed         ids [C] -> [C, d_c]
+ *   convolution + max-pool     char_cnn.c      conv_bank              -> [F] (relu/tanh)
+ *   highway x n_highway        char_cnn.c      elmo_cnn_embed         [F] -> [F]
+ *   projection                 char_cnn.c      elmo_cnn_embed         [F] -> e [P]
+ *   layer 0                    token_layer.c   write_layer0           [n+2, D] = [e ; e]
+ *   --- layers 1..L (bilstm.c elmo_fill_lstm_layers; both directions, in step space) ---
+ *   input half                 bilstm.c        run_layer              x [P] . W_in [P, 4H]
+ *   recurrent half, per step   bilstm.c        run_layer              h [P] . W_rec [P, 4H]
+ *   gates, cell clip           kernels.c       elmo_lstm_gates        z [4H] -> c, m [H]
+ *   projection, proj clip      bilstm.c        run_layer              m [H] . W_P [H, P]
+ *   skip connection (l >= 2)   bilstm.c        run_layer              out += input
+ *   layer l                                                           [n+2, D] = [fwd ; bwd]
+ *   --- reductions ---
+ *   mix of the L+1 layers      mix.c           elmo_result_mix        [L+1, n, D] -> [n, D]
+ *   pooling over tokens        mix.c           elmo_pool              [n, D] -> [D]
+ *
+ * Every product is elmo_gemm (gemm.c) over weights packed at load (weights.c). Batches of
+ * pooled vectors go through batch.c (elmo_embed_batch), which folds layers into the mix as
+ * they finish. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -48,7 +48,8 @@ class Examples(ElmoTestCase):
 
     def test_every_example_is_tested(self):
         names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "sql", "*.sql")))
-        self.assertEqual(names, ["quickstart.sql", "semantic_search.sql", "triggers.sql",
+        self.assertEqual(names, ["generated_column.sql", "quickstart.sql", "semantic_search.sql",
+                                 "triggers.sql",
                                  "vec0_search.sql", "word_senses.sql"])
 
     def test_quickstart(self):
@@ -82,6 +83,12 @@ class Examples(ElmoTestCase):
         self.assertEqual(steps, [("insert", "3", "3", "3"), ("update", "3", "3", "3"),
                                  ("delete", "2", "2", "2")])
         self.assertEqual(line_values(out, "in_sync"), ["1"])
+
+    def test_generated_column(self):
+        out = self.run_ok("generated_column.sql")
+        self.assertEqual(column_rows(out, "notes  current"), [["4", "4"]])
+        self.assertEqual(column_rows(out, "id  recomputed"), [["1", "1"]])
+        self.assertEqual(column_rows(out, "note  same_as"), [["4", "2"]])
 
     def test_word_senses(self):
         out = self.run_ok("word_senses.sql")
