@@ -76,8 +76,17 @@ static int next_line(reader *r, char **line, size_t *n, int timeout_ms) {
             r->buf = b;
             r->cap = cap;
         }
+        /* Waits in slices: a signal may be delivered to another thread (the engine's
+         * workers), which leaves this poll asleep; the slices notice its flag. */
         struct pollfd pfd = {.fd = 0, .events = POLLIN};
-        int pr = poll(&pfd, 1, timeout_ms);
+        int pr = 0;
+        for (int waited = 0; pr == 0 && (timeout_ms < 0 || waited < timeout_ms || !waited);
+             waited += 100) {
+            if (cli_signal_received()) return -2;
+            int slice = timeout_ms < 0 || timeout_ms - waited > 100 ? 100 : timeout_ms - waited;
+            pr = poll(&pfd, 1, slice);
+            if (pr < 0 && errno == EINTR) pr = 0;
+        }
         if (pr == 0) return -1;
         if (pr < 0) return -2;
         ssize_t got = read(0, r->buf + r->len, r->cap - r->len);
