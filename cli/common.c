@@ -59,6 +59,14 @@ int cli_open(const char *path, int busy_ms, sqlite3 **db) {
     }
     sqlite3_busy_timeout(*db, busy_ms);
     sqlite3_extended_result_codes(*db, 1);
+    /* SQLite opens lazily: read the schema now, so that a file that is not a database is
+     * reported as such rather than as a missing table. */
+    rc = sqlite3_exec(*db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int code = cli_exit_for(rc);
+        cli_error("cannot open database '%s': %s", path, sqlite3_errmsg(*db));
+        return code == EXIT_ERROR ? EXIT_INPUT : code;
+    }
     return EXIT_DONE;
 }
 

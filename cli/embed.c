@@ -452,6 +452,12 @@ static int run(job *j) {
     int code = EXIT_DONE;
     if (j->prune && (code = prune(j, &pruned)) != EXIT_DONE) return code;
     int rc = count_rows(j, &total, &todo);
+    if (rc != SQLITE_OK && cli_signal_received()) {
+        fprintf(stderr, "elmo embed: stopped by %s before any row was embedded\n",
+                cli_signal_received() == SIGTERM ? "SIGTERM" : "SIGINT");
+        print_resume(j);
+        return cli_signal_exit_code(cli_signal_received());
+    }
     if (rc != SQLITE_OK) return sql_fail(j, rc, "cannot count the rows to embed");
     stmts s;
     memset(&s, 0, sizeof s);

@@ -85,6 +85,9 @@ class Basics(CliCase):
 class Errors(CliCase):
     def test_exit_codes_and_messages(self):
         make_db(self.db, sentences(5))
+        self.notdb = os.path.join(self.tmp.name, "notes.txt")
+        with open(self.notdb, "w") as f:
+            f.write("not a database, just some text that is long enough to have a header\n" * 20)
         cases = [
             (["embed"], 2, "elmo embed: give the database, --table and --column"),
             (embed_args(self.db, "--bogus"), 2, "elmo embed: unknown flag '--bogus'"),
@@ -98,6 +101,8 @@ class Errors(CliCase):
             (embed_args(os.path.join(self.tmp.name, "none.db")), 3,
              "elmo embed: cannot open database '%s': no such file"
              % os.path.join(self.tmp.name, "none.db")),
+            (embed_args(self.notdb), 3,
+             "elmo embed: cannot open database '%s': file is not a database" % self.notdb),
             (["embed", self.db, "--table", "nope", "--column", "body"], 3,
              "elmo embed: no table 'nope' in '%s'; check --table" % self.db),
             (["embed", self.db, "--table", "docs", "--column", "nope"], 3,
