@@ -123,6 +123,25 @@ class Errors(CliCase):
             if code == 2 and args[0] == "embed":
                 self.assertIn("see elmo embed --help", r.stderr)
 
+    def test_model_flag(self):
+        make_db(self.db, sentences(5))
+        r = run(*embed_args(self.db)[:-2], "--model", "/nonexistent/model")
+        self.assertEqual(r.returncode, 4)
+        self.assertEqual(r.stderr, "elmo embed: --model '/nonexistent/model' does not exist; give "
+                                   "a directory with options.json and weights.hdf5\n")
+        # a single file goes to elmo_load(name, path): an error of the extension until it
+        # reads single-file models; bf16 likewise fails cleanly where it is unavailable
+        for args in (["--model", os.path.join(TINY_DIR, "options.json")],
+                     ["--model", TINY_DIR, "--precision", "bf16"]):
+            r = run(*embed_args(self.db)[:-2], *args)
+            if r.returncode == 0:
+                continue
+            self.assertEqual(r.returncode, 4, r.stderr)
+            self.assertTrue(r.stderr.startswith("elmo embed: "), r.stderr)
+        r = run(*embed_args(self.db)[:6], "--precision", "bf16")
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(r.stderr.startswith("elmo embed: --precision bf16 needs --model DIR"))
+
     def test_help_and_version(self):
         r = run("--help")
         self.assertEqual(r.returncode, 0)
