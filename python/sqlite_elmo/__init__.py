@@ -47,6 +47,10 @@ def path():
 
 def load(connection):
     """Loads the extension into a sqlite3.Connection (its SQL functions, elmo_batch...)."""
+    if not hasattr(connection, "enable_load_extension"):
+        raise RuntimeError("sqlite_elmo: this Python's sqlite3 module cannot load extensions "
+                           "(it was built without them); use one that can, e.g. Debian's "
+                           "/usr/bin/python3")
     connection.enable_load_extension(True)
     try:
         connection.load_extension(path())
