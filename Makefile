@@ -97,3 +97,18 @@ demo: all
 
 clean:
 	rm -rf build
+
+# ---- the command-line program (cli/) and the Python package (python/) -----------------
+# `elmo` links the extension's objects statically and registers them with
+# sqlite3_auto_extension, so it needs no elmo.so at run time.
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+all: $(B)/elmo
+$(CLI_OBJ): $(wildcard cli/*.h)
+$(B)/elmo: $(CLI_OBJ) $(EXT_OBJ) $(B)/libelmo.a
+	$(CC) -o $@ $(CLI_OBJ) $(EXT_OBJ) $(B)/libelmo.a $(LDFLAGS_ALL) -lsqlite3 $(LIBS)
+
+.PHONY: test-python
+test-sql: test-python
+test-python: all
+	@B=$(B) SAN=$(SAN) PYTHON=$(PYTHON) sh tests/python/run.sh

@@ -37,6 +37,11 @@ def main(path):
           "(Original: 151.0 MFLOP per position), which every position must pay.")
     print("embed ms: median elmo_embed of a 20-token sentence, char-CNN cache warm; cold: the "
           "first call.")
+    for model, r in by_model.items():
+        if "cli-embed" in r:
+            c = r["cli-embed"]
+            print("elmo embed (%s, %d rows, whole command): %.0f rows/s, %.0f tokens/s" % (
+                os.path.basename(model), c["rows"], c["rows_per_s"], c["tokens_per_s"]))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 # Generates the synthetic Small and Original models under build/models if missing, then
 # measures, each in a fresh process: OpenBLAS sgemm GFLOP/s on all cores (the compute
 # ceiling), load time, batch embedding through the core API (elmo_embed_batch) and through
-# SQL (INSERT ... SELECT FROM elmo_batch), elmo_embed latency on a 20-token sentence, and
-# peak RSS. Prints a table and writes the JSON lines to build/bench/results.jsonl.
+# SQL (INSERT ... SELECT FROM elmo_batch), elmo_embed latency on a 20-token sentence, peak
+# RSS, and the `elmo embed` program on a table of the same size (bench/cli_embed.py). Prints a table and writes the JSON lines to build/bench/results.jsonl.
 #
 # Environment: B (build dir, default build/release), SENTENCES_SMALL (default 2000),
 # SENTENCES_ORIGINAL (default 600), MODELS (default "small original").
@@ -42,6 +42,8 @@ for shape in $MODELS; do
     run core-batch "$dir" "$n"
     run sql-batch "$B/elmo.so" "$dir" "$n"
     run sql-latency "$B/elmo.so" "$dir"
+    echo "  cli_embed.py $B/elmo $dir $n" >&2
+    "$PYTHON" bench/cli_embed.py "$B/elmo" "$dir" "$n" | tee -a "$results" >/dev/null
 done
 
 "$PYTHON" bench/report.py "$results"

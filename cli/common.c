@@ -1,0 +1,146 @@
+/* common.c - helpers shared by the subcommands: messages, flags, opening the database and
+ * loading the model. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("elmo embed: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_flag_value(int argc, char **argv, int *i, const char *name, const char **value) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0') return 0;
+    if (*i + 1 >= argc) {
+        cli_error("%s needs a value (see elmo embed --help)", name);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+int cli_exit_for(int rc) {
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return EXIT_LOCKED;
+    case SQLITE_FULL: return EXIT_FULL;
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOTADB:
+    case SQLITE_READONLY: return EXIT_INPUT;
+    default: return EXIT_ERROR;
+    }
+}
+
+int cli_open(const char *path, int busy_ms, sqlite3 **db) {
+    struct stat st;
+    if (strcmp(path, ":memory:") != 0 && stat(path, &st) != 0) {
+        cli_error("cannot open database '%s': no such file; give the path of an existing "
+                  "SQLite database", path);
+        return EXIT_INPUT;
+    }
+    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) {
+        cli_error("cannot open database '%s': %s", path, *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+        return EXIT_INPUT;
+    }
+    sqlite3_busy_timeout(*db, busy_ms);
+    sqlite3_extended_result_codes(*db, 1);
+    /* SQLite opens lazily: read the schema now, so that a file that is not a database is
+     * reported as such rather than as a missing table. */
+    rc = sqlite3_exec(*db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int code = cli_exit_for(rc);
+        cli_error("cannot open database '%s': %s", path, sqlite3_errmsg(*db));
+        return code == EXIT_ERROR ? EXIT_INPUT : code;
+    }
+    return EXIT_DONE;
+}
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Runs `sql` (one row expected, the result ignored); on failure prints the message. */
+static int probe(sqlite3 *db, const char *sql, const char *a, const char *b, const char *c,
+                 const char *d) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        const char *args[] = {a, b, c, d};
+        for (int k = 0; k < 4 && k < sqlite3_bind_parameter_count(st); k++)
+            sqlite3_bind_text(st, k + 1, args[k], -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE) rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK) cli_error("%s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int cli_load_model(sqlite3 *db, const char *model, const char *precision, const char *options) {
+    int extra = precision && strcmp(precision, "fp32") != 0;
+    if (model && is_file(model)) {
+        /* A single model file (e.g. .safetensors): elmo_load(name, path [, load_options]). */
+        char *load = sqlite3_mprintf("{\"precision\":\"%s\"}", precision ? precision : "fp32");
+        int rc = probe(db, extra ? "SELECT elmo_load('default', ?1, ?2)"
+                                 : "SELECT elmo_load('default', ?1)",
+                       model, load, NULL, NULL);
+        sqlite3_free(load);
+        if (rc != SQLITE_OK) {
+            if (strstr(sqlite3_errmsg(db), "wrong number of arguments"))
+                cli_error("this build's elmo_load reads a model directory: give --model a "
+                          "directory with options.json and weights.hdf5");
+            return EXIT_MODEL;
+        }
+    } else if (model) {
+        if (!is_dir(model)) {
+            cli_error("--model '%s' does not exist; give a directory with options.json and "
+                      "weights.hdf5", model);
+            return EXIT_MODEL;
+        }
+        char *opts = sqlite3_mprintf("%s/options.json", model);
+        char *weights = sqlite3_mprintf("%s/weights.hdf5", model);
+        char *load = sqlite3_mprintf("{\"precision\":\"%s\"}", precision ? precision : "fp32");
+        /* The 4-argument form takes load options such as the precision. */
+        int rc = probe(db, extra ? "SELECT elmo_load('default', ?1, ?2, ?3)"
+                                 : "SELECT elmo_load('default', ?1, ?2)",
+                       opts, weights, load, NULL);
+        sqlite3_free(opts);
+        sqlite3_free(weights);
+        sqlite3_free(load);
+        if (rc != SQLITE_OK) {
+            if (extra && strstr(sqlite3_errmsg(db), "wrong number of arguments"))
+                cli_error("this build's elmo_load takes no load options: --precision %s is not "
+                          "available (use fp32)", precision);
+            return EXIT_MODEL;
+        }
+    } else if (extra) {
+        cli_error("--precision %s needs --model DIR (the ELMO_MODEL default loads in fp32)",
+                  precision);
+        return EXIT_USAGE;
+    }
+    /* Loads the environment's default model if needed and checks the options. */
+    if (probe(db, "SELECT elmo_embed('probe', ?1)", options, NULL, NULL, NULL) != SQLITE_OK)
+        return EXIT_MODEL;
+    return EXIT_DONE;
+}

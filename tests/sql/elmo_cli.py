@@ -1,0 +1,111 @@
+"""elmo_cli.py - helpers of the tests of the `elmo` program (tests/sql/test_cli_*.py).
+
+The program is $B/elmo; it runs on real database files in a temporary directory. Under the
+sanitizer build (SAN=1) it is itself an ASan binary: it runs without the LD_PRELOAD the
+Python interpreter needs, and with leak detection on.
+"""
+import os
+import random
+import sqlite3
+import struct
+import subprocess
+
+from elmo_sql import B, ROOT, SAN, TINY_DIR, connect
+
+ELMO = os.path.join(ROOT, B, "elmo")
+
+WORDS = ("the bank raised interest rates on Tuesday we sat by river of a and stocks fell "
+         "sharply after announcement investors sold U.S. bonds committee said it would "
+         "review new budget proposal before end year Don't panic !").split()
+
+
+def cli_env(**extra):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    env.pop("ELMO_MODEL", None)
+    if SAN:
+        env["ASAN_OPTIONS"] = "detect_leaks=1"
+    env.update(extra)
+    return env
+
+
+def run(*args, input=None, env=None, timeout=120):
+    """Runs `elmo ARGS`; returns the CompletedProcess (text stdout/stderr)."""
+    return subprocess.run([ELMO] + [str(a) for a in args], input=input, env=env or cli_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def popen(*args, env=None, **kw):
+    return subprocess.Popen([ELMO] + [str(a) for a in args], env=env or cli_env(), **kw)
+
+
+def sentences(n, seed=1, lo=3, hi=30):
+    r = random.Random(seed)
+    return [" ".join(r.choice(WORDS) for _ in range(r.randint(lo, hi))) for _ in range(n)]
+
+
+def make_db(path, texts, schema="CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT)"):
+    con = sqlite3.connect(path)
+    con.execute(schema)
+    con.executemany("INSERT INTO docs(body) VALUES (?)", [(t,) for t in texts])
+    con.commit()
+    con.close()
+
+
+def embed_args(db, *more):
+    return ["embed", db, "--table", "docs", "--column", "body", "--model", TINY_DIR] + list(more)
+
+
+_invariant = None
+
+
+def batch_invariant():
+    """Whether the engine gives a sentence the same bytes in any batch (then the program's
+    vectors must equal elmo_embed byte for byte; otherwise to 1e-6)."""
+    global _invariant
+    if _invariant is None:
+        con = connect()
+        texts = sentences(40, seed=99)
+        sql = " UNION ALL ".join("SELECT %d, '%s'" % (i, t.replace("'", "''"))
+                                 for i, t in enumerate(texts))
+        got = [v for (v,) in con.execute("SELECT vector FROM elmo_batch(?)", (sql,))]
+        want = [con.execute("SELECT elmo_embed(?)", (t,)).fetchone()[0] for t in texts]
+        con.close()
+        _invariant = got == want
+    return _invariant
+
+
+def assert_vectors_match(test, got, want, label=""):
+    """got, want: dicts id -> vector BLOB (or None)."""
+    test.assertEqual(sorted(got), sorted(want), label)
+    if batch_invariant():
+        for k in want:
+            test.assertEqual(got[k], want[k], "%s id %r" % (label, k))
+        return
+    for k in want:
+        if want[k] is None or got[k] is None:
+            test.assertEqual(got[k], want[k], "%s id %r" % (label, k))
+            continue
+        test.assertEqual(len(got[k]), len(want[k]))
+        n = len(want[k]) // 4
+        a = struct.unpack("<%df" % n, got[k])
+        b = struct.unpack("<%df" % n, want[k])
+        test.assertLessEqual(max(abs(x - y) for x, y in zip(a, b)), 1e-6, "%s id %r" % (label, k))
+
+
+def expected_vectors(db, options=None, table="docs", column="body", key="rowid", where="1"):
+    """id -> elmo_embed(column, options) of every row, from a fresh connection."""
+    con = connect()
+    con.execute("ATTACH ? AS src", (db,))
+    rows = con.execute("SELECT %s, elmo_embed(%s, ?) FROM src.%s WHERE %s"
+                       % (key, column, table, where),
+                       (options,)).fetchall()
+    con.close()
+    return dict(rows)
+
+
+def output_vectors(db, into="docs_elmo"):
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT id, vector FROM %s" % into).fetchall()
+    con.close()
+    return dict(rows)

@@ -1,0 +1,393 @@
+"""`elmo embed DB --table T --column C`: the whole job on real database files: results equal
+elmo_embed, resuming after SIGKILL, SIGINT/SIGTERM, bad rows, --refresh, --prune,
+concurrent writers, progress output and exit codes."""
+import os
+import pty
+import random
+import re
+import select
+import shlex
+import signal
+import sqlite3
+import subprocess
+import time
+import unittest
+
+from elmo_cli import (ELMO, TINY_DIR, assert_vectors_match, cli_env, embed_args,
+                      expected_vectors, make_db, output_vectors, popen, run, sentences)
+from elmo_sql import SAN, temp_dir
+
+
+class CliCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = temp_dir()
+        self.db = os.path.join(self.tmp.name, "docs.db")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def query(self, sql, args=()):
+        con = sqlite3.connect(self.db)
+        rows = con.execute(sql, args).fetchall()
+        con.commit()
+        con.close()
+        return rows
+
+
+class Basics(CliCase):
+    def test_embeds_every_row_like_elmo_embed(self):
+        texts = sentences(230) + ["", "   ", None]
+        make_db(self.db, texts)
+        r = run(*embed_args(self.db, "--chunk", "50"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("233 rows embedded, 0 skipped (already current), 0 errors", r.stderr)
+        self.assertIn("docs_elmo has 233 vectors for 233 source rows", r.stderr)
+        assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
+        # text with no tokens and NULL text: a NULL vector, as elmo_embed gives
+        self.assertEqual(self.query("SELECT count(*) FROM docs_elmo WHERE vector IS NULL"), [(3,)])
+        self.assertEqual(self.query("PRAGMA journal_mode"), [("wal",)])
+        cols = [c[1] for c in self.query("PRAGMA table_info(docs_elmo)")]
+        self.assertEqual(cols, ["id", "vector", "text_hash"])
+        self.assertEqual([c[1] for c in self.query("PRAGMA table_info(docs_elmo_errors)")],
+                         ["id", "message", "text_hash"])
+        # a rerun has nothing to do
+        r = run(*embed_args(self.db))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("0 rows embedded, 233 skipped (already current), 0 errors", r.stderr)
+
+    def test_options_id_into_and_env_model(self):
+        con = sqlite3.connect(self.db)
+        con.execute("CREATE TABLE notes(key TEXT PRIMARY KEY, txt TEXT) WITHOUT ROWID")
+        con.executemany("INSERT INTO notes VALUES (?, ?)",
+                        [("k%03d" % i, t) for i, t in enumerate(sentences(40, seed=5))])
+        con.commit()
+        con.close()
+        r = run("embed", self.db, "--table", "notes", "--column", "txt", "--quiet")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stderr, "elmo embed: table 'notes' has no rowid (it is WITHOUT ROWID); "
+                                   "name its key column with --id\n")
+        r = run("embed", self.db, "--table", "notes", "--column", "txt", "--id", "key",
+                "--into", "note_vec", "--options", '{"output":"top"}', "--chunk", "7",
+                "--quiet", env=cli_env(ELMO_MODEL=TINY_DIR))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        assert_vectors_match(self, output_vectors(self.db, "note_vec"),
+                             expected_vectors(self.db, '{"output":"top"}', "notes", "txt", "key"))
+
+    def test_precision_fp32(self):
+        make_db(self.db, sentences(10))
+        r = run(*embed_args(self.db, "--precision", "fp32", "--quiet"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
+
+
+class Errors(CliCase):
+    def test_exit_codes_and_messages(self):
+        make_db(self.db, sentences(5))
+        self.notdb = os.path.join(self.tmp.name, "notes.txt")
+        with open(self.notdb, "w") as f:
+            f.write("not a database, just some text that is long enough to have a header\n" * 20)
+        cases = [
+            (["embed"], 2, "elmo embed: give the database, --table and --column"),
+            (embed_args(self.db, "--bogus"), 2, "elmo embed: unknown flag '--bogus'"),
+            (embed_args(self.db, "--chunk", "0"), 2,
+             "elmo embed: --chunk must be a number of rows from 1 to 1000000, got '0'"),
+            (embed_args(self.db, "--on-error=maybe"), 2,
+             "elmo embed: --on-error must be 'skip' or 'fail', got 'maybe'"),
+            (embed_args(self.db, "--precision", "fp8"), 2,
+             "elmo embed: --precision must be fp32 or bf16, got 'fp8'"),
+            (["nosuch"], 2, "elmo: unknown command 'nosuch'"),
+            (embed_args(os.path.join(self.tmp.name, "none.db")), 3,
+             "elmo embed: cannot open database '%s': no such file"
+             % os.path.join(self.tmp.name, "none.db")),
+            (embed_args(self.notdb), 3,
+             "elmo embed: cannot open database '%s': file is not a database" % self.notdb),
+            (["embed", self.db, "--table", "nope", "--column", "body"], 3,
+             "elmo embed: no table 'nope' in '%s'; check --table" % self.db),
+            (["embed", self.db, "--table", "docs", "--column", "nope"], 3,
+             "elmo embed: table 'docs' has no column 'nope'; check --column"),
+            (["embed", self.db, "--table", "docs", "--column", "body", "--id", "nope"], 3,
+             "elmo embed: table 'docs' has no column 'nope'; check --id"),
+            (["embed", self.db, "--table", "docs", "--column", "body"], 4,
+             "elmo embed: elmo_embed: no model loaded; run SELECT elmo_load("),
+            (embed_args(self.db, "--model", self.tmp.name), 4,
+             "elmo embed: elmo_load: cannot open options file"),
+            (embed_args(self.db, "--options", '{"foo":1}'), 4,
+             "elmo embed: elmo_embed: unknown option 'foo'"),
+        ]
+        for args, code, message in cases:
+            r = run(*args)
+            self.assertEqual(r.returncode, code, (args, r.stderr))
+            self.assertTrue(r.stderr.startswith(message), (args, r.stderr))
+            if code == 2 and args[0] == "embed":
+                self.assertIn("see elmo embed --help", r.stderr)
+
+    def test_model_flag(self):
+        make_db(self.db, sentences(5))
+        r = run(*embed_args(self.db)[:-2], "--model", "/nonexistent/model")
+        self.assertEqual(r.returncode, 4)
+        self.assertEqual(r.stderr, "elmo embed: --model '/nonexistent/model' does not exist; give "
+                                   "a directory with options.json and weights.hdf5\n")
+        # a single file goes to elmo_load(name, path): an error of the extension until it
+        # reads single-file models; bf16 likewise fails cleanly where it is unavailable
+        for args in (["--model", os.path.join(TINY_DIR, "options.json")],
+                     ["--model", TINY_DIR, "--precision", "bf16"]):
+            r = run(*embed_args(self.db)[:-2], *args)
+            if r.returncode == 0:
+                continue
+            self.assertEqual(r.returncode, 4, r.stderr)
+            self.assertTrue(r.stderr.startswith("elmo embed: "), r.stderr)
+        r = run(*embed_args(self.db)[:6], "--precision", "bf16")
+        self.assertEqual(r.returncode, 2)
+        self.assertTrue(r.stderr.startswith("elmo embed: --precision bf16 needs --model DIR"))
+
+    def test_help_and_version(self):
+        r = run("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("embed ", r.stdout)
+        r = run("embed", "--help")
+        self.assertEqual(r.returncode, 0)
+        for flag in ("--table", "--column", "--id", "--into", "--model", "--options",
+                     "--precision", "--chunk", "--refresh", "--prune", "--on-error",
+                     "--quiet", "--stream", "Exit codes"):
+            self.assertIn(flag, r.stdout)
+        r = run("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^elmo 0\.\d+\.\d+ \(sqlite-elmo .*; SQLite 3\.")
+        r = run()
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("usage: elmo COMMAND", r.stderr)
+
+    def test_not_an_output_table(self):
+        make_db(self.db, sentences(5))
+        self.query("CREATE TABLE docs_elmo(id INTEGER PRIMARY KEY, emb BLOB)")
+        r = run(*embed_args(self.db))
+        self.assertEqual(r.returncode, 3)
+        self.assertEqual(r.stderr, "elmo embed: table 'docs_elmo' exists but is not an output "
+                         "table of elmo embed (it has no column 'vector'); choose another --into\n")
+
+    def test_locked_database(self):
+        make_db(self.db, sentences(20))
+        r = run(*embed_args(self.db, "--quiet"))  # tables exist; WAL mode
+        self.query("UPDATE docs SET body = 'changed text' WHERE id = 3")
+        holder = sqlite3.connect(self.db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            r = run(*embed_args(self.db, "--refresh", "--busy-timeout", "200"))
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn("elmo embed: cannot write the chunk: database '%s' is locked by another "
+                      "connection (waited 200 ms): database is locked; rerun when the other "
+                      "writer is done, or raise --busy-timeout" % self.db, r.stderr)
+
+    def test_bad_rows_go_to_the_errors_table(self):
+        texts = sentences(60)
+        make_db(self.db, texts)
+        con = sqlite3.connect(self.db)
+        con.execute("UPDATE docs SET body = x'00ff' WHERE id = 7")
+        con.execute("UPDATE docs SET body = ? WHERE id = 33", (" ".join(["w"] * 5000),))
+        con.commit()
+        con.close()
+        r = run(*embed_args(self.db, "--chunk", "16"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("58 rows embedded, 0 skipped (already current), 2 errors (see table "
+                      "docs_elmo_errors)", r.stderr)
+        self.assertEqual(self.query("SELECT id, message FROM docs_elmo_errors ORDER BY id"), [
+            (7, "elmo_embed: text must be TEXT or NULL, got BLOB"),
+            (33, "elmo_embed: text has 5000 tokens, more than max_tokens = 4096; raise it with "
+                 "SELECT elmo_limit('max_tokens', N)"),
+        ])
+        want = expected_vectors(self.db, where="id NOT IN (7, 33)")
+        assert_vectors_match(self, output_vectors(self.db), want)
+        # fixing a row: the next run embeds it and clears its error
+        self.query("UPDATE docs SET body = 'fixed now' WHERE id = 7")
+        r = run(*embed_args(self.db))
+        self.assertIn("1 rows embedded, 58 skipped (already current), 1 errors", r.stderr)
+        self.assertEqual(self.query("SELECT id FROM docs_elmo_errors ORDER BY id"), [(33,)])
+
+    def test_on_error_fail(self):
+        make_db(self.db, sentences(40))
+        self.query("UPDATE docs SET body = x'00' WHERE id = 25")
+        r = run(*embed_args(self.db, "--chunk", "10", "--on-error=fail", "--quiet"))
+        self.assertEqual(r.returncode, 7)
+        self.assertEqual(r.stderr, "elmo embed: row with id 25 failed: elmo_embed: text must be "
+                         "TEXT or NULL, got BLOB (recorded in docs_elmo_errors); fix the row, or "
+                         "rerun with --on-error=skip to skip such rows\n")
+        # the chunks before it, and the good rows of its chunk, are kept; nothing after it
+        self.assertEqual(self.query("SELECT count(*), max(id) FROM docs_elmo"), [(29, 30)])
+
+
+class Maintenance(CliCase):
+    def test_refresh_reembeds_exactly_the_changed_rows(self):
+        make_db(self.db, sentences(50))
+        self.assertEqual(run(*embed_args(self.db, "--quiet")).returncode, 0)
+        before = output_vectors(self.db)
+        self.query("UPDATE docs SET body = 'an entirely new text' WHERE id IN (4, 40)")
+        self.query("UPDATE docs SET body = body WHERE id = 5")  # same text: not changed
+        r = run(*embed_args(self.db))
+        self.assertIn("0 rows embedded, 50 skipped", r.stderr)
+        self.assertEqual(output_vectors(self.db), before)
+        r = run(*embed_args(self.db, "--refresh"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("2 rows embedded, 48 skipped (already current)", r.stderr)
+        after = output_vectors(self.db)
+        self.assertEqual({k for k in after if after[k] != before[k]}, {4, 40})
+        assert_vectors_match(self, after, expected_vectors(self.db))
+        # other --options change every row's hash
+        r = run(*embed_args(self.db, "--refresh", "--options", "top"))
+        self.assertIn("50 rows embedded, 0 skipped", r.stderr)
+        assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db, "top"))
+
+    def test_prune(self):
+        make_db(self.db, sentences(30))
+        self.query("UPDATE docs SET body = x'00' WHERE id = 30")
+        run(*embed_args(self.db, "--quiet"))
+        self.query("DELETE FROM docs WHERE id IN (2, 3, 30)")
+        r = run(*embed_args(self.db))
+        self.assertEqual(self.query("SELECT count(*) FROM docs_elmo"), [(29,)])
+        r = run(*embed_args(self.db, "--prune"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(", 2 pruned; docs_elmo has 27 vectors for 27 source rows", r.stderr)
+        self.assertEqual(self.query("SELECT count(*) FROM docs_elmo_errors"), [(0,)])
+        assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
+
+    def test_concurrent_inserts_are_picked_up_by_the_next_run(self):
+        make_db(self.db, sentences(3000, seed=3))
+        proc = popen(*embed_args(self.db, "--chunk", "50", "--quiet"), stderr=subprocess.PIPE,
+                     text=True)
+        writer = sqlite3.connect(self.db, timeout=30)
+        added = 0
+        while proc.poll() is None and added < 40:
+            writer.execute("INSERT INTO docs(body) VALUES (?)", ("inserted row %d" % added,))
+            writer.execute("UPDATE docs SET body = body || ' !' WHERE id = 1")
+            writer.commit()
+            added += 1
+            time.sleep(0.005)
+        writer.close()
+        self.assertEqual(proc.wait(timeout=120), 0, proc.stderr.read())
+        proc.stderr.close()
+        r = run(*embed_args(self.db, "--refresh"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
+        self.assertEqual(self.query("SELECT count(*) FROM docs"), [(3000 + added,)])
+
+
+class Interruptions(CliCase):
+    ROWS = 5000
+
+    def test_sigkill_at_random_points_then_resume(self):
+        make_db(self.db, sentences(self.ROWS, seed=7))
+        r = random.Random(11)
+        args = embed_args(self.db, "--chunk", "64", "--quiet")
+        counts = []
+        for _ in range(5):
+            proc = popen(*args, stderr=subprocess.DEVNULL)
+            time.sleep(r.uniform(0.02, 0.5 if not SAN else 2.0))
+            proc.kill()
+            proc.wait()
+            (n,) = self.query("SELECT count(*) FROM docs_elmo")[0]
+            counts.append(n)
+            self.assertEqual(self.query("PRAGMA integrity_check"), [("ok",)])
+        res = run(*embed_args(self.db))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("skipped (already current), 0 errors", res.stderr)
+        self.assertEqual(self.query("SELECT count(*), count(DISTINCT id) FROM docs_elmo"),
+                         [(self.ROWS, self.ROWS)])
+        # every committed chunk is whole: a multiple of the chunk size by id order
+        self.assertTrue(all(c == self.ROWS or c % 64 == 0 for c in counts), counts)
+        self.assertEqual(counts, sorted(counts))
+        assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
+
+    def _stop_with(self, sig, code, name):
+        make_db(self.db, sentences(self.ROWS * 2, seed=8))
+        args = embed_args(self.db, "--chunk", "32", "--progress-interval", "0.05")
+        proc = popen(*args, stderr=subprocess.PIPE, text=True)
+        first = proc.stderr.readline()  # at the start
+        self.assertTrue(first.startswith("elmo embed: 0/%d rows (0%%)" % (self.ROWS * 2)), first)
+        line = proc.stderr.readline()   # rows are being embedded
+        self.assertTrue(line.startswith("elmo embed: "), line)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        rest = proc.stderr.read()
+        rc = proc.wait(timeout=60)
+        proc.stderr.close()
+        self.assertLess(time.monotonic() - sent, 5 if SAN else 1.5)
+        self.assertEqual(rc, code, rest)
+        (n,) = self.query("SELECT count(*) FROM docs_elmo")[0]
+        self.assertLess(n, self.ROWS * 2)
+        m = re.search(r"elmo embed: stopped by %s; the unfinished chunk was rolled back, the "
+                      r"(\d+) rows embedded are committed\n" % name, rest)
+        self.assertTrue(m, rest)
+        self.assertEqual(int(m.group(1)), n)
+        resume = "elmo embed: resume with: %s\n" % " ".join(shlex.quote(a) for a in [ELMO] + args)
+        self.assertTrue(rest.endswith(resume), rest)
+        # the printed command finishes the job
+        cmd = shlex.split(rest.splitlines()[-1][len("elmo embed: resume with: "):])
+        done = subprocess.run(cmd, env=cli_env(), capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("%d rows embedded, %d skipped" % (self.ROWS * 2 - n, n), done.stderr)
+
+    def test_sigint(self):
+        self._stop_with(signal.SIGINT, 130, "SIGINT")
+
+    def test_sigterm(self):
+        self._stop_with(signal.SIGTERM, 143, "SIGTERM")
+
+
+class Progress(CliCase):
+    def test_bar_on_a_terminal(self):
+        make_db(self.db, sentences(3000, seed=4))
+        master, slave = pty.openpty()
+        proc = popen(*embed_args(self.db, "--chunk", "100"), stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        out = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            if not ready:
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            out += data
+        os.close(master)
+        self.assertEqual(proc.wait(timeout=60), 0)
+        text = out.decode()
+        frames = [f for f in text.split("\r") if f.startswith("\x1b[K[")]
+        # shown from the start, redrawn after every chunk, ends full
+        self.assertRegex(frames[0], r"^\x1b\[K\[\.{24}\] 0/3000 rows +0%  0 rows/s  0 tokens/s"
+                                    r"  0:00  ETA \?")
+        self.assertGreaterEqual(len(frames), 31)
+        self.assertRegex(frames[-1], r"^\x1b\[K\[#{24}\] 3000/3000 rows 100%  \d+ rows/s  "
+                                     r"\d+ tokens/s  \d+:\d\d  ETA 0:00$")
+        self.assertIn("elmo embed: 3000 rows embedded, 0 skipped (already current), 0 errors",
+                      text)
+
+    def test_lines_on_a_pipe_and_quiet(self):
+        make_db(self.db, sentences(3000, seed=4))
+        r = run(*embed_args(self.db, "--chunk", "100", "--progress-interval", "0.01"))
+        self.assertEqual(r.returncode, 0)
+        self.assertNotIn("\r", r.stderr)
+        lines = r.stderr.splitlines()
+        self.assertEqual(lines[0], "elmo embed: 0/3000 rows (0%), 0 rows/s, 0 tokens/s, "
+                                   "elapsed 0:00, ETA ?")
+        for line in lines[1:-1]:
+            self.assertRegex(line, r"^elmo embed: \d+/3000 rows \(\d+%\), \d+ rows/s, \d+ "
+                                   r"tokens/s, elapsed \d+:\d\d, ETA (\d+:\d\d|\?)$")
+        self.assertRegex(lines[-1], r"^elmo embed: 3000 rows embedded, 0 skipped \(already "
+                                    r"current\), 0 errors, \d+\.\d s \(\d+ rows/s, \d+ "
+                                    r"tokens/s\); docs_elmo has 3000 vectors for 3000 source "
+                                    r"rows$")
+        self.query("DELETE FROM docs_elmo")
+        r = run(*embed_args(self.db, "--quiet"))
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "", ""))
+
+
+if __name__ == "__main__":
+    unittest.main()
