@@ -103,9 +103,11 @@ clean:
 # sqlite3_auto_extension, so it needs no elmo.so at run time.
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
-all: $(B)/elmo
+# (In bin/, so that `.load build/release/elmo` always finds the extension elmo.so.)
+all: $(B)/bin/elmo
 $(CLI_OBJ): $(wildcard cli/*.h)
-$(B)/elmo: $(CLI_OBJ) $(EXT_OBJ) $(B)/libelmo.a
+$(B)/bin/elmo: $(CLI_OBJ) $(EXT_OBJ) $(B)/libelmo.a
+	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(CLI_OBJ) $(EXT_OBJ) $(B)/libelmo.a $(LDFLAGS_ALL) -lsqlite3 $(LIBS)
 
 .PHONY: test-python

@@ -1,6 +1,6 @@
 """Throughput of `elmo embed` on a generated table, as one JSON line like elmo-bench's:
 
-    /usr/bin/python3 bench/cli_embed.py build/release/elmo build/models/small 2000
+    /usr/bin/python3 bench/cli_embed.py build/release/bin/elmo build/models/small 2000
 
 Writes N synthetic sentences (5 to 50 words from a Zipf-weighted vocabulary, ending in a
 period; about 27 tokens on average) into a temporary database and times the whole command

@@ -43,7 +43,7 @@ for shape in $MODELS; do
     run sql-batch "$B/elmo.so" "$dir" "$n"
     run sql-latency "$B/elmo.so" "$dir"
     echo "  cli_embed.py $B/elmo $dir $n" >&2
-    "$PYTHON" bench/cli_embed.py "$B/elmo" "$dir" "$n" | tee -a "$results" >/dev/null
+    "$PYTHON" bench/cli_embed.py "$B/bin/elmo" "$dir" "$n" | tee -a "$results" >/dev/null
 done
 
 "$PYTHON" bench/report.py "$results"

@@ -7,12 +7,11 @@ Python interpreter needs, and with leak detection on.
 import os
 import random
 import sqlite3
-import struct
 import subprocess
 
 from elmo_sql import B, ROOT, SAN, TINY_DIR, connect
 
-ELMO = os.path.join(ROOT, B, "elmo")
+ELMO = os.path.join(ROOT, B, "bin", "elmo")
 
 WORDS = ("the bank raised interest rates on Tuesday we sat by river of a and stocks fell "
          "sharply after announcement investors sold U.S. bonds committee said it would "
@@ -56,41 +55,14 @@ def embed_args(db, *more):
     return ["embed", db, "--table", "docs", "--column", "body", "--model", TINY_DIR] + list(more)
 
 
-_invariant = None
-
-
-def batch_invariant():
-    """Whether the engine gives a sentence the same bytes in any batch (then the program's
-    vectors must equal elmo_embed byte for byte; otherwise to 1e-6)."""
-    global _invariant
-    if _invariant is None:
-        con = connect()
-        texts = sentences(40, seed=99)
-        sql = " UNION ALL ".join("SELECT %d, '%s'" % (i, t.replace("'", "''"))
-                                 for i, t in enumerate(texts))
-        got = [v for (v,) in con.execute("SELECT vector FROM elmo_batch(?)", (sql,))]
-        want = [con.execute("SELECT elmo_embed(?)", (t,)).fetchone()[0] for t in texts]
-        con.close()
-        _invariant = got == want
-    return _invariant
 
 
 def assert_vectors_match(test, got, want, label=""):
-    """got, want: dicts id -> vector BLOB (or None)."""
+    """got, want: dicts id -> vector BLOB (or None); the engine gives a text the same bytes
+    on every path, so they must be byte-equal."""
     test.assertEqual(sorted(got), sorted(want), label)
-    if batch_invariant():
-        for k in want:
-            test.assertEqual(got[k], want[k], "%s id %r" % (label, k))
-        return
     for k in want:
-        if want[k] is None or got[k] is None:
-            test.assertEqual(got[k], want[k], "%s id %r" % (label, k))
-            continue
-        test.assertEqual(len(got[k]), len(want[k]))
-        n = len(want[k]) // 4
-        a = struct.unpack("<%df" % n, got[k])
-        b = struct.unpack("<%df" % n, want[k])
-        test.assertLessEqual(max(abs(x - y) for x, y in zip(a, b)), 1e-6, "%s id %r" % (label, k))
+        test.assertEqual(got[k], want[k], "%s id %r" % (label, k))
 
 
 def expected_vectors(db, options=None, table="docs", column="body", key="rowid", where="1"):
