@@ -1,0 +1,104 @@
+/* gemm.c - packing, dispatch and the portable fp32 product; see gemm.h for the rounding
+ * contract and gemm_internal.h for the packed layout. */
+#include "gemm.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "bigbuf.h"
+#include "gemm_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+static int force_portable;
+
+void elmo_gemm_force_portable(int on) { force_portable = on; }
+
+uint16_t elmo_bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even */
+    return (uint16_t)(u >> 16);
+}
+
+void elmo_packed_free(elmo_packed *p) {
+    if (!p) return;
+    elmo_big_free(p->data);
+    memset(p, 0, sizeof *p);
+}
+
+int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision,
+              elmo_packed *out) {
+    memset(out, 0, sizeof *out);
+    if (!w || K < 1 || N < 1 || ldw < (uint64_t)N || K > ((int64_t)1 << 40) ||
+        N > ((int64_t)1 << 40))
+        return ELMO_ERR_ARG;
+    if (precision != ELMO_PRECISION_FP32 && precision != ELMO_PRECISION_BF16) return ELMO_ERR_ARG;
+    if (precision == ELMO_PRECISION_BF16 &&
+        (!elmo_precision_supported(ELMO_PRECISION_BF16) || !elmo_gemm_avx512_usable()))
+        return ELMO_ERR_ARG;
+    size_t k_n = (size_t)K, n_n = (size_t)N;
+    size_t padded_n = (n_n + 15) & ~(size_t)15; /* only the last panel is narrower */
+    size_t rows = precision == ELMO_PRECISION_FP32 ? k_n : 2 * ((k_n + 1) / 2);
+    size_t elem = precision == ELMO_PRECISION_FP32 ? sizeof(float) : sizeof(uint16_t);
+    if (rows > SIZE_MAX / padded_n / elem) return ELMO_ERR_ARG;
+    size_t bytes = rows * padded_n * elem;
+    void *data = elmo_big_alloc(bytes);
+    if (!data) return ELMO_ERR_NOMEM;
+    for (size_t n0 = 0; n0 < n_n; n0 += GEMM_PANEL) {
+        size_t wp = gemm_panel_width(n_n, n0), w_n = n_n - n0 < wp ? n_n - n0 : wp;
+        if (precision == ELMO_PRECISION_FP32) {
+            float *panel = (float *)data + n0 * k_n; /* [K][wp] */
+            for (size_t k = 0; k < k_n; k++) {
+                memcpy(panel + k * wp, w + k * ldw + n0, w_n * sizeof(float));
+                memset(panel + k * wp + w_n, 0, (wp - w_n) * sizeof(float));
+            }
+        } else {
+            uint16_t *panel = (uint16_t *)data + n0 * rows; /* [K2][wp][2] */
+            for (size_t k = 0; k < rows; k++)
+                for (size_t j = 0; j < wp; j++)
+                    panel[((k / 2) * wp + j) * 2 + k % 2] =
+                        k < k_n && j < w_n ? elmo_bf16_round(w[k * ldw + n0 + j]) : 0;
+        }
+    }
+    *out = (elmo_packed){.K = K, .N = N, .precision = precision, .data = data, .bytes = bytes};
+    return ELMO_OK;
+}
+
+/* One row of C, the fmaf recurrence of gemm.h in k order, vectorized across columns. */
+MULTIVERSION
+static void portable_row(const float *restrict a, size_t K, size_t N, const float *restrict data,
+                         float *restrict c, int accumulate) {
+    float acc[GEMM_PANEL]; /* [wp] */
+    for (size_t n0 = 0; n0 < N; n0 += GEMM_PANEL) {
+        size_t wp = gemm_panel_width(N, n0), w_n = N - n0 < wp ? N - n0 : wp;
+        const float *panel = data + n0 * K; /* [K][wp] */
+        for (size_t j = 0; j < wp; j++) acc[j] = accumulate && j < w_n ? c[n0 + j] : 0.0f;
+        for (size_t k = 0; k < K; k++) {
+            float av = a[k];
+            const float *b = panel + k * wp;
+            for (size_t j = 0; j < wp; j++) acc[j] = fmaf(av, b[j], acc[j]);
+        }
+        memcpy(c + n0, acc, w_n * sizeof(float));
+    }
+}
+
+void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+               size_t ldc, int accumulate) {
+    if (M == 0 || !W->data) return;
+    if (W->precision == ELMO_PRECISION_BF16) {
+        elmo_gemm_bf16_avx512(A, lda, M, W, C, ldc, accumulate);
+        return;
+    }
+    if (!force_portable && elmo_gemm_avx512_usable()) {
+        elmo_gemm_f32_avx512(A, lda, M, W, C, ldc, accumulate);
+        return;
+    }
+    for (size_t m = 0; m < M; m++)
+        portable_row(A + m * lda, (size_t)W->K, (size_t)W->N, W->data, C + m * ldc, accumulate);
+}
