@@ -8,8 +8,10 @@
  *     close to the double product;
  *   - bit invariance: rows computed in a big M, alone, at other offsets, in other subsets,
  *     with strided A and C, with accumulate on and off, are byte-identical;
- *   - never a write outside C [M, N]; pack argument errors.
+ *   - never a write outside C [M, N]; pack argument errors;
+ *   - reentrancy: threads sharing one packed W give the bytes of a single thread.
  * Shapes: M 1..300, odd K and N, the ELMo shapes (fewer rows under the sanitizers). */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +207,42 @@ static void check_invariance(int precision, size_t M, size_t K, size_t N) {
     free(A), free(W), free(C0), free(big), free(part);
 }
 
+/* Threads sharing one packed W, each with its own rows, repeating the product. */
+typedef struct worker {
+    const elmo_packed *P;
+    const float *A;   /* [M, K] */
+    float *C;         /* [M, N] */
+    size_t M, K, N;
+} worker;
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    for (int r = 0; r < 20; r++) elmo_gemm(w->A, w->K, w->M, w->P, w->C, w->N, 0);
+    return NULL;
+}
+
+static void check_threads(int precision) {
+    enum { T = 4, M = 23, K = 300, N = 200 };
+    float *A = rand_matrix(M, K), *W = rand_matrix(K, N), *one = malloc(sizeof(float) * M * N);
+    elmo_packed P;
+    CHECK_INT(elmo_pack(W, N, K, N, precision, &P), ELMO_OK);
+    elmo_gemm(A, K, M, &P, one, N, 0);
+    pthread_t tid[T];
+    worker w[T];
+    for (int t = 0; t < T; t++) {
+        /* thread t computes rows t.. of A: the same rows at other offsets */
+        w[t] = (worker){&P, A + t * K, malloc(sizeof(float) * M * N), M - t, K, N};
+        CHECK_INT(pthread_create(&tid[t], NULL, worker_main, &w[t]), 0);
+    }
+    for (int t = 0; t < T; t++) {
+        pthread_join(tid[t], NULL);
+        CHECK(same_bits(w[t].C, one + t * N, (M - t) * N));
+        free(w[t].C);
+    }
+    elmo_packed_free(&P);
+    free(A), free(W), free(one);
+}
+
 static void check_errors(void) {
     float w[12] = {0};
     elmo_packed P;
@@ -267,6 +305,7 @@ static void run_precision(int precision) {
     check_invariance(precision, 29, 9, 33);
     check_invariance(precision, SAN ? 13 : 97, 512, 1024);
     check_special(precision);
+    check_threads(precision);
 }
 
 int main(void) {
