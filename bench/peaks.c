@@ -300,10 +300,11 @@ static void gemm_free(gemm_ctx *g, int threads) {
 }
 
 int bench_gemm(const char *precision, int threads, long M, long K, long N) {
-    int p = !strcmp(precision, "fp32") ? ELMO_PRECISION_FP32
+    int portable = !strcmp(precision, "fp32-portable"); /* the fallback of CPUs without AVX-512 */
+    int p = !strcmp(precision, "fp32") || portable ? ELMO_PRECISION_FP32
             : !strcmp(precision, "bf16") ? ELMO_PRECISION_BF16 : 0;
     if (!p || M < 1 || K < 1 || N < 1 || bad_threads(threads))
-        return fprintf(stderr, "elmo-bench: gemm fp32|bf16 THREADS M K N\n"), 1;
+        return fprintf(stderr, "elmo-bench: gemm fp32|bf16|fp32-portable THREADS M K N\n"), 1;
     if (!elmo_precision_supported(p)) {
         printf("{\"bench\":\"gemm\",\"precision\":\"%s\",\"threads\":%d,\"M\":%ld,\"K\":%ld,"
                "\"N\":%ld,\"gflops\":0,\"reason\":\"no AVX512-BF16\"}\n",
@@ -332,7 +333,9 @@ int bench_gemm(const char *precision, int threads, long M, long K, long N) {
     }
     if (!ok) return gemm_free(g, threads), fprintf(stderr, "elmo-bench: gemm: out of memory\n"), 1;
     double ours_median, theirs_median;
+    elmo_gemm_force_portable(portable);
     double ours = run_threads_median(threads, gemm_round, g, &ours_median);
+    elmo_gemm_force_portable(0);
     openblas_set_num_threads(1);
     g->openblas = 1;
     double theirs = run_threads_median(threads, gemm_round, g, &theirs_median);

@@ -70,21 +70,44 @@ int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision,
     return ELMO_OK;
 }
 
-/* One row of C, the fmaf recurrence of gemm.h in k order, vectorized across columns. */
+#define PORTABLE_KC 256 /* k per block: a panel block of 64 KiB stays in L1/L2 over all rows */
+
+/* C [M, w_n] (row stride ldc) = (load ? C : 0) + A [M, kn] . panel block [kn][wp]: the
+ * fmaf recurrence of gemm.h in k order, vectorized across columns. */
 MULTIVERSION
-static void portable_row(const float *restrict a, size_t K, size_t N, const float *restrict data,
-                         float *restrict c, int accumulate) {
-    float acc[GEMM_PANEL]; /* [wp] */
+static void portable_block(const float *restrict A, size_t lda, size_t M,
+                           const float *restrict b, size_t kn, size_t wp, size_t w_n,
+                           float *restrict C, size_t ldc, int load) {
+    for (size_t m = 0; m < M; m++) {
+        float acc[GEMM_PANEL]; /* [wp] */
+        const float *a = A + m * lda;
+        float *c = C + m * ldc;
+        for (size_t j = 0; j < wp; j++) acc[j] = load && j < w_n ? c[j] : 0.0f;
+        if (wp == GEMM_PANEL) { /* constant width: the compiler keeps acc in registers */
+            for (size_t k = 0; k < kn; k++)
+                for (size_t j = 0; j < GEMM_PANEL; j++)
+                    acc[j] = fmaf(a[k], b[k * GEMM_PANEL + j], acc[j]);
+        } else {
+            for (size_t k = 0; k < kn; k++)
+                for (size_t j = 0; j < wp; j++) acc[j] = fmaf(a[k], b[k * wp + j], acc[j]);
+        }
+        memcpy(c, acc, w_n * sizeof(float));
+    }
+}
+
+/* Panels outer and K blocks inner, so W is read from memory once per call; the
+ * accumulator round-trips through C between K blocks, which is exact. */
+static void portable_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                          size_t ldc, int accumulate) {
+    size_t K = (size_t)W->K, N = (size_t)W->N;
     for (size_t n0 = 0; n0 < N; n0 += GEMM_PANEL) {
         size_t wp = gemm_panel_width(N, n0), w_n = N - n0 < wp ? N - n0 : wp;
-        const float *panel = data + n0 * K; /* [K][wp] */
-        for (size_t j = 0; j < wp; j++) acc[j] = accumulate && j < w_n ? c[n0 + j] : 0.0f;
-        for (size_t k = 0; k < K; k++) {
-            float av = a[k];
-            const float *b = panel + k * wp;
-            for (size_t j = 0; j < wp; j++) acc[j] = fmaf(av, b[j], acc[j]);
+        const float *panel = (const float *)W->data + n0 * K; /* [K][wp] */
+        for (size_t k0 = 0; k0 < K; k0 += PORTABLE_KC) {
+            size_t kn = K - k0 < PORTABLE_KC ? K - k0 : PORTABLE_KC;
+            portable_block(A + k0, lda, M, panel + k0 * wp, kn, wp, w_n, C + n0, ldc,
+                           accumulate || k0 > 0);
         }
-        memcpy(c + n0, acc, w_n * sizeof(float));
     }
 }
 
@@ -99,6 +122,5 @@ void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float
         elmo_gemm_f32_avx512(A, lda, M, W, C, ldc, accumulate);
         return;
     }
-    for (size_t m = 0; m < M; m++)
-        portable_row(A + m * lda, (size_t)W->K, (size_t)W->N, W->data, C + m * ldc, accumulate);
+    portable_gemm(A, lda, M, W, C, ldc, accumulate);
 }
