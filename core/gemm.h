@@ -19,8 +19,13 @@
  *         one's, each with one rounding, treating bf16 denormal inputs as zero and
  *         flushing denormal results to zero. Only on CPUs with AVX512-BF16.
  *
- * elmo_gemm never fails, never allocates on the heap (it uses under 100 KiB of stack)
- * and is reentrant: many threads may share one packed W. */
+ * elmo_gemm never fails, never allocates on the heap (bf16 converts A into a 96 KiB stack
+ * buffer; fp32 needs little stack) and is reentrant: many threads may share one packed W.
+ *
+ * Speed (one Zen 5 core): fp32 reaches about 85-95 % of the 512-bit FMA peak and bf16
+ * 80-95 % of the vdpbf16ps peak once M >= 16; M = 1 streams W at memory bandwidth. Where
+ * AVX-512 is missing, fp32 takes a portable loop (x86-64-v3 clone where available) that is
+ * several times slower than OpenBLAS; bf16 is refused at pack time. */
 #ifndef ELMO_CORE_GEMM_H
 #define ELMO_CORE_GEMM_H
 
@@ -45,7 +50,9 @@ int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision,
 /* Frees the panels; safe on a zeroed struct; zeroes it. */
 void elmo_packed_free(elmo_packed *p);
 
-/* C [M, N] (row stride ldc) = (accumulate ? C : 0) + A [M, K] (row stride lda) . W. */
+/* C [M, N] (row stride ldc) = (accumulate ? C : 0) + A [M, K] (row stride lda) . W.
+ * C must not overlap A; only C's [M, N] elements are written (not the gaps of ldc > N).
+ * M = 0 does nothing. */
 void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
                size_t ldc, int accumulate);
 

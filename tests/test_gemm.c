@@ -281,6 +281,11 @@ static void check_special(int precision) {
     elmo_gemm(A, K, M, &P, got, N, 0);
     reference(precision, A, K, M, W, K, N, ref, N, 0);
     CHECK(same_bits(got, ref, M * N));
+    /* accumulating onto denormal, zero and negative-zero C values */
+    for (int i = 0; i < M * N; i++) got[i] = ref[i] = i % 3 == 0 ? 1e-40f : i % 3 == 1 ? -0.0f : 0.0f;
+    elmo_gemm(A, K, M, &P, got, N, 1);
+    reference(precision, A, K, M, W, K, N, ref, N, 1);
+    CHECK(same_bits(got, ref, M * N));
     elmo_packed_free(&P);
 }
 
