@@ -11,8 +11,9 @@
  *         one rounding per FMA, strictly sequential in k. The kernels vectorize across
  *         columns and rows, never across k; K-blocking round-trips acc through C, which
  *         is exact. The AVX-512 kernel and the portable fmaf loop give the same bits.
- *   bf16: W is rounded to bfloat16 at pack time (round to nearest even; NaN stays NaN);
- *         at run time each row of A is rounded to bfloat16 the same way, and K is
+ *   bf16: W is rounded to bfloat16 at pack time (round to nearest even; NaN stays NaN;
+ *         float32 denormals become signed zeros, as vcvtne2ps2bf16 makes them); at run
+ *         time each row of A is rounded to bfloat16 the same way, and K is
  *         consumed in pairs (2p, 2p+1) by vdpbf16ps into an fp32 accumulator that starts
  *         at (accumulate ? C[m][n] : 0); for odd K the last pair's second element is zero
  *         in both A and W. vdpbf16ps adds the odd element's exact product, then the even
@@ -60,8 +61,9 @@ void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float
  * is available (process-wide; for tests and benchmarks only). */
 void elmo_gemm_force_portable(int on);
 
-/* bf16 rounding of one float as elmo_pack does it (round to nearest even, NaN stays a
- * quiet NaN), returned as the bf16's 16 bits. For tests. */
+/* bf16 rounding of one float as elmo_pack does it and as vcvtne2ps2bf16 does (round to
+ * nearest even, NaN stays a quiet NaN, denormals become signed zeros), returned as the
+ * bf16's 16 bits. For tests. */
 uint16_t elmo_bf16_round(float x);
 
 #endif

@@ -243,6 +243,20 @@ static void check_threads(int precision) {
     free(A), free(W), free(one);
 }
 
+/* elmo_bf16_round against values vcvtne2ps2bf16 gives on AVX512-BF16 CPUs. */
+static void check_bf16_round(void) {
+    static const uint32_t in[] = {0x3f808000u, 0x3f818000u, 0x3f80c000u, 0x7f7fffffu,
+                                  0x7f800001u, 0xffc00001u, 0x007fffffu, 0x807fffffu,
+                                  0x00800000u, 0xff800000u, 0x80000000u};
+    static const uint16_t out[] = {0x3f80, 0x3f82, 0x3f81, 0x7f80, 0x7fc0, 0xffc0,
+                                   0x0000, 0x8000, 0x0080, 0xff80, 0x8000};
+    for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
+        float x;
+        memcpy(&x, &in[i], sizeof x);
+        CHECK_INT(elmo_bf16_round(x), out[i]);
+    }
+}
+
 static void check_errors(void) {
     float w[12] = {0};
     elmo_packed P;
@@ -276,6 +290,11 @@ static void check_special(int precision) {
      * a denormal itself */
     for (int k = 0; k < K; k++) A[3 * K + k] = 1e-20f * (float)(k + 1), W[k * N + 5] = 1e-19f;
     W[6] = 1e-39f;
+    /* the largest float32 denormal: rounding to nearest would give the smallest normal
+     * bf16, but the conversion flushes it to zero first, in A as in W */
+    uint32_t big_denormal = 0x007fffffu;
+    memcpy(&A[2 * K + 4], &big_denormal, sizeof(float));
+    memcpy(&W[4 * N + 9], &big_denormal, sizeof(float));
     elmo_packed P;
     CHECK_INT(elmo_pack(W, N, K, N, precision, &P), ELMO_OK);
     elmo_gemm(A, K, M, &P, got, N, 0);
@@ -315,6 +334,7 @@ static void run_precision(int precision) {
 
 int main(void) {
     check_errors();
+    check_bf16_round();
     run_precision(ELMO_PRECISION_FP32);
     if (elmo_precision_supported(ELMO_PRECISION_BF16))
         run_precision(ELMO_PRECISION_BF16);
