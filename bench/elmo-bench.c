@@ -10,7 +10,7 @@
  *   elmo-bench peak-bf16 THREADS              vdpbf16ps GFLOP/s (registers only)
  *   elmo-bench dram THREADS                   read bandwidth over 512 MiB, GB/s
  *   elmo-bench gemm PREC THREADS M K N        elmo_gemm and OpenBLAS sgemm GFLOP/s
- *                                             (PREC: fp32, bf16 or fp32-portable)
+ *                                             (PREC: fp32, bf16, fp32-avx2, fp32-portable)
  */
 #include <cblas.h>
 #include <sqlite3.h>
@@ -240,6 +240,6 @@ int main(int argc, char **argv) {
         return bench_gemm(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]));
     fprintf(stderr, "usage: elmo-bench sgemm | load DIR | core-batch DIR N | "
                     "sql-batch EXT DIR N | sql-latency EXT DIR | peak-fma T | peak-bf16 T | "
-                    "dram T | gemm fp32|bf16|fp32-portable T M K N\n");
+                    "dram T | gemm fp32|bf16|fp32-avx2|fp32-portable T M K N\n");
     return 2;
 }

@@ -300,11 +300,12 @@ static void gemm_free(gemm_ctx *g, int threads) {
 }
 
 int bench_gemm(const char *precision, int threads, long M, long K, long N) {
-    int portable = !strcmp(precision, "fp32-portable"); /* the fallback of CPUs without AVX-512 */
+    /* the fallbacks of CPUs without AVX-512 */
+    int portable = !strcmp(precision, "fp32-portable") ? 1 : !strcmp(precision, "fp32-avx2") ? 2 : 0;
     int p = !strcmp(precision, "fp32") || portable ? ELMO_PRECISION_FP32
             : !strcmp(precision, "bf16") ? ELMO_PRECISION_BF16 : 0;
     if (!p || M < 1 || K < 1 || N < 1 || bad_threads(threads))
-        return fprintf(stderr, "elmo-bench: gemm fp32|bf16|fp32-portable THREADS M K N\n"), 1;
+        return fprintf(stderr, "elmo-bench: gemm fp32|bf16|fp32-avx2|fp32-portable THREADS M K N\n"), 1;
     if (!elmo_precision_supported(p)) {
         printf("{\"bench\":\"gemm\",\"precision\":\"%s\",\"threads\":%d,\"M\":%ld,\"K\":%ld,"
                "\"N\":%ld,\"gflops\":0,\"reason\":\"no AVX512-BF16\"}\n",

@@ -12,7 +12,8 @@ int bench_peak_bf16(int threads);
 int bench_dram(int threads);
 /* elmo_gemm on [M, K] x [K, N] (shared packed W, each thread its own A and C), and the
  * same shape through OpenBLAS cblas_sgemm (one OpenBLAS thread per thread). precision is
- * "fp32", "bf16" or "fp32-portable" (the fallback for CPUs without AVX-512). */
+ * "fp32", "bf16", "fp32-avx2" or "fp32-portable" (the fallbacks for CPUs without
+ * AVX-512). */
 int bench_gemm(const char *precision, int threads, long M, long K, long N);
 
 #endif

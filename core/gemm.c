@@ -16,7 +16,7 @@
 
 static int force_portable;
 
-void elmo_gemm_force_portable(int on) { force_portable = on; }
+void elmo_gemm_force_portable(int level) { force_portable = level; }
 
 uint16_t elmo_bf16_round(float x) {
     uint32_t u;
@@ -121,6 +121,10 @@ void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float
     }
     if (!force_portable && elmo_gemm_avx512_usable()) {
         elmo_gemm_f32_avx512(A, lda, M, W, C, ldc, accumulate);
+        return;
+    }
+    if (force_portable != 1 && elmo_gemm_avx2_usable()) {
+        elmo_gemm_f32_avx2(A, lda, M, W, C, ldc, accumulate);
         return;
     }
     portable_gemm(A, lda, M, W, C, ldc, accumulate);

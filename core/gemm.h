@@ -10,7 +10,8 @@
  *           C[m][n] = acc;
  *         one rounding per FMA, strictly sequential in k. The kernels vectorize across
  *         columns and rows, never across k; K-blocking round-trips acc through C, which
- *         is exact. The AVX-512 kernel and the portable fmaf loop give the same bits.
+ *         is exact. The AVX-512 kernel, the AVX2 kernel and the portable fmaf loop give
+ *         the same bits.
  *   bf16: W is rounded to bfloat16 at pack time (round to nearest even; NaN stays NaN;
  *         float32 denormals become signed zeros, as vcvtne2ps2bf16 makes them); at run
  *         time each row of A is rounded to bfloat16 the same way, and K is
@@ -25,8 +26,8 @@
  *
  * Speed (one Zen 5 core): fp32 reaches about 85-95 % of the 512-bit FMA peak and bf16
  * 80-95 % of the vdpbf16ps peak once M >= 16; M = 1 streams W at memory bandwidth. Where
- * AVX-512 is missing, fp32 takes a portable loop (x86-64-v3 clone where available) that is
- * several times slower than OpenBLAS; bf16 is refused at pack time. */
+ * AVX-512 is missing, fp32 takes the AVX2+FMA kernel, else a portable loop; bf16 is
+ * refused at pack time. */
 #ifndef ELMO_CORE_GEMM_H
 #define ELMO_CORE_GEMM_H
 
@@ -57,9 +58,10 @@ void elmo_packed_free(elmo_packed *p);
 void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
                size_t ldc, int accumulate);
 
-/* Test hook: nonzero makes fp32 products take the portable fmaf path even where AVX-512
- * is available (process-wide; for tests and benchmarks only). */
-void elmo_gemm_force_portable(int on);
+/* Test hook for fp32 products (process-wide; for tests and benchmarks only): 0 takes the
+ * best kernel of this CPU, 1 the portable fmaf loop, 2 the AVX2 kernel (where the CPU has
+ * AVX2 and FMA, else the portable loop). */
+void elmo_gemm_force_portable(int level);
 
 /* bf16 rounding of one float as elmo_pack does it and as vcvtne2ps2bf16 does (round to
  * nearest even, NaN stays a quiet NaN, denormals become signed zeros), returned as the

@@ -1,4 +1,4 @@
-/* gemm_internal.h - the packed layout shared by gemm.c and the AVX-512 kernels.
+/* gemm_internal.h - the packed layout shared by gemm.c and the AVX-512 and AVX2 kernels.
  *
  * Columns are cut into panels of PANEL (64) columns; the last panel may be narrower and
  * is padded with zero columns to a multiple of 16 (its padded width wp). Panel p starts
@@ -25,6 +25,11 @@ int elmo_gemm_avx512_usable(void);
 
 void elmo_gemm_f32_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W,
                           float *C, size_t ldc, int accumulate);
+/* 1 when the AVX2+FMA kernel is compiled in and this CPU runs it. */
+int elmo_gemm_avx2_usable(void);
+void elmo_gemm_f32_avx2(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                        size_t ldc, int accumulate);
+
 void elmo_gemm_bf16_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W,
                            float *C, size_t ldc, int accumulate);
 

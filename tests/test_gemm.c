@@ -1,7 +1,8 @@
 /* test_gemm.c - elmo_pack / elmo_gemm (core/gemm.h) against scalar definitions of the
  * rounding contract:
- *   - fp32: both paths (AVX-512 where the CPU has it, and the portable one forced) equal a
- *     plain fmaf loop over k, bit for bit, and are close to a double-precision product;
+ *   - fp32: every path (AVX-512 where the CPU has it, AVX2, and the portable loop, forced)
+ *     equals a plain fmaf loop over k, bit for bit, and is close to a double-precision
+ *     product;
  *   - bf16: equal, bit for bit, a scalar emulation of vdpbf16ps (bf16-rounded A and W,
  *     odd pair element then even, each an fmaf of an exact product, bf16 denormal inputs
  *     as zero, denormal results flushed) - this holds on the AVX512-BF16 CPUs tried - and
@@ -124,7 +125,8 @@ static void check_shape(int precision, size_t M, size_t K, size_t N, int check_d
             for (size_t n = 0; n < ldc; n++)
                 ref[m * ldc + n] = n < N ? C0[m * N + n] : SENTINEL;
         reference(precision, A, K, M, W, K, N, ref, ldc, accumulate);
-        for (int portable = 0; portable <= (precision == ELMO_PRECISION_FP32); portable++) {
+        /* fp32: the best kernel, the portable loop, the AVX2 kernel */
+        for (int portable = 0; portable <= (precision == ELMO_PRECISION_FP32 ? 2 : 0); portable++) {
             for (size_t i = 0; i < M * ldc; i++) got[i] = (i % ldc) < N ? C0[i / ldc * N + i % ldc] : SENTINEL;
             elmo_gemm_force_portable(portable);
             elmo_gemm(A, K, M, &P, got, ldc, accumulate);
