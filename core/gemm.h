@@ -18,14 +18,16 @@
  *         consumed in pairs (2p, 2p+1) by vdpbf16ps into an fp32 accumulator that starts
  *         at (accumulate ? C[m][n] : 0); for odd K the last pair's second element is zero
  *         in both A and W. vdpbf16ps adds the odd element's exact product, then the even
- *         one's, each with one rounding, treating bf16 denormal inputs as zero and
- *         flushing denormal results to zero. Only on CPUs with AVX512-BF16.
+ *         one's, each with one rounding, treating denormal inputs (the accumulator's
+ *         too) as zero and flushing denormal results to zero. Only on CPUs with
+ *         AVX512-BF16.
  *
  * elmo_gemm never fails, never allocates on the heap (bf16 converts A into a 96 KiB stack
  * buffer; fp32 needs little stack) and is reentrant: many threads may share one packed W.
  *
- * Speed (one Zen 5 core): fp32 reaches about 85-95 % of the 512-bit FMA peak and bf16
- * 80-95 % of the vdpbf16ps peak once M >= 16; M = 1 streams W at memory bandwidth. Where
+ * Speed (one Zen 5 core, quiet machine): at M = 64..256 fp32 reaches about 85-95 % of the
+ * 512-bit FMA peak and bf16 80-95 % of the vdpbf16ps peak (M = 16: about 65 %); M = 1
+ * streams W at memory bandwidth. Where
  * AVX-512 is missing, fp32 takes the AVX2+FMA kernel, else a portable loop; bf16 is
  * refused at pack time. */
 #ifndef ELMO_CORE_GEMM_H
