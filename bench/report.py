@@ -50,26 +50,31 @@ def print_peaks(rows):
     print("| threads | FMA GFLOP/s | BF16 GFLOP/s | DRAM GB/s |")
     print("|---|---|---|---|")
     for t in sorted({t for _, t in peaks}):
-        get = lambda b, k: peaks.get((b, t), {}).get(k, 0)
-        print("| %d | %.0f | %.0f | %.1f |" % (t, get("peak-fma", "gflops"),
-                                               get("peak-bf16", "gflops"),
-                                               get("dram", "gb_per_s")))
+        def get(bench, key):
+            r = peaks.get((bench, t), {})
+            return "%.0f (%.0f)" % (r.get(key, 0), r.get(key + "_wall", 0))
+        print("| %d | %s | %s | %s |" % (t, get("peak-fma", "gflops"), get("peak-bf16", "gflops"),
+                                         get("dram", "gb_per_s")))
+    print("Fastest round in thread CPU time (in wall time): on a shared machine the first "
+          "leaves out other processes' time slices, the second includes them.")
     gemms = [r for r in rows if r["bench"] == "gemm"]
     if not gemms:
         return
     print()
-    print("| precision | threads | M x K x N | GFLOP/s | % peak | OpenBLAS sgemm GFLOP/s |")
-    print("|---|---|---|---|---|---|")
+    print("| precision | threads | M x K x N | GFLOP/s | median | % peak | OpenBLAS sgemm GFLOP/s |")
+    print("|---|---|---|---|---|---|---|")
     for r in gemms:
         peak_name = "peak-fma" if r["precision"] == "fp32" else "peak-bf16"
         peak = peaks.get((peak_name, r["threads"]), {}).get("gflops", 0)
-        print("| %s | %d | %dx%dx%d | %.0f | %s | %.0f |" % (
+        print("| %s | %d | %dx%dx%d | %.0f | %.0f | %s | %.0f |" % (
             r["precision"], r["threads"], r["M"], r["K"], r["N"], r["gflops"],
+            r.get("gflops_median", 0),
             "%.0f %%" % (100 * r["gflops"] / peak) if peak else "-",
             r.get("openblas_sgemm_gflops", 0)))
     print("elmo_gemm: the engine's packed-weight products, each thread its own rows, the "
-          "weights rotating over copies larger than the cache (fastest round of about 0.3 s; "
-          "the JSON also has the median); % peak against the same run's FMA or BF16 peak. "
+          "weights rotating over copies larger than the cache (fastest and median round in "
+          "CPU time; the JSON also has wall time); % peak against the same run's FMA or BF16 "
+          "peak. "
           "M = 1 streams the weights, so it is bound by memory (DRAM column), not FLOPs.")
 
 
