@@ -6,6 +6,11 @@
  *   elmo-bench core-batch MODEL_DIR N         elmo_embed_batch over N corpus sentences
  *   elmo-bench sql-batch EXT MODEL_DIR N      INSERT ... SELECT FROM elmo_batch(...)
  *   elmo-bench sql-latency EXT MODEL_DIR      SELECT elmo_embed(20-token sentence)
+ *   elmo-bench peak-fma THREADS               512-bit FMA GFLOP/s (registers only)
+ *   elmo-bench peak-bf16 THREADS              vdpbf16ps GFLOP/s (registers only)
+ *   elmo-bench dram THREADS                   read bandwidth over 512 MiB, GB/s
+ *   elmo-bench gemm PREC THREADS M K N        elmo_gemm and OpenBLAS sgemm GFLOP/s
+ *                                             (PREC: fp32, bf16, fp32-avx2, fp32-portable)
  */
 #include <cblas.h>
 #include <sqlite3.h>
@@ -17,6 +22,7 @@
 
 #include "corpus.h"
 #include "elmo.h"
+#include "peaks.h"
 
 static double now(void) {
     struct timespec t;
@@ -227,7 +233,13 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "sql-batch") && argc == 5)
         return bench_sql_batch(argv[2], argv[3], (size_t)strtoul(argv[4], NULL, 10));
     if (!strcmp(cmd, "sql-latency") && argc == 4) return bench_sql_latency(argv[2], argv[3]);
+    if (!strcmp(cmd, "peak-fma") && argc == 3) return bench_peak_fma(atoi(argv[2]));
+    if (!strcmp(cmd, "peak-bf16") && argc == 3) return bench_peak_bf16(atoi(argv[2]));
+    if (!strcmp(cmd, "dram") && argc == 3) return bench_dram(atoi(argv[2]));
+    if (!strcmp(cmd, "gemm") && argc == 7)
+        return bench_gemm(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]));
     fprintf(stderr, "usage: elmo-bench sgemm | load DIR | core-batch DIR N | "
-                    "sql-batch EXT DIR N | sql-latency EXT DIR\n");
+                    "sql-batch EXT DIR N | sql-latency EXT DIR | peak-fma T | peak-bf16 T | "
+                    "dram T | gemm fp32|bf16|fp32-avx2|fp32-portable T M K N\n");
     return 2;
 }

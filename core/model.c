@@ -7,6 +7,7 @@
 
 #include "bigbuf.h"
 #include "error.h"
+#include "gemm.h"
 #include "model.h"
 #include "run.h"
 #include "tensor_source.h"
@@ -30,14 +31,7 @@ const char *elmo_precision_name(int precision) {
 
 int elmo_precision_supported(int precision) {
     if (precision == ELMO_PRECISION_AUTO || precision == ELMO_PRECISION_FP32) return 1;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (precision == ELMO_PRECISION_BF16) {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl");
-    }
-#endif
-    return 0;
+    return precision == ELMO_PRECISION_BF16 && elmo_gemm_bf16_usable();
 }
 
 static char version_text[160];
