@@ -6,6 +6,10 @@
  *   elmo-bench core-batch MODEL_DIR N         elmo_embed_batch over N corpus sentences
  *   elmo-bench sql-batch EXT MODEL_DIR N      INSERT ... SELECT FROM elmo_batch(...)
  *   elmo-bench sql-latency EXT MODEL_DIR      SELECT elmo_embed(20-token sentence)
+ *   elmo-bench corpus-db DB N                 writes the corpus as table docs into DB
+ *
+ * Options before the command: --precision fp32|bf16 (model commands; default fp32) and
+ * --threads N (threads per call; default: all cores). Each line records both.
  *   elmo-bench peak-fma THREADS               512-bit FMA GFLOP/s (registers only)
  *   elmo-bench peak-bf16 THREADS              vdpbf16ps GFLOP/s (registers only)
  *   elmo-bench dram THREADS                   read bandwidth over 512 MiB, GB/s
@@ -23,6 +27,21 @@
 #include "corpus.h"
 #include "elmo.h"
 #include "peaks.h"
+
+static int precision = ELMO_PRECISION_FP32;
+static int threads = 0; /* 0: the library's default (ELMO_THREADS, else all cores) */
+
+static elmo_load_params load_params(void) {
+    elmo_load_params lp = elmo_load_default_params();
+    lp.precision = precision;
+    return lp;
+}
+
+/* The JSON fields every model measurement carries. */
+static void print_setup(void) {
+    printf("\"precision\":\"%s\",\"threads\":%d,", elmo_precision_name(precision),
+           threads);
+}
 
 static double now(void) {
     struct timespec t;
@@ -78,19 +97,29 @@ static int bench_load(const char *dir) {
         elmo_model *m = NULL;
         elmo_error err;
         double t0 = now();
-        if (elmo_model_load(o, w, NULL, &m, &err)) return die("load", err.message);
+        elmo_load_params lp = load_params();
+        if (elmo_model_load(o, w, &lp, &m, &err)) return die("load", err.message);
         double dt = now() - t0;
         best = dt < best ? dt : best;
         elmo_model_get_info(m, &info);
         elmo_model_free(m);
     }
     /* The contextual part alone: 2 directions x L layers x (W_0 and W_P_0 products). */
-    double P = info.projection_dim, H = info.cell_dim;
-    double lstm_flops = 2.0 * 2 * info.n_lstm_layers * (2 * P * 4 * H + H * P);
-    printf("{\"bench\":\"load\",\"model\":\"%s\",\"seconds\":%.3f,\"weight_mib\":%.1f,"
-           "\"params\":%lld,\"mflop_per_position\":%.2f,\"lstm_mflop_per_position\":%.2f}\n",
-           dir, best, (double)info.weight_bytes / (1 << 20), (long long)info.n_params,
-           (double)info.flops_per_position / 1e6, lstm_flops / 1e6);
+    double P = info.projection_dim, H = info.cell_dim, L = info.n_lstm_layers;
+    double lstm_flops = 2.0 * 2 * L * (2 * P * 4 * H + H * P);
+    /* Bytes one sentence streams: per position W_rec and W_P of every layer and direction,
+     * once per layer and direction W_in (its input product covers all positions). */
+    double wbytes = precision == ELMO_PRECISION_BF16 ? 2 : 4;
+    double step_mib = 2 * L * (P * 4 * H + H * P) * wbytes / (1 << 20);
+    double input_mib = 2 * L * P * 4 * H * wbytes / (1 << 20);
+    printf("{\"bench\":\"load\",\"model\":\"%s\",", dir);
+    print_setup();
+    printf("\"seconds\":%.3f,\"weight_mib\":%.1f,\"params\":%lld,"
+           "\"mflop_per_position\":%.2f,\"lstm_mflop_per_position\":%.2f,"
+           "\"stream_mib_per_position\":%.2f,\"input_mib\":%.2f,\"rss_after_mib\":%.1f}\n",
+           best, (double)info.weight_bytes / (1 << 20), (long long)info.n_params,
+           (double)info.flops_per_position / 1e6, lstm_flops / 1e6, step_mib, input_mib,
+           peak_rss_mib());
     return 0;
 }
 
@@ -113,7 +142,8 @@ static int bench_core_batch(const char *dir, size_t n) {
     paths(dir, o, w);
     elmo_model *m = NULL;
     elmo_error err;
-    if (elmo_model_load(o, w, NULL, &m, &err)) return die("core-batch", err.message);
+    elmo_load_params lp = load_params();
+    if (elmo_model_load(o, w, &lp, &m, &err)) return die("core-batch", err.message);
     corpus c;
     if (corpus_make(&c, n, 7)) return die("core-batch", "out of memory");
     elmo_sentence *s = calloc(n, sizeof *s);
@@ -121,13 +151,17 @@ static int bench_core_batch(const char *dir, size_t n) {
     elmo_model_info info;
     elmo_model_get_info(m, &info);
     float *out = malloc(n * (size_t)info.output_dim * sizeof *out);
+    elmo_run_params rp = elmo_run_default_params();
+    rp.n_threads = threads;
     double t0 = now();
-    if (elmo_embed_batch(m, NULL, NULL, s, n, out, &err)) return die("core-batch", err.message);
+    if (elmo_embed_batch(m, &rp, NULL, s, n, out, &err)) return die("core-batch", err.message);
     double dt = now() - t0;
-    printf("{\"bench\":\"core-batch\",\"model\":\"%s\",\"sentences\":%zu,\"tokens\":%zu,"
+    printf("{\"bench\":\"core-batch\",\"model\":\"%s\",", dir);
+    print_setup();
+    printf("\"sentences\":%zu,\"tokens\":%zu,"
            "\"positions\":%zu,\"seconds\":%.3f,\"tokens_per_s\":%.1f,\"peak_rss_mib\":%.1f,"
            "\"weight_mib\":%.1f}\n",
-           dir, n, tokens, tokens + 2 * n, dt, (double)tokens / dt, peak_rss_mib(),
+           n, tokens, tokens + 2 * n, dt, (double)tokens / dt, peak_rss_mib(),
            (double)info.weight_bytes / (1 << 20));
     for (size_t i = 0; i < n; i++) free((void *)s[i].tokens);
     free(s);
@@ -149,7 +183,8 @@ static sqlite3 *open_with_model(const char *ext, const char *dir) {
         sqlite3_close(db);
         return NULL;
     }
-    snprintf(sql, sizeof sql, "SELECT elmo_load('default', '%s', '%s')", o, w);
+    snprintf(sql, sizeof sql, "SELECT elmo_load('default', '%s', '%s', '{\"precision\":\"%s\"}')",
+             o, w, elmo_precision_name(precision));
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         fprintf(stderr, "elmo-bench: %s\n", msg ? msg : "elmo_load failed");
         sqlite3_free(msg);
@@ -183,11 +218,42 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
                               "elmo_batch('SELECT id, body FROM docs')", NULL, NULL, &msg);
     double dt = now() - t0;
     if (rc != SQLITE_OK) return die("sql-batch", msg ? msg : "failed");
-    printf("{\"bench\":\"sql-batch\",\"model\":\"%s\",\"sentences\":%zu,\"tokens\":%zu,"
+    printf("{\"bench\":\"sql-batch\",\"model\":\"%s\",", dir);
+    print_setup();
+    printf("\"sentences\":%zu,\"tokens\":%zu,"
            "\"positions\":%zu,\"seconds\":%.3f,\"tokens_per_s\":%.1f,\"peak_rss_mib\":%.1f}\n",
-           dir, n, tokens, tokens + 2 * n, dt, (double)tokens / dt, peak_rss_mib());
+           n, tokens, tokens + 2 * n, dt, (double)tokens / dt, peak_rss_mib());
     corpus_free(&c);
     sqlite3_close(db);
+    return 0;
+}
+
+/* Writes the benchmark corpus as docs(id INTEGER PRIMARY KEY, body TEXT) into a new
+ * database file, for timing `elmo embed` on the same texts as the other measurements. */
+static int bench_corpus_db(const char *path, size_t n) {
+    sqlite3 *db = NULL;
+    corpus c;
+    if (corpus_make(&c, n, 7)) return die("corpus-db", "out of memory");
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT); BEGIN", NULL,
+                     NULL, NULL) != SQLITE_OK)
+        return die("corpus-db", sqlite3_errmsg(db));
+    sqlite3_stmt *ins;
+    sqlite3_prepare_v2(db, "INSERT INTO docs(id, body) VALUES (?, ?)", -1, &ins, NULL);
+    size_t tokens = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
+        sqlite3_bind_text(ins, 2, c.text[i], -1, SQLITE_STATIC);
+        sqlite3_step(ins);
+        sqlite3_reset(ins);
+        tokens += elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c.text[i], strlen(c.text[i]), NULL, 0);
+    }
+    sqlite3_finalize(ins);
+    int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    corpus_free(&c);
+    if (rc != SQLITE_OK) return die("corpus-db", "cannot write the database");
+    printf("{\"bench\":\"corpus-db\",\"sentences\":%zu,\"tokens\":%zu}\n", n, tokens);
     return 0;
 }
 
@@ -216,15 +282,34 @@ static int bench_sql_latency(const char *ext, const char *dir) {
     qsort(t, RUNS, sizeof *t, cmp_double);
     size_t tokens = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, corpus_sentence20,
                                   strlen(corpus_sentence20), NULL, 0);
-    printf("{\"bench\":\"sql-latency\",\"model\":\"%s\",\"tokens\":%zu,\"first_ms\":%.2f,"
-           "\"median_ms\":%.2f,\"min_ms\":%.2f}\n",
-           dir, tokens, first * 1e3, t[RUNS / 2] * 1e3, t[0] * 1e3);
+    printf("{\"bench\":\"sql-latency\",\"model\":\"%s\",", dir);
+    print_setup();
+    printf("\"tokens\":%zu,\"first_ms\":%.2f,\"median_ms\":%.2f,\"min_ms\":%.2f,"
+           "\"peak_rss_mib\":%.1f}\n",
+           tokens, first * 1e3, t[RUNS / 2] * 1e3, t[0] * 1e3, peak_rss_mib());
     sqlite3_finalize(q);
     sqlite3_close(db);
     return 0;
 }
 
 int main(int argc, char **argv) {
+    while (argc > 2 && !strncmp(argv[1], "--", 2)) {
+        if (!strcmp(argv[1], "--precision") && !strcmp(argv[2], "bf16"))
+            precision = ELMO_PRECISION_BF16;
+        else if (!strcmp(argv[1], "--precision") && !strcmp(argv[2], "fp32"))
+            precision = ELMO_PRECISION_FP32;
+        else if (!strcmp(argv[1], "--threads") && atoi(argv[2]) > 0)
+            threads = atoi(argv[2]);
+        else
+            break;
+        argv += 2;
+        argc -= 2;
+    }
+    if (threads) { /* for the SQL commands, whose calls take ELMO_THREADS */
+        char t[16];
+        snprintf(t, sizeof t, "%d", threads);
+        setenv("ELMO_THREADS", t, 1);
+    }
     const char *cmd = argc > 1 ? argv[1] : "";
     if (!strcmp(cmd, "sgemm")) return bench_sgemm();
     if (!strcmp(cmd, "load") && argc == 3) return bench_load(argv[2]);
@@ -233,13 +318,15 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "sql-batch") && argc == 5)
         return bench_sql_batch(argv[2], argv[3], (size_t)strtoul(argv[4], NULL, 10));
     if (!strcmp(cmd, "sql-latency") && argc == 4) return bench_sql_latency(argv[2], argv[3]);
+    if (!strcmp(cmd, "corpus-db") && argc == 4)
+        return bench_corpus_db(argv[2], (size_t)strtoul(argv[3], NULL, 10));
     if (!strcmp(cmd, "peak-fma") && argc == 3) return bench_peak_fma(atoi(argv[2]));
     if (!strcmp(cmd, "peak-bf16") && argc == 3) return bench_peak_bf16(atoi(argv[2]));
     if (!strcmp(cmd, "dram") && argc == 3) return bench_dram(atoi(argv[2]));
     if (!strcmp(cmd, "gemm") && argc == 7)
         return bench_gemm(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]));
     fprintf(stderr, "usage: elmo-bench sgemm | load DIR | core-batch DIR N | "
-                    "sql-batch EXT DIR N | sql-latency EXT DIR | peak-fma T | peak-bf16 T | "
+                    "sql-batch EXT DIR N | sql-latency EXT DIR | corpus-db DB N | peak-fma T | peak-bf16 T | "
                     "dram T | gemm fp32|bf16|fp32-avx2|fp32-portable T M K N\n");
     return 2;
 }

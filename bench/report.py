@@ -1,86 +1,121 @@
-"""Prints bench/run.sh's JSON lines as a table; throughput also as a fraction of the compute
-ceiling measured in the same run (sgemm GFLOP/s / FLOPs per token position)."""
+"""Prints bench/run.sh's JSON lines as tables. Every figure is also given against this
+machine's limits measured in the same run: the 512-bit FMA and vdpbf16ps peaks (GFLOP/s,
+fastest round in thread CPU time) and DRAM read bandwidth (GB/s, wall time)."""
 import json
 import os
 import sys
 
 
-def main(path):
-    rows = [json.loads(line) for line in open(path) if line.strip()]
-    sgemm = next(r["gflops"] for r in rows if r["bench"] == "sgemm")
-    by_model = {}
-    for r in rows:
-        if "model" in r:
-            by_model.setdefault(r["model"], {})[r["bench"]] = r
-    print()
-    print("OpenBLAS sgemm on all cores: %.1f GFLOP/s" % sgemm)
-    print()
-    header = ("model", "load s", "core tok/s", "SQL tok/s", "% ceiling", "% LSTM ceiling",
-              "embed ms", "cold ms", "peak RSS MiB", "RSS/weights")
+def pct(x):
+    return "%.0f %%" % (100 * x)
+
+
+def table(header, rows):
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
-    for model, r in by_model.items():
-        load, core, sql, lat = r["load"], r["core-batch"], r["sql-batch"], r["sql-latency"]
-        ceiling = sgemm * 1e3 / load["mflop_per_position"]  # positions per second
-        lstm_ceiling = sgemm * 1e3 / load["lstm_mflop_per_position"]
-        pos_rate = sql["positions"] / sql["seconds"]
-        peak = max(core["peak_rss_mib"], sql["peak_rss_mib"])
-        print("| %s | %.2f | %.0f | %.0f | %.0f %% | %.0f %% | %.1f | %.1f | %.0f | %.2f |" % (
-            os.path.basename(model), load["seconds"], core["tokens_per_s"],
-            sql["tokens_per_s"], 100 * pos_rate / ceiling, 100 * pos_rate / lstm_ceiling,
-            lat["median_ms"], lat["first_ms"], peak, peak / load["weight_mib"]))
-    print_peaks(rows)
-    print()
-    print("tok/s counts tokens (boundaries excluded). % ceiling: SQL token positions/s "
-          "(boundaries included) over sgemm GFLOP/s / MFLOP per position of every stage "
-          "(Original: 204.3); the char-CNN cache skips the context-free stages for known "
-          "tokens, so this can pass 100 %. % LSTM ceiling counts the LSTM FLOPs alone "
-          "(Original: 151.0 MFLOP per position), which every position must pay.")
-    print("embed ms: median elmo_embed of a 20-token sentence, char-CNN cache warm; cold: the "
-          "first call.")
-    for model, r in by_model.items():
-        if "cli-embed" in r:
-            c = r["cli-embed"]
-            print("elmo embed (%s, %d rows, whole command): %.0f rows/s, %.0f tokens/s" % (
-                os.path.basename(model), c["rows"], c["rows_per_s"], c["tokens_per_s"]))
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
 
 
-def print_peaks(rows):
-    """The machine's limits (peak-fma, peak-bf16, dram) and elmo_gemm against them."""
-    peaks = {(r["bench"], r["threads"]): r for r in rows
-             if r["bench"] in ("peak-fma", "peak-bf16", "dram")}
-    if not peaks:
-        return
+def main(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    limits = {}
+    for r in rows:
+        if r["bench"] in ("peak-fma", "peak-bf16", "dram"):
+            limits.setdefault(r["threads"], {})[r["bench"]] = r
+    sgemm = next((r["gflops"] for r in rows if r["bench"] == "sgemm"), 0)
+
     print()
-    print("| threads | FMA GFLOP/s | BF16 GFLOP/s | DRAM GB/s |")
-    print("|---|---|---|---|")
-    for t in sorted({t for _, t in peaks}):
-        def get(bench, key):
-            r = peaks.get((bench, t), {})
-            return "%.0f (%.0f)" % (r.get(key, 0), r.get(key + "_wall", 0))
-        print("| %d | %s | %s | %s |" % (t, get("peak-fma", "gflops"), get("peak-bf16", "gflops"),
-                                         get("dram", "gb_per_s")))
-    print("Fastest round in thread CPU time (in wall time): on a shared machine the first "
-          "leaves out other processes' time slices, the second includes them.")
+    print("This machine's limits, measured in this run:")
+    print()
+    table(("threads", "512-bit FMA GFLOP/s", "vdpbf16ps GFLOP/s", "DRAM read GB/s"),
+          [(str(t), "%.0f" % l["peak-fma"]["gflops"], "%.0f" % l["peak-bf16"]["gflops"],
+            "%.1f" % l["dram"]["gb_per_s_wall"]) for t, l in sorted(limits.items())])
+    print("OpenBLAS sgemm on all cores ([256, 512] x [512, 16384], its own threads): "
+          "%.0f GFLOP/s." % sgemm)
+
     gemms = [r for r in rows if r["bench"] == "gemm"]
-    if not gemms:
+    if gemms:
+        print()
+        print("elmo_gemm (packed weights larger than the cache; each thread its own rows):")
+        print()
+        out = []
+        for r in gemms:
+            peak = limits[r["threads"]]["peak-fma" if r["precision"] == "fp32" else "peak-bf16"]
+            gb = r["gflops"] * 1e9 / (2 * r["M"]) * (4 if r["precision"] == "fp32" else 2) / 1e9
+            out.append((r["precision"], str(r["threads"]), "%dx%dx%d" % (r["M"], r["K"], r["N"]),
+                        "%.0f" % r["gflops"], pct(r["gflops"] / peak["gflops"]),
+                        "%.1f" % gb if r["M"] == 1 else "",
+                        "%.0f" % r.get("openblas_sgemm_gflops", 0)))
+        table(("precision", "threads", "M x K x N", "GFLOP/s", "of peak", "weights GB/s",
+               "OpenBLAS sgemm"), out)
+
+    models = {}
+    for r in rows:
+        if "model" in r and "precision" in r:
+            key = (os.path.basename(r["model"]), r["precision"])
+            models.setdefault(key, []).append(r)
+    if not models:
         return
+    fp32_weights = {m: next(r["weight_mib"] for r in rs if r["bench"] == "load")
+                    for (m, p), rs in models.items() if p == "fp32"}
+
+    def one(rs, bench, threads=None):
+        for r in rs:
+            if r["bench"] == bench and (threads is None or r.get("threads") == threads):
+                return r
+        return None
+
     print()
-    print("| precision | threads | M x K x N | GFLOP/s | median | % peak | OpenBLAS sgemm GFLOP/s |")
-    print("|---|---|---|---|---|---|---|")
-    for r in gemms:
-        peak_name = "peak-fma" if r["precision"] == "fp32" else "peak-bf16"
-        peak = peaks.get((peak_name, r["threads"]), {}).get("gflops", 0)
-        print("| %s | %d | %dx%dx%d | %.0f | %.0f | %s | %.0f |" % (
-            r["precision"], r["threads"], r["M"], r["K"], r["N"], r["gflops"],
-            r.get("gflops_median", 0),
-            "%.0f %%" % (100 * r["gflops"] / peak) if peak else "-",
-            r.get("openblas_sgemm_gflops", 0)))
-    print("elmo_gemm: the engine's packed-weight products, each thread its own rows, the "
-          "weights rotating over copies larger than the cache (fastest and median round in "
-          "CPU time; the JSON also has wall time); % peak against the same run's FMA or BF16 "
-          "peak. "
-          "M = 1 streams the weights, so it is bound by memory (DRAM column), not FLOPs.")
+    print("Batch embedding (tokens/s; boundaries excluded). 'of peak' is the work done per "
+          "second (token positions x all stages' FLOPs, the char-CNN cache skipping known "
+          "tokens' context-free stages) over the FMA (fp32) or vdpbf16ps (bf16) peak of "
+          "the same thread count; 'LSTM' counts the LSTM FLOPs alone, which every position "
+          "pays:")
+    print()
+    out = []
+    for (m, p), rs in models.items():
+        load = one(rs, "load")
+        for t in (1, 2):
+            core = one(rs, "core-batch", t)
+            if not core or not load:
+                continue
+            pos_rate = core["positions"] / core["seconds"]
+            peak = limits[t]["peak-fma" if p == "fp32" else "peak-bf16"]["gflops"]
+            sql = one(rs, "sql-batch", t)
+            cli = one(rs, "cli-embed", t)
+            out.append((m, p, str(t), "%.0f" % core["tokens_per_s"],
+                        "%.0f" % sql["tokens_per_s"] if sql else "",
+                        "%.0f" % cli["tokens_per_s"] if cli else "",
+                        "%.0f" % (pos_rate * load["mflop_per_position"] / 1e3),
+                        pct(pos_rate * load["mflop_per_position"] / 1e3 / peak),
+                        pct(pos_rate * load["lstm_mflop_per_position"] / 1e3 / peak)))
+    table(("model", "precision", "threads", "C API", "elmo_batch", "elmo embed",
+           "GFLOP/s", "of peak", "LSTM of peak"), out)
+
+    print()
+    print("Latency of SELECT elmo_embed(?) on a 20-token sentence (median of 21, char-CNN cache "
+          "warm; cold: the first call). Memory floor: the weights one sentence must stream "
+          "(the recurrent and projection matrices once per position, the input matrices once "
+          "per layer) at the DRAM rate of the same thread count; load, memory:")
+    print()
+    out = []
+    for (m, p), rs in models.items():
+        load = one(rs, "load")
+        for t in (1, 2):
+            lat = one(rs, "sql-latency", t)
+            if not lat or not load:
+                continue
+            mib = (lat["tokens"] + 2) * load["stream_mib_per_position"] + load["input_mib"]
+            floor_ms = mib * (1 << 20) / (limits[t]["dram"]["gb_per_s_wall"] * 1e9) * 1e3
+            peak_rss = max(r.get("peak_rss_mib", 0) for r in rs)
+            out.append((m, p, str(t), "%.1f" % lat["median_ms"], "%.1f" % lat["first_ms"],
+                        "%.1f" % floor_ms, "%.2f" % (lat["median_ms"] / floor_ms),
+                        "%.2f" % load["seconds"], "%.0f" % load["weight_mib"],
+                        "%.0f" % peak_rss,
+                        "%.2f" % (peak_rss / fp32_weights[m]) if m in fp32_weights else ""))
+    table(("model", "precision", "threads", "embed ms", "cold ms", "floor ms", "x floor",
+           "load s", "weights MiB", "peak RSS MiB", "RSS / fp32 weights"), out)
 
 
 if __name__ == "__main__":

@@ -2,20 +2,26 @@
 # bench/run.sh - the benchmark: `make bench` (or sh bench/run.sh from the repo root).
 #
 # Generates the synthetic Small and Original models under build/models if missing, then
-# measures, each in a fresh process: OpenBLAS sgemm GFLOP/s on all cores (the compute
-# ceiling), the peaks of one core and of two (512-bit FMA and vdpbf16ps GFLOP/s, DRAM read
-# GB/s) with elmo_gemm on the LSTM shapes against them, load time, batch embedding through
-# the core API (elmo_embed_batch) and through SQL (INSERT ... SELECT FROM elmo_batch), elmo_embed latency on a 20-token sentence, and
-# peak RSS. Prints a table and writes the JSON lines to build/bench/results.jsonl.
+# measures, each in a fresh process, with 1 and 2 threads where it matters:
+#   - this machine's limits: 512-bit FMA and vdpbf16ps GFLOP/s, DRAM read GB/s, and OpenBLAS
+#     sgemm on all cores for reference;
+#   - elmo_gemm (the engine's products) on the LSTM shapes;
+#   - per model and precision (fp32, bf16): load time and RSS, batch embedding through the
+#     C API (elmo_embed_batch) and SQL (elmo_batch), elmo_embed latency on a 20-token
+#     sentence, and `elmo embed` on a database of the same sentences.
+# Prints tables (every figure also as a fraction of the limits measured in the same run)
+# and writes the JSON lines to build/bench/results.jsonl.
 #
 # Environment: B (build dir, default build/release), SENTENCES_SMALL (default 2000),
-# SENTENCES_ORIGINAL (default 600), MODELS (default "small original").
+# SENTENCES_ORIGINAL (default 600), MODELS (default "small original"), PRECISIONS
+# (default "fp32 bf16"; bf16 is skipped on CPUs without AVX512-BF16).
 set -eu
 B=${B:-build/release}
 OUT=build/bench
 SENTENCES_SMALL=${SENTENCES_SMALL:-2000}
 SENTENCES_ORIGINAL=${SENTENCES_ORIGINAL:-600}
 MODELS=${MODELS:-"small original"}
+PRECISIONS=${PRECISIONS:-"fp32 bf16"}
 PYTHON=${PYTHON:-/usr/bin/python3}
 
 mkdir -p "$OUT"
@@ -36,12 +42,16 @@ run() {
 }
 
 run sgemm
-# This machine's limits and the engine's own products against them, 1 and 2 threads.
+has_bf16=1
 for t in 1 2; do
     run peak-fma $t
     run peak-bf16 $t
     run dram $t
-    for p in fp32 bf16; do
+done
+grep -q '"bench":"peak-bf16".*"gflops":0[,.}]' "$results" && has_bf16=0
+for t in 1 2; do
+    for p in $PRECISIONS; do
+        [ "$p" = bf16 ] && [ $has_bf16 = 0 ] && continue
         for m in 1 64 256; do run gemm $p $t $m 512 16384; done
         run gemm $p $t 64 4096 512
     done
@@ -49,10 +59,17 @@ done
 for shape in $MODELS; do
     dir=build/models/$shape
     if [ "$shape" = original ]; then n=$SENTENCES_ORIGINAL; else n=$SENTENCES_SMALL; fi
-    run load "$dir"
-    run core-batch "$dir" "$n"
-    run sql-batch "$B/elmo.so" "$dir" "$n"
-    run sql-latency "$B/elmo.so" "$dir"
+    for p in $PRECISIONS; do
+        [ "$p" = bf16 ] && [ $has_bf16 = 0 ] && continue
+        run --precision $p load "$dir"
+        for t in 1 2; do
+            run --precision $p --threads $t core-batch "$dir" "$n"
+            run --precision $p --threads $t sql-latency "$B/elmo.so" "$dir"
+        done
+        run --precision $p --threads 2 sql-batch "$B/elmo.so" "$dir" "$n"
+        echo "  cli_embed.py $dir $n $p" >&2
+        ELMO_THREADS=2 "$PYTHON" bench/cli_embed.py "$B" "$dir" "$n" "$p" | tee -a "$results" >/dev/null
+    done
 done
 
 "$PYTHON" bench/report.py "$results"
