@@ -90,10 +90,16 @@ int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision,
             }
         } else {
             uint16_t *panel = (uint16_t *)data + n0 * rows; /* [K2][wp][2] */
-            for (size_t k = 0; k < rows; k++)
-                for (size_t j = 0; j < wp; j++)
-                    panel[((k / 2) * wp + j) * 2 + k % 2] =
-                        k < k_n && j < w_n ? elmo_bf16_round(w[k * ldw + n0 + j]) : 0;
+            for (size_t kp = 0; kp < rows / 2; kp++) {
+                const float *even = w + 2 * kp * ldw + n0; /* rows 2kp and 2kp+1 of W */
+                const float *odd = 2 * kp + 1 < k_n ? even + ldw : NULL;
+                uint16_t *dst = panel + kp * wp * 2;
+                for (size_t j = 0; j < w_n; j++) {
+                    dst[2 * j] = elmo_bf16_round(even[j]);
+                    dst[2 * j + 1] = odd ? elmo_bf16_round(odd[j]) : 0;
+                }
+                memset(dst + 2 * w_n, 0, 2 * (wp - w_n) * sizeof *dst);
+            }
         }
     }
     *out = (elmo_packed){.K = K, .N = N, .precision = precision, .data = data, .bytes = bytes};
