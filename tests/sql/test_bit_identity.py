@@ -43,7 +43,7 @@ def pooled_mean(vectors):
     return struct.pack("<%df" % len(out), *out)
 
 
-def embed_in_child(texts, threads):
+def embed_in_child(texts, threads, env=None):
     """hex(elmo_embed(t)) for each text, in a fresh sqlite3 process (cold cache)."""
     sql = ".load %s\nSELECT elmo_load('default', '%s', '%s');\n" % (
         os.path.join(ROOT, os.environ.get("B", "build/release"), "elmo"), TINY_OPTIONS,
@@ -51,7 +51,7 @@ def embed_in_child(texts, threads):
     sql += "".join("SELECT hex(elmo_embed('%s'));\n" % t.replace("'", "''") for t in texts)
     p = subprocess.run([os.environ.get("SQLITE3", "sqlite3"), ":memory:"], input=sql,
                        capture_output=True, text=True, cwd=ROOT, timeout=120,
-                       env=cli_env({"ELMO_THREADS": str(threads)}))
+                       env=cli_env(dict(env or {}, ELMO_THREADS=str(threads))))
     assert p.returncode == 0, p.stderr
     lines = p.stdout.split()
     return [bytes.fromhex(h) for h in lines[1:]]
@@ -96,6 +96,13 @@ class SamePathSameBytes(ElmoTestCase):
         for threads in (1, 2):
             child = embed_in_child(reverse, threads)
             self.assertEqual(child, list(reversed(here[:40])), "ELMO_THREADS=%d" % threads)
+
+
+    def test_every_fp32_kernel_gives_the_same_bytes(self):
+        here = self.embed_each(None)[:30]
+        for kernel in ("avx2", "portable"):
+            child = embed_in_child(TEXTS[:30], 2, {"ELMO_KERNEL": kernel})
+            self.assertEqual(child, here, "ELMO_KERNEL=" + kernel)
 
 
 class DeterministicInSchema(ElmoTestCase):
