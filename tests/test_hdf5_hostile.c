@@ -318,9 +318,15 @@ static void test_silent_exit(const char *self) {
     args[k] = NULL;
     int pipefd[2];
     if (pipe(pipefd) != 0) SETUP_FAILED();
+    /* Under ASan the child checks leaks at exit; libhdf5 itself loses 424 bytes on each of
+     * these files (inside the library, on its error path), which only it can fix. */
+    const char *supp = gmu_write("lsan", "libhdf5.supp", "leak:libhdf5\n", 13);
+    char lsan[600];
+    snprintf(lsan, sizeof lsan, "suppressions=%s:print_suppressions=0", supp ? supp : "");
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
+        if (supp) setenv("LSAN_OPTIONS", lsan, 1);
         dup2(pipefd[1], 2);
         close(pipefd[0]);
         close(pipefd[1]);
