@@ -182,7 +182,10 @@ static int check_stored_bytes(hdf5_source *s, hid_t ds, const char *name, H5D_la
     const char *path = s->base.path;
     /* numel * 4, saturated: anything above the file's size is refused anyway. */
     uint64_t numel = 1, cap = (uint64_t)1 << 60;
-    for (int i = 0; i < rank; i++)
+    hid_t space = H5Dget_space(ds);
+    if (space < 0 || H5Sget_simple_extent_type(space) == H5S_NULL) numel = 0; /* no values */
+    if (space >= 0) H5Sclose(space);
+    for (int i = 0; i < rank && numel; i++)
         numel = dims[i] && numel > cap / dims[i] ? cap : numel * dims[i];
     uint64_t need = numel * 4, size = (uint64_t)s->file_size;
     if (need == 0) return ELMO_OK;

@@ -285,3 +285,17 @@ int hh_deflate(const char *path, const char *name) {
     H5Pclose(dcpl);
     return rc;
 }
+
+int hh_null_space(const char *path, const char *name) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) return say("cannot open", path, name);
+    hid_t sp = H5Screate(H5S_NULL);
+    int rc = H5Ldelete(f, name, H5P_DEFAULT) < 0 ? -1 : 0;
+    hid_t ds = rc ? -1 : H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
+                                     H5P_DEFAULT);
+    if (ds < 0) rc = -1;
+    else H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(f);
+    return rc ? say("cannot create the null dataset", path, name) : 0;
+}

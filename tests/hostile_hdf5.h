@@ -41,6 +41,9 @@ int hh_virtual(const char *path, const char *name, const char *src, const char *
 /* Rewrites `name` (contiguous) so that its layout message points past the end of file. */
 int hh_contiguous_past_eof(const char *path, const char *name);
 
+/* Replaces `name` by a float dataset with a null dataspace (no shape, no values). */
+int hh_null_space(const char *path, const char *name);
+
 /* Rewrites float dataset `name` with the same values, chunked and deflate-compressed. */
 int hh_deflate(const char *path, const char *name);
 

@@ -2,7 +2,8 @@
  * from the generated tiny model): datasets that store less than their shape declares
  * (compact, chunked never or partly written, contiguous past the end of the file),
  * values kept elsewhere (external storage in a FIFO or another file, external links,
- * soft links, virtual datasets), compressed datasets, and a FIFO as the weights file.
+ * soft links, virtual datasets), compressed datasets, a dataset without values (null
+ * dataspace: a shape error) and a FIFO as the weights file.
  * Each must fail with its exact message, before reading, leaving no HDF5 object open.
  * A subprocess that fails to load corrupted files and exits must print nothing.
  *
@@ -170,6 +171,17 @@ static void test_contiguous_past_eof(void) {
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'CNN_high_1/W_transform' (61504 bytes) lies past the "
              "end of the file (%lld bytes); " CORRUPT, w, file_size(w));
+    expect_exact(tiny_options, w, want);
+}
+
+/* A dataset without values (null dataspace) is a shape error, not a storage error. */
+static void test_null_space(void) {
+    char want[1024];
+    const char *w = copy_tiny("null_space");
+    if (!w || hh_null_space(w, "CNN/b_cnn_2")) SETUP_FAILED();
+    snprintf(want, sizeof want,
+             "weights file '%s': dataset 'CNN/b_cnn_2' has shape [], expected [16]; check "
+             "that the weights belong to these options", w);
     expect_exact(tiny_options, w, want);
 }
 
@@ -362,6 +374,7 @@ int main(int argc, char **argv) {
         test_compact_short();
         test_chunked_unwritten();
         test_contiguous_past_eof();
+        test_null_space();
         test_filters();
         test_external_storage();
         test_links();
