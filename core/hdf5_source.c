@@ -214,8 +214,8 @@ static int check_stored_bytes(hdf5_source *s, hid_t ds, const char *name, H5D_la
         if (status != H5D_SPACE_STATUS_ALLOCATED)
             return elmo_fail(err, ELMO_ERR_FORMAT,
                              "weights file '%s': dataset '%s' declares %llu values but %s of "
-                             "its %llu chunks are stored (the rest would read as fill values); "
-                             CORRUPT_HINT,
+                             "its %llu chunks are stored (missing chunks would read as fill "
+                             "values); " CORRUPT_HINT,
                              path, name, (unsigned long long)numel,
                              status == H5D_SPACE_STATUS_PART_ALLOCATED ? "only some" : "none",
                              (unsigned long long)chunks);

@@ -153,14 +153,14 @@ static void test_chunked_unwritten(void) {
     if (!w || hh_chunked(w, "CNN/b_cnn_0", 1, (hsize_t[]){4}, 0)) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'CNN/b_cnn_0' declares 4 values but none of its 4 "
-             "chunks are stored (the rest would read as fill values); " CORRUPT, w);
+             "chunks are stored (missing chunks would read as fill values); " CORRUPT, w);
     expect_exact(tiny_options, w, want);
     w = copy_tiny("chunk_part"); /* [124, 124] in 124 chunks of one row, 3 written */
     if (!w || hh_chunked(w, "CNN_high_0/W_carry", 2, (hsize_t[]){124, 124}, 3)) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'CNN_high_0/W_carry' declares 15376 values but only "
-             "some of its 124 chunks are stored (the rest would read as fill values); " CORRUPT,
-             w);
+             "some of its 124 chunks are stored (missing chunks would read as fill values); "
+             CORRUPT, w);
     expect_exact(tiny_options, w, want);
 }
 
