@@ -1,26 +1,56 @@
 /* hdf5_source.c - tensors from an AllenNLP/bilm-tf HDF5 weights file, read with libhdf5.
  *
- * libhdf5 parses the file's metadata itself; load HDF5 files only from trusted sources.
+ * Trust: libhdf5 parses the file's metadata (object headers, B-trees, heaps) itself, and a
+ * corrupted or hostile file can make it allocate without bound there (a 77 KB file can
+ * declare a local heap of many GB, allocated while a name is looked up); nothing outside
+ * the library can prevent that. Load HDF5 files only from trusted sources.
+ *
+ * What this file does check, before any value is read or any destination allocated:
+ *  - the path is a regular file (a FIFO or device would block or never end);
+ *  - every link on the way to a dataset is a hard link inside the file: soft, external
+ *    and user-defined links are refused, so nothing resolves to another file or object;
+ *  - the dataset keeps its values in this file: external storage and virtual datasets
+ *    are refused;
+ *  - the dataset is unfiltered: AllenNLP files are written by h5py with default settings,
+ *    contiguous and uncompressed (as tools/elmo-genmodel writes them); a filter such as
+ *    deflate could expand a small chunk without a bound we control, so filtered datasets
+ *    are refused with a hint to rewrite the file uncompressed;
+ *  - the bytes stored are what the shape needs (numel * 4): compact storage of exactly
+ *    that size, contiguous storage of that size inside the file, chunked storage fully
+ *    written (no fill values made up for chunks the file does not hold), never more than
+ *    the file's size.
+ *
  * HDF5 keeps global state (error stacks, open-object tables), so a source holds the
- * process-wide HDF5 lock from open to close. */
+ * process-wide HDF5 lock from open to close. With the checks above every read is bounded
+ * by the (regular) file itself, so the lock is never held across an unbounded read. */
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "tensor_source.h"
 
 static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
+static int h5_atexit_skipped; /* under h5_lock */
 
 typedef struct hdf5_source {
     elmo_tensor_source base;
     hid_t file;
+    int64_t file_size;   /* bytes, from stat at open */
+    int64_t user_block;  /* bytes before HDF5 addresses start (0 unless a user block) */
     H5E_auto2_t old_func;
     void *old_data;
 } hdf5_source;
+
+#define REFUSED_HINT "use the original AllenNLP weights file"
+#define CORRUPT_HINT "the file is truncated or corrupted; download it again"
 
 static void describe_type(hid_t type, char *buf, size_t cap) {
     H5T_class_t cls = H5Tget_class(type);
@@ -35,76 +65,276 @@ static void describe_type(hid_t type, char *buf, size_t cap) {
         snprintf(buf, cap, "a non-numeric type (HDF5 class %d)", (int)cls);
 }
 
-/* 1 if every group on the way to `path` and the link itself exist. */
-static int link_exists(hid_t file, const char *path) {
-    char prefix[256];
+/* ---- links ------------------------------------------------------------------------------ */
+
+typedef enum walk_result { WALK_ABSENT, WALK_HARD, WALK_OTHER } walk_result;
+
+/* Walks `path` one link at a time, never following a link that is not a hard link (a soft
+ * or external link is only looked at, not resolved). WALK_HARD: every link exists and is
+ * hard; WALK_ABSENT: one is missing; WALK_OTHER: links[0..*stop) names a soft, external
+ * or user-defined link, of type *kind. */
+static walk_result walk_links(hid_t file, const char *path, char prefix[256], H5L_type_t *kind) {
     size_t len = strlen(path);
-    if (len >= sizeof prefix) return 0;
+    if (len >= 256) return WALK_ABSENT;
     for (size_t i = 1; i <= len; i++) {
         if (path[i] != '/' && path[i] != '\0') continue;
         memcpy(prefix, path, i);
         prefix[i] = '\0';
-        if (H5Lexists(file, prefix, H5P_DEFAULT) <= 0) return 0;
+        H5L_info_t info;
+        if (H5Lexists(file, prefix, H5P_DEFAULT) <= 0 ||
+            H5Lget_info(file, prefix, &info, H5P_DEFAULT) < 0)
+            return WALK_ABSENT;
+        if (info.type != H5L_TYPE_HARD) {
+            *kind = info.type;
+            return WALK_OTHER;
+        }
     }
-    return 1;
+    return WALK_HARD;
 }
 
+static const char *link_kind(H5L_type_t kind) {
+    if (kind == H5L_TYPE_SOFT) return "a soft link";
+    if (kind == H5L_TYPE_EXTERNAL) return "an external link (to another file)";
+    return "a user-defined link";
+}
+
+/* 1 if the dataset or group exists. A soft or external link on the way counts as existing
+ * (it is not followed; find() refuses it). */
 static int h5_exists(elmo_tensor_source *base, const char *name) {
-    return link_exists(((hdf5_source *)base)->file, name);
+    char prefix[256];
+    H5L_type_t kind;
+    return walk_links(((hdf5_source *)base)->file, name, prefix, &kind) != WALK_ABSENT;
+}
+
+/* ---- storage ---------------------------------------------------------------------------- */
+
+static const char *filter_name(H5Z_filter_t id) {
+    switch (id) {
+    case H5Z_FILTER_DEFLATE: return "deflate";
+    case H5Z_FILTER_SHUFFLE: return "shuffle";
+    case H5Z_FILTER_FLETCHER32: return "fletcher32";
+    case H5Z_FILTER_SZIP: return "szip";
+    case H5Z_FILTER_NBIT: return "nbit";
+    case H5Z_FILTER_SCALEOFFSET: return "scaleoffset";
+    default: return "a third-party filter";
+    }
+}
+
+/* Refuses storage whose values are not plain bytes of this file (external storage,
+ * virtual datasets, filters); *layout and chunk[] (chunked) describe it otherwise. */
+static int check_storage_kind(hdf5_source *s, hid_t ds, const char *name, H5D_layout_t *layout,
+                              hsize_t chunk[H5S_MAX_RANK], elmo_error *err) {
+    const char *path = s->base.path;
+    hid_t dcpl = H5Dget_create_plist(ds);
+    if (dcpl < 0)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s': cannot read how dataset '%s' is stored; " CORRUPT_HINT,
+                         path, name);
+    *layout = H5Pget_layout(dcpl);
+    int n_external = H5Pget_external_count(dcpl);
+    int n_filters = H5Pget_nfilters(dcpl);
+    H5Z_filter_t filter = -1;
+    if (n_filters > 0) {
+        unsigned flags = 0, config = 0;
+        size_t n_values = 0;
+        filter = H5Pget_filter2(dcpl, 0, &flags, &n_values, NULL, 0, NULL, &config);
+    }
+    int chunk_rank = *layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk) : 0;
+    H5Pclose(dcpl);
+    if (n_external != 0)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s': dataset '%s' keeps its values in another file "
+                         "(HDF5 external storage), which is refused: a weights file must hold "
+                         "its own values; " REFUSED_HINT,
+                         path, name);
+    if (*layout == H5D_VIRTUAL)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s': dataset '%s' is a virtual dataset (its values "
+                         "come from other datasets or files), which is refused; " REFUSED_HINT,
+                         path, name);
+    if (*layout != H5D_COMPACT && *layout != H5D_CONTIGUOUS && *layout != H5D_CHUNKED)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s': dataset '%s' has an unknown storage layout (%d); "
+                         CORRUPT_HINT,
+                         path, name, (int)*layout);
+    if (n_filters != 0)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s': dataset '%s' is stored through the HDF5 filter "
+                         "%d (%s), which is refused: AllenNLP weights are stored uncompressed; "
+                         "rewrite the file without filters (h5repack -f NONE in out)",
+                         path, name, (int)filter, filter_name(filter));
+    if (*layout == H5D_CHUNKED && chunk_rank <= 0)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s': cannot read the chunk shape of dataset '%s'; "
+                         CORRUPT_HINT,
+                         path, name);
+    return ELMO_OK;
+}
+
+/* ceil(a / b) for b > 0. */
+static uint64_t div_up(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
+
+/* The bytes the file stores for the dataset must be the `need` bytes its shape needs
+ * (float32 values), all inside the file. */
+static int check_stored_bytes(hdf5_source *s, hid_t ds, const char *name, H5D_layout_t layout,
+                              int rank, const hsize_t *dims, const hsize_t *chunk,
+                              elmo_error *err) {
+    const char *path = s->base.path;
+    /* numel * 4, saturated: anything above the file's size is refused anyway. */
+    uint64_t numel = 1, cap = (uint64_t)1 << 60;
+    hid_t space = H5Dget_space(ds);
+    if (space < 0 || H5Sget_simple_extent_type(space) == H5S_NULL) numel = 0; /* no values */
+    if (space >= 0) H5Sclose(space);
+    for (int i = 0; i < rank && numel; i++)
+        numel = dims[i] && numel > cap / dims[i] ? cap : numel * dims[i];
+    uint64_t need = numel * 4, size = (uint64_t)s->file_size;
+    if (need == 0) return ELMO_OK;
+    if (need > size)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s': dataset '%s' declares %s%llu values (%llu bytes), "
+                         "more than the whole file (%llu bytes); " CORRUPT_HINT,
+                         path, name, numel == cap ? "over " : "", (unsigned long long)numel,
+                         (unsigned long long)need, (unsigned long long)size);
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    if (H5Dget_space_status(ds, &status) < 0) status = H5D_SPACE_STATUS_ERROR;
+    uint64_t stored = H5Dget_storage_size(ds);
+    uint64_t expect = need; /* what a well-formed file stores for this layout */
+    if (layout == H5D_CHUNKED) {
+        /* Unfiltered chunks are whole: edge chunks are stored full size. */
+        uint64_t chunks = 1, chunk_bytes = 4;
+        for (int i = 0; i < rank; i++) {
+            if (chunk[i] == 0) return elmo_fail(err, ELMO_ERR_FORMAT,
+                                                "weights file '%s': dataset '%s' has an empty "
+                                                "chunk shape; " CORRUPT_HINT, path, name);
+            uint64_t per = div_up(dims[i], chunk[i]);
+            chunks = chunks > cap / per ? cap : chunks * per;
+            chunk_bytes = chunk_bytes > cap / chunk[i] ? cap : chunk_bytes * chunk[i];
+        }
+        expect = chunks > cap / chunk_bytes ? cap : chunks * chunk_bytes;
+        if (status != H5D_SPACE_STATUS_ALLOCATED)
+            return elmo_fail(err, ELMO_ERR_FORMAT,
+                             "weights file '%s': dataset '%s' declares %llu values but %s of "
+                             "its %llu chunks are stored (missing chunks would read as fill "
+                             "values); " CORRUPT_HINT,
+                             path, name, (unsigned long long)numel,
+                             status == H5D_SPACE_STATUS_PART_ALLOCATED ? "only some" : "none",
+                             (unsigned long long)chunks);
+    }
+    if (stored != expect || stored > size)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s': dataset '%s' stores %llu bytes for its %llu "
+                         "values (%llu bytes expected); " CORRUPT_HINT,
+                         path, name, (unsigned long long)stored, (unsigned long long)numel,
+                         (unsigned long long)expect);
+    if (layout == H5D_CONTIGUOUS) {
+        haddr_t at = H5Dget_offset(ds);
+        uint64_t start = (uint64_t)s->user_block + (uint64_t)at;
+        if (at == HADDR_UNDEF || status != H5D_SPACE_STATUS_ALLOCATED || start > size ||
+            need > size - start)
+            return elmo_fail(err, ELMO_ERR_FORMAT,
+                             "weights file '%s': dataset '%s' (%llu bytes) lies past the end "
+                             "of the file (%llu bytes); " CORRUPT_HINT,
+                             path, name, (unsigned long long)need, (unsigned long long)size);
+    }
+    return ELMO_OK;
+}
+
+/* ---- datasets --------------------------------------------------------------------------- */
+
+/* Opens dataset `name` after checking the links on its way, its type (float32) and its
+ * storage. Returns 1 with *ds open and its shape, 0 when absent, or a negated elmo_status
+ * with err set; nothing is left open unless 1 is returned. */
+static int open_dataset(hdf5_source *s, const char *name, hid_t *ds_out, int *rank_out,
+                        hsize_t dims[H5S_MAX_RANK], elmo_error *err) {
+    const char *path = s->base.path;
+    char prefix[256];
+    H5L_type_t kind = H5L_TYPE_ERROR;
+    walk_result w = walk_links(s->file, name, prefix, &kind);
+    if (w == WALK_ABSENT) return 0;
+    if (w == WALK_OTHER) {
+        if (!strcmp(prefix, name))
+            return -elmo_fail(err, ELMO_ERR_FORMAT,
+                              "weights file '%s': dataset '%s' is %s, which is refused "
+                              "(weights must be plain datasets inside the file); " REFUSED_HINT,
+                              path, name, link_kind(kind));
+        return -elmo_fail(err, ELMO_ERR_FORMAT,
+                          "weights file '%s': '%s' (on the path to dataset '%s') is %s, which "
+                          "is refused (weights must be plain groups and datasets inside the "
+                          "file); " REFUSED_HINT,
+                          path, prefix, name, link_kind(kind));
+    }
+    hid_t ds = H5Dopen2(s->file, name, H5P_DEFAULT);
+    if (ds < 0)
+        return -elmo_fail(err, ELMO_ERR_FORMAT,
+                          "weights file '%s': '%s' exists but is not a dataset", path, name);
+    H5D_layout_t layout = H5D_LAYOUT_ERROR;
+    hsize_t chunk[H5S_MAX_RANK] = {0};
+    /* The storage kind first: the shape of a virtual dataset may come from other files. */
+    int rc = check_storage_kind(s, ds, name, &layout, chunk, err);
+    hid_t space = rc ? -1 : H5Dget_space(ds), type = rc ? -1 : H5Dget_type(ds);
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    char got[96];
+    if (rc) {
+        /* err set */
+    } else if (rank < 0 || type < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+        rc = elmo_fail(err, ELMO_ERR_FORMAT,
+                       "weights file '%s': cannot read the shape of dataset '%s' (the file "
+                       "may be corrupted)",
+                       path, name);
+    } else if (H5Tget_class(type) != H5T_FLOAT || H5Tget_size(type) != 4) {
+        describe_type(type, got, sizeof got);
+        rc = elmo_fail(err, ELMO_ERR_FORMAT,
+                       "weights file '%s': dataset '%s' has type %s, expected float32", path,
+                       name, got);
+    } else {
+        rc = check_stored_bytes(s, ds, name, layout, rank, dims, chunk, err);
+    }
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    if (rc) {
+        H5Dclose(ds);
+        return -rc;
+    }
+    *ds_out = ds;
+    *rank_out = rank;
+    return 1;
 }
 
 static int h5_find(elmo_tensor_source *base, const char *name, int *rank_out,
                    int64_t dims_out[ELMO_MAX_RANK], elmo_error *err) {
-    hdf5_source *s = (hdf5_source *)base;
-    if (!link_exists(s->file, name)) return 0;
-    hid_t ds = H5Dopen2(s->file, name, H5P_DEFAULT);
-    if (ds < 0)
-        return -elmo_fail(err, ELMO_ERR_FORMAT,
-                          "weights file '%s': '%s' exists but is not a dataset", base->path,
-                          name);
-    hid_t space = H5Dget_space(ds), type = H5Dget_type(ds);
+    hid_t ds;
     hsize_t dims[H5S_MAX_RANK];
-    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
-    int rc = ELMO_OK;
-    char got[96];
-    if (rank < 0 || type < 0 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
-        rc = elmo_fail(err, ELMO_ERR_FORMAT,
-                       "weights file '%s': cannot read the shape of dataset '%s' (the file "
-                       "may be corrupted)",
-                       base->path, name);
-    } else if (H5Tget_class(type) != H5T_FLOAT || H5Tget_size(type) != 4) {
-        describe_type(type, got, sizeof got);
-        rc = elmo_fail(err, ELMO_ERR_FORMAT,
-                       "weights file '%s': dataset '%s' has type %s, expected float32",
-                       base->path, name, got);
-    } else {
-        *rank_out = rank;
-        for (int i = 0; i < rank && i < ELMO_MAX_RANK; i++) dims_out[i] = (int64_t)dims[i];
-    }
-    if (type >= 0) H5Tclose(type);
-    if (space >= 0) H5Sclose(space);
+    int found = open_dataset((hdf5_source *)base, name, &ds, rank_out, dims, err);
+    if (found <= 0) return found;
     H5Dclose(ds);
-    return rc ? -rc : 1;
+    for (int i = 0; i < *rank_out && i < ELMO_MAX_RANK; i++) dims_out[i] = (int64_t)dims[i];
+    return 1;
 }
 
 static int h5_read(elmo_tensor_source *base, const char *name, float *dst, size_t count,
                    elmo_error *err) {
-    (void)count; /* find() checked the shape, which the caller sized dst from */
     hdf5_source *s = (hdf5_source *)base;
-    hid_t ds = H5Dopen2(s->file, name, H5P_DEFAULT);
-    herr_t r = ds < 0 ? -1 : H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
-    if (ds >= 0) H5Dclose(ds);
+    hid_t ds;
+    int rank;
+    hsize_t dims[H5S_MAX_RANK];
+    int found = open_dataset(s, name, &ds, &rank, dims, err); /* checked again: cheap */
+    if (found < 0) return -found;
+    uint64_t numel = 1;
+    for (int i = 0; found && i < rank; i++) numel *= dims[i]; /* bounded by the file size */
+    herr_t r = -1;
+    if (found && numel == count)
+        r = H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
+    if (found) H5Dclose(ds);
     if (r < 0)
         return elmo_fail(err, ELMO_ERR_FORMAT,
-                         "weights file '%s': cannot read dataset '%s' (the file is "
-                         "truncated or corrupted; download it again)",
+                         "weights file '%s': cannot read dataset '%s' (" CORRUPT_HINT ")",
                          base->path, name);
     return ELMO_OK;
 }
 
 static void h5_close(elmo_tensor_source *base) {
     hdf5_source *s = (hdf5_source *)base;
-    if (s->file >= 0) H5Fclose(s->file);
+    if (s->file >= 0) H5Fclose(s->file); /* H5F_CLOSE_STRONG: closes anything left open */
     H5Eset_auto2(H5E_DEFAULT, s->old_func, s->old_data);
     pthread_mutex_unlock(&h5_lock);
     free(s);
@@ -112,32 +342,77 @@ static void h5_close(elmo_tensor_source *base) {
 
 static hid_t open_file(const char *path) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
 #if H5_VERSION_GE(1, 10, 7)
     /* Reading needs no lock; this also lets weights live on read-only media. */
-    if (fapl >= 0) H5Pset_file_locking(fapl, 0, 1);
+    H5Pset_file_locking(fapl, 0, 1);
 #endif
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
-    if (fapl >= 0) H5Pclose(fapl);
+    /* Closing the file closes every object still open in it, on every path; objects left
+     * open would otherwise make libhdf5 complain on stderr at process exit. */
+    hid_t f = H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0
+                  ? -1
+                  : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
     return f;
+}
+
+/* The user block size (HDF5 addresses count from its end). */
+static int64_t user_block_of(hid_t file) {
+    hid_t fcpl = H5Fget_create_plist(file);
+    hsize_t ub = 0;
+    if (fcpl >= 0) {
+        if (H5Pget_userblock(fcpl, &ub) < 0) ub = 0;
+        H5Pclose(fcpl);
+    }
+    return (int64_t)ub;
+}
+
+/* A regular file, opened without blocking (a FIFO would block an ordinary open). */
+static int check_regular(const char *path, int64_t *size, elmo_error *err) {
+    char why[128];
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return elmo_fail(err, ELMO_ERR_IO, "cannot open weights file '%s': %s", path,
+                         elmo_errno_text(errno, why, sizeof why));
+    struct stat st;
+    int rc = fstat(fd, &st);
+    int saved = errno;
+    close(fd);
+    if (rc != 0)
+        return elmo_fail(err, ELMO_ERR_IO, "cannot open weights file '%s': %s", path,
+                         elmo_errno_text(saved, why, sizeof why));
+    if (!S_ISREG(st.st_mode))
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s' is not an HDF5 file (it is %s, not a regular "
+                         "file); expected the AllenNLP *_weights.hdf5 file",
+                         path, S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
+    *size = (int64_t)st.st_size;
+    return ELMO_OK;
 }
 
 int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error *err) {
     *out = NULL;
-    char why[128];
-    FILE *f = fopen(path, "rb"); /* clear messages for the common mistakes first */
-    if (!f)
-        return elmo_fail(err, ELMO_ERR_IO, "cannot open weights file '%s': %s", path,
-                         elmo_errno_text(errno, why, sizeof why));
-    fclose(f);
+    int64_t size = 0;
+    int rc = check_regular(path, &size, err); /* clear messages for the common mistakes */
+    if (rc) return rc;
     hdf5_source *s = calloc(1, sizeof *s);
     if (!s) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     s->base = (elmo_tensor_source){.path = path, .format = "hdf5", .find = h5_find,
                                    .read = h5_read, .exists = h5_exists, .close = h5_close};
     s->file = -1;
+    s->file_size = size;
     pthread_mutex_lock(&h5_lock);
+    /* libhdf5 1.10 keeps internal references after failing on some corrupted metadata
+     * (h5dump does the same), and its shutdown at process exit then prints "infinite loop
+     * closing library" on stderr. Skipping that shutdown keeps the library silent; the
+     * operating system reclaims its memory. It must precede the first HDF5 call of the
+     * process to have effect (a host that already uses HDF5 keeps its own shutdown). */
+    if (!h5_atexit_skipped) {
+        H5dont_atexit();
+        h5_atexit_skipped = 1;
+    }
     H5Eget_auto2(H5E_DEFAULT, &s->old_func, &s->old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the library never prints */
-    int rc = ELMO_OK;
     if (H5Fis_hdf5(path) <= 0)
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
                        "weights file '%s' is not an HDF5 file; expected the AllenNLP "
@@ -145,13 +420,12 @@ int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error
                        path);
     else if ((s->file = open_file(path)) < 0)
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
-                       "cannot open weights file '%s' as HDF5 (the file is truncated or "
-                       "corrupted; download it again)",
-                       path);
+                       "cannot open weights file '%s' as HDF5 (" CORRUPT_HINT ")", path);
     if (rc) {
         h5_close(&s->base);
         return rc;
     }
+    s->user_block = user_block_of(s->file);
     *out = &s->base;
     return ELMO_OK;
 }
