@@ -122,6 +122,25 @@ static void build_specs(const elmo_config *c, elmo_weights *w, spec_list *s) {
     add_small(s, "aggregation/scaling", 1, (int64_t[]){1}, 1, &w->mix_scaling);
 }
 
+int elmo_weights_list(const elmo_config *cfg, elmo_tensor_desc *out, int cap) {
+    spec_list *specs = calloc(1, sizeof *specs);
+    elmo_weights *w = calloc(1, sizeof *w);
+    int n = 0;
+    if (specs && w) {
+        build_specs(cfg, w, specs);
+        for (int i = 0; i < specs->n && n < cap; i++, n++) {
+            const tensor_spec *t = &specs->t[i];
+            memcpy(out[n].name, t->name, sizeof out[n].name);
+            out[n].rank = t->rank;
+            memcpy(out[n].dims, t->dims, sizeof out[n].dims);
+            out[n].optional = t->optional;
+        }
+    }
+    free(specs);
+    free(w);
+    return n;
+}
+
 static void format_dims(char *buf, size_t cap, int rank, const int64_t *dims) {
     size_t used = (size_t)snprintf(buf, cap, "[");
     for (int i = 0; i < rank && used < cap; i++)
