@@ -45,10 +45,12 @@ BENCH_LIB := $(filter-out bench/elmo-bench.c,$(wildcard bench/*.c))
 BENCH_BIN := $(B)/elmo-bench
 
 EXT_SO := $(if $(EXT_SRC),$(B)/elmo.so)
+CLI_SRC := $(wildcard cli/*.c)
+CLI_BIN := $(if $(CLI_SRC),$(B)/elmo)
 
 .SECONDARY:
 .PHONY: all test test-unit test-sql test-release test-asan bench demo clean
-all: $(B)/libelmo.a $(EXT_SO) $(TOOL_BIN) $(BENCH_BIN) $(TEST_BIN)
+all: $(B)/libelmo.a $(EXT_SO) $(TOOL_BIN) $(BENCH_BIN) $(TEST_BIN) $(CLI_BIN)
 
 $(B)/%.o: %.c $(wildcard include/*.h core/*.h ext/*.h tests/*.h)
 	@mkdir -p $(dir $@)
@@ -70,6 +72,10 @@ $(B)/tests/%: tests/%.c $(TEST_LIB_OBJ) $(B)/libelmo.a
 
 $(B)/%: tools/%.c $(B)/libelmo.a
 	$(CC) $(CFLAGS_ALL) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
+
+# The `elmo` command (cli/main.c dispatches to one file per subcommand).
+$(B)/elmo: $(CLI_SRC) $(wildcard cli/*.h) $(B)/libelmo.a
+	$(CC) $(CFLAGS_ALL) $(CLI_SRC) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
 
 $(B)/elmo-bench: bench/elmo-bench.c $(BENCH_LIB) $(B)/libelmo.a
 	$(CC) $(CFLAGS_ALL) $< $(BENCH_LIB) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lopenblas -lsqlite3

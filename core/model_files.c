@@ -40,11 +40,7 @@ static kind detect(const char *path) {
     close(fd);
     static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     if (n >= 8 && memcmp(head, hdf5_sig, 8) == 0) return K_HDF5;
-    if (n == 9 && head[8] == '{') {
-        uint64_t len = 0;
-        for (int i = 7; i >= 0; i--) len = len << 8 | head[i];
-        if (len <= (uint64_t)st.st_size - 8) return K_SAFETENSORS;
-    }
+    if (n == 9 && head[8] == '{') return K_SAFETENSORS; /* the reader checks the length */
     if (elmo_tf_is_index_file(path)) return K_TF_INDEX;
     return K_UNKNOWN;
 }
@@ -149,6 +145,10 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
     memset(f, 0, sizeof *f);
     char buf[PATH_CAP];
     int rc;
+    char dir[PATH_CAP];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = '\0';
+    path = dir; /* "module/" and "module" name the same directory in messages */
     kind k = detect(path);
     if (k == K_DIR && options_path) k = K_UNKNOWN; /* with options, the weights are a file */
     switch (k) {

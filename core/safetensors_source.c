@@ -154,8 +154,9 @@ static int parse_tensor(st_source *s, const cJSON *item, st_tensor *t, uint64_t 
     for (int i = 0; i < rank; i++) {
         if (!get_count(cJSON_GetArrayItem(shape, i), MAX_DIM, &t->dims[i]))
             return bad(s, err, t->name, "has a dimension that is not an integer from 0 to 2^40");
+        if (t->dims[i] && numel > (uint64_t)MAX_DIM / (uint64_t)t->dims[i])
+            return bad(s, err, t->name, "has more than 2^40 elements");
         numel *= (uint64_t)t->dims[i];
-        if (numel > (uint64_t)MAX_DIM) return bad(s, err, t->name, "has more than 2^40 elements");
     }
     int64_t b, e;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||

@@ -306,8 +306,11 @@ int elmo_tf_index_parse(const unsigned char *buf, size_t len, const char *path,
     if (!get_varint(&fc, 10, &meta_off) || !get_varint(&fc, 10, &meta_size) ||
         !get_varint(&fc, 10, &index_off) || !get_varint(&fc, 10, &index_size))
         return corrupt(path, err, "the footer's block handles are malformed");
-    cursor index;
-    int rc = read_block(&t, index_off, index_size, &index);
+    for (const unsigned char *p = fc.p; p < foot + 40; p++)
+        if (*p) return corrupt(path, err, "the footer's padding is not zero");
+    cursor index, meta;
+    int rc = read_block(&t, meta_off, meta_size, &meta); /* unused, but checksummed */
+    if (!rc) rc = read_block(&t, index_off, index_size, &index);
     collect c = {.t = &t, .ix = out};
     if (!rc) rc = each_entry(&t, index, on_index_entry, &c);
     if (!rc && !c.have_header) rc = corrupt(path, err, "it has no bundle header (key \"\")");

@@ -277,8 +277,11 @@ static int map_names(tf_source *s, int *hub, elmo_error *err) {
                              s->prefix, e->name, e->dtype);
         uint64_t numel = 1;
         for (int k = 0; k < e->rank; k++) {
+            if (e->dims[k] && numel > ((uint64_t)1 << 40) / (uint64_t)e->dims[k]) {
+                numel = ((uint64_t)1 << 40) + 1;
+                break;
+            }
             numel *= (uint64_t)e->dims[k];
-            if (numel > ((uint64_t)1 << 40)) break;
         }
         uint64_t want = numel * (e->dtype == ELMO_TF_DT_BFLOAT16 ? 2 : 4);
         if (numel > ((uint64_t)1 << 40) || e->size != want)
