@@ -145,7 +145,10 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
     memset(f, 0, sizeof *f);
     char buf[PATH_CAP];
     int rc;
-    char dir[PATH_CAP];
+    char dir[PATH_CAP - 64]; /* room for the file names appended below */
+    if (strlen(path) >= sizeof dir)
+        return elmo_fail(err, ELMO_ERR_ARG, "model path '%.64s...' is longer than %zu bytes",
+                         path, sizeof dir - 1);
     snprintf(dir, sizeof dir, "%s", path);
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = '\0';
     path = dir; /* "module/" and "module" name the same directory in messages */

@@ -20,7 +20,9 @@ static const struct {
     void (*func)(sqlite3_context *, int, sqlite3_value **);
 } functions[] = {
     /* reads files: only from top-level SQL, never from triggers, views or schema */
+    {"elmo_load", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_load_func},
     {"elmo_load", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_load_func},
+    {"elmo_load", 4, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_load_func},
     {"elmo_unload", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_unload_func},
     /* not deterministic: a name can be reloaded with another model */
     {"elmo_embed", 1, SQLITE_UTF8 | SQLITE_RESULT_SUBTYPE, 1, elmo_embed_func},

@@ -554,8 +554,8 @@ static void test_paths(void) {
     CHECK_INT(elmo_model_load_path("no/such/model", NULL, &m, &err), ELMO_ERR_IO);
     CHECK_STR(err.message, "cannot open model 'no/such/model': No such file or directory");
     mkdir(gmu_path("emptydir", ""), 0700);
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", gmu_path("emptydir", ""));
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.1000s", gmu_path("emptydir", ""));
     dir[strlen(dir) - 1] = '\0';
     snprintf(want, sizeof want, "directory '%s' holds no model: expected options.json + "
              "weights.hdf5 (or exactly one *options*.json and one *weights*.hdf5; found 0 and "
