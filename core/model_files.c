@@ -67,9 +67,14 @@ static int find_unique(const char *dir, const char *part, const char *ext, char 
     return count;
 }
 
+/* Reads and checks an options file (before the weights, so that swapped paths are named
+ * as an options problem). */
 static int open_options(elmo_model_files *f, const char *options_path, elmo_error *err) {
     snprintf(f->options_label, sizeof f->options_label, "%s", options_path);
-    return elmo_options_read_text(options_path, &f->options_json, err);
+    elmo_config cfg;
+    int rc = elmo_options_read_text(options_path, &f->options_json, err);
+    return rc ? rc : elmo_options_parse_text(f->options_json, strlen(f->options_json),
+                                             options_path, &cfg, err);
 }
 
 /* A TF checkpoint: its options are explicit, derived from TF-Hub names, or the
@@ -77,8 +82,9 @@ static int open_options(elmo_model_files *f, const char *options_path, elmo_erro
 static int open_tf(elmo_model_files *f, const char *options_path, const char *prefix,
                    elmo_error *err) {
     char *derived = NULL;
-    int rc = elmo_tf_source_open(prefix, &f->src, options_path ? NULL : &derived, err);
-    if (rc || options_path) return rc ? rc : open_options(f, options_path, err);
+    int rc = options_path ? open_options(f, options_path, err) : ELMO_OK;
+    if (!rc) rc = elmo_tf_source_open(prefix, &f->src, options_path ? NULL : &derived, err);
+    if (rc || options_path) return rc;
     if (derived) {
         f->options_json = derived;
         snprintf(f->options_label, sizeof f->options_label,
@@ -100,8 +106,8 @@ static int open_tf(elmo_model_files *f, const char *options_path, const char *pr
 static int open_safetensors(elmo_model_files *f, const char *options_path, const char *path,
                             elmo_error *err) {
     if (options_path) {
-        int rc = elmo_safetensors_source_open(path, &f->src, NULL, err);
-        return rc ? rc : open_options(f, options_path, err);
+        int rc = open_options(f, options_path, err);
+        return rc ? rc : elmo_safetensors_source_open(path, &f->src, NULL, err);
     }
     snprintf(f->options_label, sizeof f->options_label, "%s (elmo_options metadata)", path);
     return elmo_safetensors_source_open(path, &f->src, &f->options_json, err);
