@@ -4,6 +4,7 @@
  * checked against the file size and a cap, the JSON is parsed by cJSON within those bytes,
  * and every tensor's dtype, shape and byte range is checked (in range, size = elements x
  * dtype size, no overlaps, no gaps, no duplicate names) before any data is touched. */
+#define _DEFAULT_SOURCE /* MAP_POPULATE */
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -312,7 +313,11 @@ static int map_file(st_source *s, elmo_error *err) {
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = elmo_fail(err, ELMO_ERR_IO, "safetensors file '%s' is not a regular file", s->path);
     } else if (st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        /* MAP_POPULATE: the whole file is read at load, so fault it in at once */
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0
+#endif
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         if (p == MAP_FAILED)
             rc = elmo_fail(err, ELMO_ERR_IO, "cannot map safetensors file '%s': %s", s->path,
                            elmo_errno_text(errno, why, sizeof why));
