@@ -135,8 +135,10 @@ typedef struct elmo_load_params {
 elmo_load_params elmo_load_default_params(void);
 
 /*
- * Loads a model from an AllenNLP options JSON and its HDF5 weight file. Every dataset is
- * checked (presence, rank, shape, type) against the options before anything is trusted.
+ * Loads a model from an AllenNLP options JSON and its weights file: HDF5, or any weights
+ * format elmo_model_load_path reads (safetensors, TF checkpoint prefix), told from the
+ * content. Every dataset is checked (presence, rank, shape, type) against the options
+ * before anything is trusted.
  * `params` may be NULL for the defaults. On success *out owns the model; free it with
  * elmo_model_free().
  */

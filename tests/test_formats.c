@@ -30,11 +30,13 @@ typedef struct tensors {
 
 static tensors tiny;
 
-static void read_tiny(void) {
+/* Reads every tensor of an options + weights pair into *out. */
+static void read_model(const char *options, const char *weights, tensors *out) {
     elmo_model_files f;
     elmo_error err;
     elmo_config cfg;
-    CHECK_INT(elmo_model_files_open(TINY_OPTIONS, TINY_WEIGHTS, &f, &err), ELMO_OK);
+    memset(out, 0, sizeof *out);
+    CHECK_INT(elmo_model_files_open(options, weights, &f, &err), ELMO_OK);
     CHECK_INT(elmo_options_parse_text(f.options_json, strlen(f.options_json), "x", &cfg, &err), 0);
     elmo_tensor_desc list[MAXT];
     int n = elmo_weights_list(&cfg, list, MAXT);
@@ -46,14 +48,19 @@ static void read_tiny(void) {
         for (int d = 0; d < rank; d++) numel *= (size_t)dims[d];
         float *x = malloc(numel * sizeof *x); /* [numel] */
         CHECK_INT(f.src->read(f.src, list[i].name, x, numel, &err), ELMO_OK);
-        elmo_tensor_out *o = &tiny.t[tiny.n];
-        memcpy(tiny.names[tiny.n], list[i].name, 96);
-        *o = (elmo_tensor_out){.name = tiny.names[tiny.n], .rank = rank, .data = x};
+        elmo_tensor_out *o = &out->t[out->n];
+        memcpy(out->names[out->n], list[i].name, 96);
+        *o = (elmo_tensor_out){.name = out->names[out->n], .rank = rank, .data = x};
         memcpy(o->dims, dims, sizeof(int64_t) * (size_t)rank);
-        tiny.n++;
+        out->n++;
     }
-    tiny.options = strdup(f.options_json);
+    out->options = strdup(f.options_json);
     elmo_model_files_close(&f);
+}
+
+static void free_model(tensors *t) {
+    for (int i = 0; i < t->n; i++) free((void *)t->t[i].data);
+    free(t->options);
 }
 
 static size_t numel(const elmo_tensor_out *t) {
@@ -159,6 +166,39 @@ static double cosine(const float *a, const float *b, size_t n) {
     return aa > 0 && bb > 0 ? ab / __builtin_sqrt(aa * bb) : (aa == bb ? 1 : 0);
 }
 
+/* Token cosine >= 0.9999 and pooled (layer average, token mean) cosine >= 0.99999 against
+ * the fp32 reference. */
+static void check_bf16_bounds(const elmo_model *m, const char *what) {
+    size_t n = 0;
+    float *out = run_all(m, &n);
+    CHECK(out && n == reference_n);
+    size_t D = (size_t)reference_info.output_dim, L = (size_t)reference_info.n_output_layers;
+    double worst = 1, worst_pooled = 1;
+    for (size_t i = 0; out && i + D <= n; i += D) {
+        double c = cosine(out + i, reference + i, D);
+        if (c < worst) worst = c;
+    }
+    size_t at = 0;
+    for (int i = 0; out && n == reference_n && i < N_TEXTS; i++) {
+        size_t nt = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, texts[i], strlen(texts[i]), NULL, 0);
+        float pa[64] = {0}, pb[64] = {0};
+        for (size_t k = 0; k < L; k++)
+            for (size_t t = 0; t < nt; t++)
+                for (size_t d = 0; d < D && d < 64; d++) {
+                    pa[d] += out[at + (k * nt + t) * D + d];
+                    pb[d] += reference[at + (k * nt + t) * D + d];
+                }
+        at += L * nt * D;
+        double c = cosine(pa, pb, D < 64 ? D : 64);
+        if (c < worst_pooled) worst_pooled = c;
+    }
+    printf("  %s: worst token cosine vs fp32 = %.7f, worst pooled cosine = %.8f\n", what, worst,
+           worst_pooled);
+    CHECK(worst >= 0.9999);
+    CHECK(worst_pooled >= 0.99999);
+    free(out);
+}
+
 static void test_safetensors_roundtrip(void) {
     const char *path = write_st("tiny.safetensors", tiny.t, tiny.n, 0);
     check_identical(path, "safetensors");
@@ -173,28 +213,19 @@ static void test_safetensors_roundtrip(void) {
     CHECK_INT(elmo_model_load(TINY_OPTIONS, path, NULL, &m, NULL), ELMO_OK);
     elmo_model_free(m);
 
-    /* bf16: loaded as fp32 weights the values are the bf16-rounded ones. */
+    /* bf16: the file's values are the bf16-rounded weights; loaded with fp32 arithmetic and,
+     * where the CPU has AVX512-BF16, with bf16 arithmetic (AUTO for a bf16 file). */
     const char *bpath = write_st("tiny-bf16.safetensors", tiny.t, tiny.n, 1);
     elmo_load_params lp = elmo_load_default_params();
     lp.precision = ELMO_PRECISION_FP32;
     CHECK_INT(elmo_model_load_path(bpath, &lp, &m, NULL), ELMO_OK);
-    size_t n = 0;
-    float *out = run_all(m, &n);
+    check_bf16_bounds(m, "bf16 file, fp32 arithmetic");
     elmo_model_free(m);
-    CHECK(out && n == reference_n);
-    size_t D = (size_t)reference_info.output_dim;
-    double worst = 1;
-    for (size_t i = 0; out && i + D <= n; i += D) {
-        double c = cosine(out + i, reference + i, D);
-        if (c < worst) worst = c;
-    }
-    printf("  bf16 file: worst token cosine vs fp32 = %.7f\n", worst);
-    CHECK(worst >= 0.9999);
-    free(out);
-    if (elmo_precision_supported(ELMO_PRECISION_BF16)) { /* AUTO: bf16 straight away */
+    if (elmo_precision_supported(ELMO_PRECISION_BF16)) {
         CHECK_INT(elmo_model_load_path(bpath, NULL, &m, NULL), ELMO_OK);
         elmo_model_get_info(m, &info);
         CHECK_INT(info.precision, ELMO_PRECISION_BF16);
+        check_bf16_bounds(m, "bf16 file, bf16 arithmetic");
         elmo_model_free(m);
     } else {
         printf("  (no AVX512-BF16 here: bf16 precision not exercised)\n");
@@ -536,6 +567,65 @@ static void test_tf_errors(void) {
     free(orig);
 }
 
+/* ---- generated variants ------------------------------------------------------------------ */
+
+/* Outputs of two loads compared byte for byte. */
+static void check_same(const char *o, const char *w, const char *path, const char *what) {
+    elmo_model *a = NULL, *b = NULL;
+    elmo_load_params lp = elmo_load_default_params();
+    lp.precision = ELMO_PRECISION_FP32;
+    elmo_error err;
+    CHECK_INT(elmo_model_load(o, w, &lp, &a, NULL), ELMO_OK);
+    int rc = elmo_model_load_path(path, &lp, &b, &err);
+    CHECK_INT(rc, ELMO_OK);
+    if (rc) fprintf(stderr, "  %s: %s\n", what, err.message);
+    size_t na = 0, nb = 0;
+    float *x = a ? run_all(a, &na) : NULL, *y = b ? run_all(b, &nb) : NULL;
+    CHECK(x && y && na == nb && memcmp(x, y, na * sizeof *x) == 0);
+    free(x);
+    free(y);
+    elmo_model_free(a);
+    elmo_model_free(b);
+}
+
+/* Models the options allow in other shapes (no highway, tanh, no skip connections, forced
+ * projections, three layers, no clipping) as safetensors and bilm-tf checkpoints. */
+static void test_generated_variants(void) {
+    static const char *const flags[] = {
+        "--seed 3 --highway 0 --activation tanh",
+        "--seed 4 --no-skip --force-cnn-proj --force-lstm-proj",
+        "--seed 5 --layers 3 --cell-clip none --proj-clip none --clip-style absent"};
+    for (int i = 0; i < 3; i++) {
+        char name[16], o[1024], w[1024], st[1024], prefix[1024];
+        snprintf(name, sizeof name, "var%d", i);
+        if (gmu_gen(name, flags[i]) != 0) {
+            CHECK(0);
+            continue;
+        }
+        snprintf(o, sizeof o, "%.1000s", gmu_path(name, "options.json"));
+        snprintf(w, sizeof w, "%.1000s", gmu_path(name, "weights.hdf5"));
+        snprintf(st, sizeof st, "%.1000s", gmu_path(name, "model.safetensors"));
+        snprintf(prefix, sizeof prefix, "%.1000s", gmu_path(name, "model.ckpt-1"));
+        tensors m;
+        read_model(o, w, &m);
+        elmo_error err;
+        CHECK_INT(elmo_safetensors_write(st, m.options, m.t, m.n, 0, &err), ELMO_OK);
+        check_same(o, w, st, flags[i]);
+        tfw_tensor t[MAXT];
+        static char names[MAXT][128];
+        for (int k = 0; k < m.n; k++) {
+            bilm_tf_name(m.t[k].name, names[k], sizeof names[k]);
+            t[k] = (tfw_tensor){.name = names[k], .dtype = 1, .rank = m.t[k].rank,
+                                .data = m.t[k].data, .bytes = numel(&m.t[k]) * 4};
+            memcpy(t[k].dims, m.t[k].dims, sizeof(int64_t) * (size_t)m.t[k].rank);
+        }
+        tfw_options to = {2, 3, 0};
+        CHECK_INT(tfw_write(prefix, t, m.n, &to), 0); /* options.json is next to it */
+        check_same(o, w, prefix, flags[i]);
+        free_model(&m);
+    }
+}
+
 /* ---- paths and tokenizer ----------------------------------------------------------------- */
 
 static void test_paths(void) {
@@ -579,7 +669,7 @@ static void test_space_tokenizer(void) {
 int main(void) {
     test_crc32c();
     test_space_tokenizer();
-    read_tiny();
+    read_model(TINY_OPTIONS, TINY_WEIGHTS, &tiny);
     elmo_model *ref = NULL;
     elmo_load_params lp = elmo_load_default_params();
     lp.precision = ELMO_PRECISION_FP32;
@@ -595,9 +685,9 @@ int main(void) {
     test_tf_hub();
     test_bilm_tf();
     test_tf_errors();
+    test_generated_variants();
     free(reference);
-    for (int i = 0; i < tiny.n; i++) free((void *)tiny.t[i].data);
-    free(tiny.options);
+    free_model(&tiny);
     gmu_cleanup();
     return harness_report("test_formats");
 }
