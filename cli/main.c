@@ -4,11 +4,13 @@
  *
  *   elmo embed DB --table T --column C [...]    embed a column into a table, resumably
  *   elmo embed --stream [...]                   id<TAB>text lines in, id<TAB>vector out
+ *   elmo convert INPUT... -o MODEL.safetensors  any model elmo_load accepts -> safetensors
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "convert.h"
 #include "elmo.h"
 
 static const struct {
@@ -18,6 +20,7 @@ static const struct {
 } commands[] = {
     {"embed", "embed a text column into a table (resumable), or stdin lines with --stream",
      cmd_embed},
+    {"convert", "convert any model elmo_load accepts to one .safetensors file", cli_convert},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

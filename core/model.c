@@ -9,6 +9,7 @@
 #include "error.h"
 #include "gemm.h"
 #include "model.h"
+#include "model_files.h"
 #include "run.h"
 #include "tensor_source.h"
 #include "token_cache.h"
@@ -93,23 +94,20 @@ static int embed_boundaries(elmo_model *m, elmo_error *err) {
     return rc;
 }
 
-int elmo_model_load(const char *options_path, const char *weights_path,
-                    const elmo_load_params *params, elmo_model **out, elmo_error *err) {
-    if (!out) return elmo_fail(err, ELMO_ERR_ARG, "elmo_model_load: out is NULL");
-    *out = NULL;
-    if (!options_path || !weights_path)
-        return elmo_fail(err, ELMO_ERR_ARG,
-                         "elmo_model_load: give both the options JSON path and the HDF5 "
-                         "weights path");
+static int load_files(const char *options_path, const char *path,
+                      const elmo_load_params *params, elmo_model **out, elmo_error *err) {
     elmo_load_params p = params ? *params : elmo_load_default_params();
     elmo_model *m = calloc(1, sizeof *m);
     if (!m) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
-    int rc = elmo_options_load(options_path, &m->cfg, err);
-    elmo_tensor_source *src = NULL;
-    if (!rc) rc = elmo_hdf5_source_open(weights_path, &src, err);
-    if (!rc) rc = elmo_weights_build(src, m, p.precision, err);
-    if (src) src->close(src);
-    if (!rc) rc = check_weights(m, weights_path, err);
+    elmo_model_files f;
+    int rc = elmo_model_files_open(options_path, path, &f, err);
+    if (!rc)
+        rc = elmo_options_parse_text(f.options_json, strlen(f.options_json), f.options_label, &m->cfg,
+                                err);
+    if (!rc) rc = elmo_weights_build(f.src, m, p.precision, err);
+    if (!rc) rc = check_weights(m, f.src->path, err);
+    if (!rc) snprintf(m->format, sizeof m->format, "%s", f.src->format);
+    elmo_model_files_close(&f);
     if (!rc) rc = embed_boundaries(m, err);
     if (rc) {
         elmo_model_free(m);
@@ -125,6 +123,37 @@ int elmo_model_load(const char *options_path, const char *weights_path,
         m->cache = elmo_cache_new(cache, (size_t)m->cfg.max_chars - 2, (size_t)m->cfg.proj_dim);
     *out = m;
     return elmo_ok(err);
+}
+
+int elmo_model_load(const char *options_path, const char *weights_path,
+                    const elmo_load_params *params, elmo_model **out, elmo_error *err) {
+    if (!out) return elmo_fail(err, ELMO_ERR_ARG, "elmo_model_load: out is NULL");
+    *out = NULL;
+    if (!options_path || !weights_path)
+        return elmo_fail(err, ELMO_ERR_ARG,
+                         "elmo_model_load: give both the options JSON path and the HDF5 "
+                         "weights path");
+    return load_files(options_path, weights_path, params, out, err);
+}
+
+int elmo_model_load_path(const char *path, const elmo_load_params *params, elmo_model **out,
+                         elmo_error *err) {
+    if (!out) return elmo_fail(err, ELMO_ERR_ARG, "elmo_model_load_path: out is NULL");
+    *out = NULL;
+    if (!path || !*path)
+        return elmo_fail(err, ELMO_ERR_ARG,
+                         "elmo_model_load_path: give the path of a .safetensors file, a model "
+                         "directory or a TensorFlow checkpoint");
+    return load_files(NULL, path, params, out, err);
+}
+
+int elmo_model_trained_mix(const elmo_model *m, const float **weights, size_t *n,
+                           float *scaling) {
+    if (!m || !m->w.mix_weights) return 0;
+    if (weights) *weights = m->w.mix_weights;
+    if (n) *n = (size_t)m->cfg.n_layers + 1;
+    if (scaling) *scaling = m->w.mix_scaling ? m->w.mix_scaling[0] : 1.0f;
+    return 1;
 }
 
 /* Multiply-adds of one token position over every stage (docs/model.md). */
@@ -164,6 +193,7 @@ void elmo_model_get_info(const elmo_model *m, elmo_model_info *info) {
         .flops_per_position = 2 * macs_per_position(m),
         .precision = (elmo_precision)m->precision,
     };
+    snprintf(info->format, sizeof info->format, "%s", m->format);
     snprintf(info->fingerprint, sizeof info->fingerprint, "%016llx",
              (unsigned long long)m->fingerprint);
 }

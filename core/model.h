@@ -70,11 +70,18 @@ struct elmo_model {
     int64_t weight_bytes;     /* bytes of weights in memory (packed + small tensors) */
     uint64_t fingerprint;     /* hash of config, weight values and precision */
     float *boundary;          /* [2, P]: e(<S>), e(</S>) computed at load */
+    char format[16];          /* the weights' file format: "hdf5", "safetensors", ... */
     elmo_token_cache *cache;  /* char-CNN cache (internally locked), or NULL */
 };
 
 /* Parses and validates an options JSON file. */
 int elmo_options_load(const char *path, elmo_config *cfg, elmo_error *err);
+/* The same for options JSON text (`len` bytes, text[len] == '\0'); `path` names it in
+ * messages. */
+int elmo_options_parse_text(const char *text, size_t len, const char *path, elmo_config *cfg,
+                       elmo_error *err);
+/* The whole options file (at most 1 MiB) as a malloc'd string. */
+int elmo_options_read_text(const char *path, char **text, elmo_error *err);
 
 /* Reads and validates every tensor of `src` against cfg into w (which owns its memory
  * afterwards; free with elmo_weights_free), packing the products' weights for `precision`
@@ -84,5 +91,16 @@ struct elmo_tensor_source;
 int elmo_weights_build(struct elmo_tensor_source *src, elmo_model *m, int precision,
                        elmo_error *err);
 void elmo_weights_free(elmo_weights *w);
+
+/* One tensor the options imply, by its AllenNLP name. */
+typedef struct elmo_tensor_desc {
+    char name[96];
+    int rank;
+    int64_t dims[4];
+    int optional;  /* 1: may be absent */
+} elmo_tensor_desc;
+
+/* The tensors the options imply, in file order, into out[cap]; returns their count. */
+int elmo_weights_list(const elmo_config *cfg, elmo_tensor_desc *out, int cap);
 
 #endif

@@ -211,30 +211,42 @@ static int parse_lstm(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
     return ELMO_OK;
 }
 
-int elmo_options_load(const char *path, elmo_config *cfg, elmo_error *err) {
-    char *text = NULL;
-    size_t len = 0;
-    int rc = read_small_file(path, &text, &len, err);
-    if (rc) return rc;
+int elmo_options_parse_text(const char *text, size_t len, const char *path, elmo_config *cfg,
+                       elmo_error *err) {
     const char *end = NULL;
-    /* len + 1 includes the terminating NUL, so trailing garbage is rejected. */
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+    /* Parsing len + 1 bytes includes the terminating NUL, so trailing garbage is rejected. */
+    cJSON *root = len <= OPTIONS_MAX_BYTES ? cJSON_ParseWithLengthOpts(text, len + 1, &end, 1)
+                                          : NULL;
     if (!root) {
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
         int line = 1;
         for (size_t i = 0; i < at; i++) line += text[i] == '\n';
-        free(text);
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "options file '%s' is not valid JSON (error near byte %zu, line %d)",
                          path, at, line);
     }
-    free(text);
     memset(cfg, 0, sizeof *cfg);
     parse_ctx c = {path, err};
+    int rc = ELMO_OK;
     if (!cJSON_IsObject(root))
         rc = bad_value(&c, "the top level", "a JSON object with char_cnn and lstm", root);
     if (!rc) rc = parse_char_cnn(&c, root, cfg);
     if (!rc) rc = parse_lstm(&c, root, cfg);
     cJSON_Delete(root);
     return rc ? rc : elmo_ok(err);
+}
+
+int elmo_options_load(const char *path, elmo_config *cfg, elmo_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_small_file(path, &text, &len, err);
+    if (rc) return rc;
+    rc = elmo_options_parse_text(text, len, path, cfg, err);
+    free(text);
+    return rc;
+}
+
+int elmo_options_read_text(const char *path, char **text, elmo_error *err) {
+    size_t len = 0;
+    return read_small_file(path, text, &len, err);
 }

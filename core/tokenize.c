@@ -300,6 +300,19 @@ size_t elmo_tokenize(elmo_tokenizer kind, const char *text, size_t len, elmo_spa
     const unsigned char *s = (const unsigned char *)text;
 
     size_t i = 0;
+    if (kind == ELMO_TOKENIZER_SPACE) { /* U+0020 only, empty tokens skipped */
+        while (i < len) {
+            if (s[i] == ' ') {
+                i++;
+                continue;
+            }
+            size_t end = i;
+            while (end < len && s[end] != ' ') end++;
+            emit(&out, i, end);
+            i = end;
+        }
+        return out.count;
+    }
     while (i < len) {
         size_t n;
         if (classify(s, i, len, &n) == CC_SPACE) {

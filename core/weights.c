@@ -122,6 +122,25 @@ static void build_specs(const elmo_config *c, elmo_weights *w, spec_list *s) {
     add_small(s, "aggregation/scaling", 1, (int64_t[]){1}, 1, &w->mix_scaling);
 }
 
+int elmo_weights_list(const elmo_config *cfg, elmo_tensor_desc *out, int cap) {
+    spec_list *specs = calloc(1, sizeof *specs);
+    elmo_weights *w = calloc(1, sizeof *w);
+    int n = 0;
+    if (specs && w) {
+        build_specs(cfg, w, specs);
+        for (int i = 0; i < specs->n && n < cap; i++, n++) {
+            const tensor_spec *t = &specs->t[i];
+            memcpy(out[n].name, t->name, sizeof out[n].name);
+            out[n].rank = t->rank;
+            memcpy(out[n].dims, t->dims, sizeof out[n].dims);
+            out[n].optional = t->optional;
+        }
+    }
+    free(specs);
+    free(w);
+    return n;
+}
+
 static void format_dims(char *buf, size_t cap, int rank, const int64_t *dims) {
     size_t used = (size_t)snprintf(buf, cap, "[");
     for (int i = 0; i < rank && used < cap; i++)
@@ -187,9 +206,24 @@ typedef struct hasher {
     uint64_t h;
 } hasher;
 
+/* Four independent lanes over 32-byte blocks (the multiply chains overlap), then the
+ * tail word by word; folded into the running state. */
 static void hash_words(hasher *hs, const void *data, size_t bytes) {
     const unsigned char *p = data;
-    uint64_t h = hs->h;
+    uint64_t lane[4] = {hs->h, hs->h ^ 0x243f6a8885a308d3ull, hs->h ^ 0x13198a2e03707344ull,
+                        hs->h ^ 0xa4093822299f31d0ull};
+    for (; bytes >= 32; bytes -= 32, p += 32)
+        for (int k = 0; k < 4; k++) {
+            uint64_t v;
+            memcpy(&v, p + 8 * k, 8);
+            lane[k] = (lane[k] ^ v) * 0x9e3779b97f4a7c15ull;
+            lane[k] ^= lane[k] >> 29;
+        }
+    uint64_t h = lane[0];
+    for (int k = 1; k < 4; k++) {
+        h = (h ^ lane[k]) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
     for (; bytes >= 8; bytes -= 8, p += 8) {
         uint64_t v;
         memcpy(&v, p, 8);
@@ -217,6 +251,14 @@ static void hash_config(hasher *hs, const elmo_config *c, int precision) {
 
 static int check_finite(const elmo_tensor_source *src, const tensor_spec *t, const float *x,
                         size_t n, elmo_error *err) {
+    /* A branch-free pass first (vectorizes): any exponent field all ones? */
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], 4);
+        bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (!bad) return ELMO_OK;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
             return elmo_fail(err, ELMO_ERR_FORMAT,
@@ -235,15 +277,12 @@ static int pack_failed(const elmo_tensor_source *src, const tensor_spec *t, int 
     return elmo_fail(err, rc, "cannot pack dataset '%s' of '%s'", t->name, src->path);
 }
 
-/* Reads one matrix into a temporary float32 buffer and packs it (both halves of W_0). */
+/* Reads one matrix into the scratch buffer tmp [numel] and packs it (both halves of W_0).
+ * One scratch buffer serves every matrix, so its pages are faulted in once. */
 static int read_matrix(elmo_tensor_source *src, tensor_spec *t, int precision, hasher *hs,
-                       elmo_error *err) {
+                       float *tmp, elmo_error *err) {
     size_t n = (size_t)spec_numel(t), rows = (size_t)t->dims[0], cols = (size_t)t->dims[t->rank - 1];
     if (t->kind == SPEC_MATRIX && t->rank == 4) rows = n / cols; /* [1, w, d_c, n] */
-    float *tmp = elmo_big_alloc(n * sizeof(float));
-    if (!tmp)
-        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory reading dataset '%s' (%.1f MiB) of '%s'",
-                         t->name, (double)n * 4 / (1 << 20), src->path);
     int rc = src->read(src, t->name, tmp, n, err);
     if (!rc) rc = check_finite(src, t, tmp, n, err);
     if (!rc) {
@@ -259,7 +298,6 @@ static int read_matrix(elmo_tensor_source *src, tensor_spec *t, int precision, h
         }
         if (rc) rc = pack_failed(src, t, rc, n * sizeof(float), err);
     }
-    elmo_big_free(tmp);
     return rc;
 }
 
@@ -314,7 +352,7 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
     elmo_config *cfg = &m->cfg;
     elmo_weights *w = &m->w;
     build_specs(cfg, w, specs);
-    int64_t small = 0, params = 0;
+    int64_t small = 0, params = 0, largest = 1;
     const char *used[MAX_TENSORS];
     int n_used = 0, rc;
     for (int i = 0; i < specs->n; i++) {
@@ -328,7 +366,10 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
                              "weights file '%s': the options describe more than 64 GiB of "
                              "weights; check the options file",
                              src->path);
-        if (t->kind != SPEC_SMALL) continue;
+        if (t->kind != SPEC_SMALL) {
+            if (spec_numel(t) > largest) largest = spec_numel(t);
+            continue;
+        }
         t->offset = small;
         small += (spec_numel(t) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
     }
@@ -340,6 +381,11 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
         return elmo_fail(err, ELMO_ERR_NOMEM,
                          "out of memory allocating %.1f MiB of weights from '%s'",
                          (double)small * 4 / (1 << 20), src->path);
+    float *scratch = elmo_big_alloc((size_t)largest * sizeof(float)); /* [largest] */
+    if (!scratch)
+        return elmo_fail(err, ELMO_ERR_NOMEM,
+                         "out of memory allocating %.1f MiB to read the weights of '%s'",
+                         (double)largest * 4 / (1 << 20), src->path);
     hasher hs = {0x5eed0e1f0ull};
     hash_config(&hs, cfg, m->precision);
     for (int i = 0; i < specs->n; i++) {
@@ -348,17 +394,19 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
         hash_int(&hs, t->present);
         if (!t->present) continue;
         if (t->kind != SPEC_SMALL) {
-            if ((rc = read_matrix(src, t, m->precision, &hs, err))) return rc;
+            if ((rc = read_matrix(src, t, m->precision, &hs, scratch, err))) break;
             continue;
         }
         float *dst = w->arena + t->offset;
         size_t n = (size_t)spec_numel(t);
         if ((rc = src->read(src, t->name, dst, n, err)) ||
             (rc = check_finite(src, t, dst, n, err)))
-            return rc;
+            break;
         hash_words(&hs, dst, n * sizeof(float));
         *t->small = dst;
     }
+    elmo_big_free(scratch);
+    if (rc) return rc;
     m->n_params = params;
     m->weight_bytes = packed_bytes(w) + small * (int64_t)sizeof(float);
     m->fingerprint = hs.h;

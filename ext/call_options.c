@@ -10,8 +10,8 @@ SQLITE_EXTENSION_INIT3
 
 #define VALID_OPTIONS "model, output, gamma, layer_norm, tokenizer, pooling"
 #define VALID_OUTPUTS                                                                        \
-    "average, top, word, lstm1 ... lstmL (L = the model's LSTM layers), all, or a JSON "     \
-    "array of L+1 mix weights"
+    "average, top, word, lstm1 ... lstmL (L = the model's LSTM layers), all, hub, or a "     \
+    "JSON array of L+1 mix weights"
 #define OPTIONS_EXAMPLE "an output name such as 'top' or a JSON object such as " \
                         "'{\"output\":\"top\",\"gamma\":1}'"
 
@@ -47,6 +47,7 @@ static int parse_output_name(const char *fn, const char *name, elmo_call_options
     if (strcmp(name, "average") == 0) o->output = ELMO_OUTPUT_AVERAGE;
     else if (strcmp(name, "top") == 0) o->output = ELMO_OUTPUT_TOP;
     else if (strcmp(name, "all") == 0) o->output = ELMO_OUTPUT_ALL;
+    else if (strcmp(name, "hub") == 0) o->output = ELMO_OUTPUT_HUB;
     else if (strcmp(name, "word") == 0) {
         o->output = ELMO_OUTPUT_LAYER;
         o->layer = 0;
@@ -117,7 +118,8 @@ static int parse_key(const char *fn, const cJSON *item, elmo_call_options *o, ch
         const char *s = cJSON_IsString(item) ? item->valuestring : "";
         if (strcmp(s, "default") == 0) o->tokenizer = ELMO_TOKENIZER_DEFAULT;
         else if (strcmp(s, "whitespace") == 0) o->tokenizer = ELMO_TOKENIZER_WHITESPACE;
-        else return bad_value(fn, key, "'default' or 'whitespace'", item, msg);
+        else if (strcmp(s, "space") == 0) o->tokenizer = ELMO_TOKENIZER_SPACE;
+        else return bad_value(fn, key, "'default', 'whitespace' or 'space'", item, msg);
         return SQLITE_OK;
     }
     if (strcmp(key, "pooling") == 0) {
@@ -259,6 +261,20 @@ int elmo_options_mix(const char *fn, const elmo_call_options *o, const elmo_mode
         mix->weights = o->weights;
         mix->n_weights = o->n_weights;
         break;
+    case ELMO_OUTPUT_HUB: { /* scaling x sum_k softmax(w)_k layer_k, with the model's w */
+        float scaling = 1;
+        if (!elmo_model_trained_mix(model, &mix->weights, &mix->n_weights, &scaling)) {
+            char shown[ELMO_SHOWN_MAX + 1];
+            *msg = sqlite3_mprintf("%s: output 'hub' needs a model with a trained mix "
+                                   "(aggregation/weights, as TF-Hub modules have); model '%s' "
+                                   "has none",
+                                   fn, elmo_shown(elmo_options_model(o), shown));
+            return SQLITE_ERROR;
+        }
+        mix->kind = ELMO_MIX_WEIGHTS;
+        mix->gamma = o->gamma * scaling;
+        break;
+    }
     }
     elmo_error err;
     if (elmo_mix_check(model, mix, &err) != ELMO_OK) { /* not expected after the checks above */

@@ -3,6 +3,9 @@
  *   ELMO_MODEL=DIR  DIR/options.json + DIR/weights.hdf5, or else the only *options*.json
  *                   and the only *weights*.hdf5 in DIR (the official AllenNLP file names,
  *                   e.g. elmo_2x1024_128_2048cnn_1xhighway_options.json);
+ *   ELMO_MODEL=PATH any other model path elmo_model_load_path accepts (a .safetensors
+ *                   file, a TF-Hub module directory, a TF checkpoint prefix): returned as
+ *                   the weights path with no options path;
  *   ELMO_OPTIONS + ELMO_WEIGHTS  the two files.
  */
 #include <dirent.h>
@@ -93,7 +96,14 @@ int elmo_default_model_files(const char *fn, char **options, char **weights, cha
     const char *dir = getenv("ELMO_MODEL");
     const char *o = getenv("ELMO_OPTIONS"), *w = getenv("ELMO_WEIGHTS");
     int rc = SQLITE_OK;
-    if (dir && *dir) {
+    char *hub = dir && *dir ? sqlite3_mprintf("%s/variables/variables.index", dir) : NULL;
+    struct stat st;
+    if (dir && *dir && !hub) {
+        rc = SQLITE_NOMEM;
+    } else if (dir && *dir && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || is_file(hub))) {
+        *weights = sqlite3_mprintf("%s", dir); /* a model path: the core tells its format */
+        if (!*weights) rc = SQLITE_NOMEM;
+    } else if (dir && *dir) {
         rc = from_directory(fn, dir, options, weights, msg);
     } else if ((o && *o) != (w && *w)) {
         *msg = sqlite3_mprintf("%s: %s is set but %s is not; set both (or ELMO_MODEL to a "
@@ -106,6 +116,7 @@ int elmo_default_model_files(const char *fn, char **options, char **weights, cha
         *weights = sqlite3_mprintf("%s", w);
         if (!*options || !*weights) rc = SQLITE_NOMEM;
     }
+    sqlite3_free(hub);
     if (rc) {
         sqlite3_free(*options);
         sqlite3_free(*weights);

@@ -64,13 +64,15 @@ typedef struct elmo_handle elmo_handle;
 #define ELMO_DEFAULT_MODEL "default"
 
 /*
- * Registers the model in options_path + weights_path under `name`, loading it unless the
- * same files (by real path, size and modification time) are already in memory. Loading
- * the same files again under the same name is a no-op; other files under a used name are
- * an error. `fn` names the SQL function for messages.
+ * Registers the model in options_path + weights_path under `name` (options_path NULL:
+ * weights_path is a model path, see elmo_model_load_path), loading it unless the same
+ * files (by real path, size and modification time) are already in memory at the same
+ * requested precision. Loading the same files again under the same name is a no-op; other
+ * files under a used name are an error. `fn` names the SQL function for messages; params
+ * may be NULL for the defaults.
  */
 int elmo_registry_load(const char *fn, const char *name, const char *options_path,
-                       const char *weights_path, char **msg);
+                       const char *weights_path, const elmo_load_params *params, char **msg);
 
 /* Removes `name`; the model is freed when its last reference goes. */
 int elmo_registry_unload(const char *fn, const char *name, char **msg);
@@ -87,7 +89,7 @@ const elmo_model *elmo_handle_model(const elmo_handle *handle);
 /* One row of elmo_models. */
 typedef struct elmo_registry_row {
     char *name;
-    char *options_path;          /* real (absolute) paths */
+    char *options_path;          /* real (absolute) paths; options NULL for a model path */
     char *weights_path;
     elmo_model_info info;
     sqlite3_int64 model_id;      /* names sharing one in-memory copy share this id */
@@ -99,9 +101,10 @@ void elmo_registry_rows_free(elmo_registry_row *rows, int n);
 
 /*
  * The files of the default model named by the environment (ext/default_model.c):
- * ELMO_MODEL (a directory) or ELMO_OPTIONS + ELMO_WEIGHTS. Returns SQLITE_OK with both
- * paths (sqlite3_malloc'd) set, SQLITE_OK with both NULL when the environment names no
- * model, or an error when it names one badly.
+ * ELMO_MODEL (a directory, or any model path) or ELMO_OPTIONS + ELMO_WEIGHTS. Returns
+ * SQLITE_OK with both paths (sqlite3_malloc'd) set, with only *weights_path set for a model
+ * path that carries its options, with both NULL when the environment names no model, or
+ * an error when it names one badly.
  */
 int elmo_default_model_files(const char *fn, char **options_path, char **weights_path,
                              char **msg);
@@ -117,7 +120,8 @@ typedef enum elmo_output_kind {
     ELMO_OUTPUT_TOP,
     ELMO_OUTPUT_LAYER,    /* 'word' (layer 0) or 'lstmK' (layer K) */
     ELMO_OUTPUT_ALL,
-    ELMO_OUTPUT_WEIGHTS   /* a JSON array of L + 1 pre-softmax mix weights */
+    ELMO_OUTPUT_WEIGHTS,  /* a JSON array of L + 1 pre-softmax mix weights */
+    ELMO_OUTPUT_HUB       /* the model's trained mix (TF-Hub's "elmo" output) */
 } elmo_output_kind;
 
 typedef struct elmo_call_options {

@@ -1,6 +1,8 @@
 /* functions.c - the model-facing SQL functions: elmo_embed, elmo_load, elmo_unload,
  * elmo_version, elmo_limit. */
+#include <cJSON.h>
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "elmo_ext.h"
@@ -53,10 +55,64 @@ static const char *text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value 
     return s;
 }
 
-/* elmo_load(name, options_path, weights_path) -> name */
+/* Parses elmo_load's load_options JSON object into p. */
+static int parse_load_options(const char *fn, const char *text, elmo_load_params *p,
+                              char **msg) {
+    char shown[ELMO_SHOWN_MAX + 1];
+    cJSON *root = cJSON_Parse(text);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        *msg = sqlite3_mprintf("%s: load options must be a JSON object such as "
+                               "'{\"precision\":\"bf16\"}', got '%s'",
+                               fn, elmo_shown(text, shown));
+        return SQLITE_ERROR;
+    }
+    int rc = SQLITE_OK;
+    for (const cJSON *it = root->child; it && !rc; it = it->next) {
+        char *value = cJSON_PrintUnformatted(it);
+        const char *v = value ? elmo_shown(value, shown) : "?";
+        if (strcmp(it->string, "precision") == 0) {
+            const char *s = cJSON_IsString(it) ? it->valuestring : "";
+            if (strcmp(s, "auto") == 0) p->precision = ELMO_PRECISION_AUTO;
+            else if (strcmp(s, "fp32") == 0) p->precision = ELMO_PRECISION_FP32;
+            else if (strcmp(s, "bf16") == 0) p->precision = ELMO_PRECISION_BF16;
+            else {
+                *msg = sqlite3_mprintf("%s: load option 'precision' must be 'auto', 'fp32' or "
+                                       "'bf16', got %s", fn, v);
+                rc = SQLITE_ERROR;
+            }
+        } else if (strcmp(it->string, "cache_bytes") == 0) {
+            double d = cJSON_IsNumber(it) ? it->valuedouble : -1;
+            if (d >= 0 && d <= 9007199254740992.0 && d == (double)(int64_t)d) {
+                p->cache_bytes = (int64_t)d;
+            } else {
+                *msg = sqlite3_mprintf("%s: load option 'cache_bytes' must be an integer >= 0 "
+                                       "(0 disables the cache), got %s", fn, v);
+                rc = SQLITE_ERROR;
+            }
+        } else {
+            *msg = sqlite3_mprintf("%s: unknown load option '%s'; valid load options: "
+                                   "precision, cache_bytes",
+                                   fn, elmo_shown(it->string, shown));
+            rc = SQLITE_ERROR;
+        }
+        cJSON_free(value);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* A third argument that is JSON object text is load_options, not a weights path. */
+static int is_json_object(sqlite3_value *v) {
+    const char *s = sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v)
+                                                         : NULL;
+    return s && s[strspn(s, " \t\r\n")] == '{';
+}
+
+/* elmo_load(name, path [, load_options]) or
+ * elmo_load(name, options_path, weights_path [, load_options]) -> name */
 void elmo_load_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     static const char fn[] = "elmo_load";
-    (void)argc;
     const char *name = text_arg(ctx, fn, argv, 0, "the model name");
     if (!name) return;
     if (!*name) {
@@ -64,12 +120,23 @@ void elmo_load_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
                              -1);
         return;
     }
-    const char *options = text_arg(ctx, fn, argv, 1, "the options path");
-    if (!options) return;
-    const char *weights = text_arg(ctx, fn, argv, 2, "the weights path");
-    if (!weights) return;
+    int pair = argc == 4 || (argc == 3 && !is_json_object(argv[2]));
+    const char *options = NULL, *weights;
+    if (pair) {
+        if (!(options = text_arg(ctx, fn, argv, 1, "the options path"))) return;
+        if (!(weights = text_arg(ctx, fn, argv, 2, "the weights path"))) return;
+    } else if (!(weights = text_arg(ctx, fn, argv, 1, "the model path"))) {
+        return;
+    }
     char *msg = NULL;
-    int rc = elmo_registry_load(fn, name, options, weights, &msg);
+    elmo_load_params params = elmo_load_default_params();
+    int opt_arg = pair ? 3 : 2, rc = SQLITE_OK;
+    if (argc > opt_arg && sqlite3_value_type(argv[opt_arg]) != SQLITE_NULL) {
+        const char *text = text_arg(ctx, fn, argv, opt_arg, "load_options");
+        if (!text) return;
+        rc = parse_load_options(fn, text, &params, &msg);
+    }
+    if (!rc) rc = elmo_registry_load(fn, name, options, weights, &params, &msg);
     if (rc) elmo_result_failure(ctx, rc, msg);
     else sqlite3_result_value(ctx, argv[0]);
 }

@@ -9,7 +9,8 @@ SQLITE_EXTENSION_INIT3
 
 enum {
     COL_NAME, COL_OPTIONS_PATH, COL_WEIGHTS_PATH, COL_DIM, COL_LAYERS, COL_PARAMS, COL_BYTES,
-    COL_LSTM_LAYERS, COL_PROJECTION_DIM, COL_LSTM_DIM, COL_MODEL_ID
+    COL_LSTM_LAYERS, COL_PROJECTION_DIM, COL_LSTM_DIM, COL_MODEL_ID, COL_FORMAT,
+    COL_PRECISION, COL_FINGERPRINT
 };
 
 typedef struct models_cursor {
@@ -29,7 +30,8 @@ static int models_connect(sqlite3 *db, void *aux, int argc, const char *const *a
                                       "weights_path TEXT, dim INTEGER, layers INTEGER, "
                                       "params INTEGER, bytes INTEGER, lstm_layers INTEGER, "
                                       "projection_dim INTEGER, lstm_dim INTEGER, "
-                                      "model_id INTEGER)");
+                                      "model_id INTEGER, format TEXT, precision TEXT, "
+                                      "fingerprint TEXT)");
     if (rc != SQLITE_OK) return rc;
     sqlite3_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
     if (!vtab) return SQLITE_NOMEM;
@@ -104,6 +106,13 @@ static int models_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
     case COL_PROJECTION_DIM: sqlite3_result_int(ctx, r->info.projection_dim); break;
     case COL_LSTM_DIM: sqlite3_result_int(ctx, r->info.cell_dim); break;
     case COL_MODEL_ID: sqlite3_result_int64(ctx, r->model_id); break;
+    case COL_FORMAT: sqlite3_result_text(ctx, r->info.format, -1, SQLITE_TRANSIENT); break;
+    case COL_PRECISION:
+        sqlite3_result_text(ctx, elmo_precision_name(r->info.precision), -1, SQLITE_STATIC);
+        break;
+    case COL_FINGERPRINT:
+        sqlite3_result_text(ctx, r->info.fingerprint, -1, SQLITE_TRANSIENT);
+        break;
     }
     return SQLITE_OK;
 }

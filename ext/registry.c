@@ -2,8 +2,10 @@
  * registry.c - the process-wide model registry: name -> loaded model.
  *
  * Every connection of the process sees the same names. A loaded model is shared by every
- * name whose files are the same (real path, size and modification time of both files) and
- * is reference counted: each name holds one reference and each SQL call holds one for its
+ * name whose files are the same (real path, size and modification time of the options file
+ * and of the model path; for a directory, the newest modification time and total size of
+ * the files in it and in its variables/ folder) loaded at the same precision, and is
+ * reference counted: each name holds one reference and each SQL call holds one for its
  * duration, so elmo_unload() during a running statement is safe; the model is freed when
  * the last reference goes.
  *
@@ -13,7 +15,9 @@
  * Internal memory uses malloc: the registry outlives any one connection.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +37,9 @@ typedef struct file_id {
 
 struct elmo_handle {
     elmo_model *model;
-    file_id options;
-    file_id weights;
+    file_id options;        /* path NULL: the model path carries its options */
+    file_id weights;        /* the weights file, or the model path */
+    int precision;          /* as requested (elmo_precision) */
     int refs;               /* names + calls in progress */
     sqlite3_int64 id;
     elmo_handle *next;
@@ -59,18 +64,56 @@ static char *copy_string(const char *s) {
     return c;
 }
 
-/* Fills id for one file; `kind` is "options" or "weights". */
+/* Folds the files of a directory (and of its variables/ folder) into size and mtime. */
+static void fold_directory(const char *dir, int depth, file_id *id) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char full[4096];
+        struct stat st;
+        if (e->d_name[0] == '.' ||
+            snprintf(full, sizeof full, "%s/%s", dir, e->d_name) >= (int)sizeof full ||
+            stat(full, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth == 0 && strcmp(e->d_name, "variables") == 0)
+            fold_directory(full, 1, id);
+        if (!S_ISREG(st.st_mode)) continue;
+        id->size += st.st_size;
+        if (st.st_mtim.tv_sec > id->mtime.tv_sec ||
+            (st.st_mtim.tv_sec == id->mtime.tv_sec && st.st_mtim.tv_nsec > id->mtime.tv_nsec))
+            id->mtime = st.st_mtim;
+    }
+    closedir(d);
+}
+
+/* Fills id for one file; `kind` is "options", "weights" or "model" (a model path may also
+ * be a directory; weights and model paths may be a TF checkpoint prefix, identified by its
+ * .index file). */
 static int identify(const char *fn, const char *kind, const char *path, file_id *id, char **msg) {
     memset(id, 0, sizeof *id);
     struct stat st;
     char *real = realpath(path, NULL);
+    if (!real && errno == ENOENT && strcmp(kind, "options") != 0) {
+        char *index = sqlite3_mprintf("%s.index", path);
+        if (!index) return SQLITE_NOMEM;
+        real = realpath(index, NULL);
+        sqlite3_free(index);
+        if (!real) errno = ENOENT;
+    }
+    if (real && strcmp(kind, "model") == 0 && stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
+        *id = (file_id){.path = real, .dev = st.st_dev, .ino = st.st_ino};
+        fold_directory(real, 0, id);
+        return SQLITE_OK;
+    }
     if (!real || stat(real, &st) != 0) {
         int e = errno;
         free(real);
         if (e == ENOMEM) return SQLITE_NOMEM;
         char why[128] = "unknown error";
         strerror_r(e, why, sizeof why);
-        *msg = sqlite3_mprintf("%s: cannot open %s file '%s': %s", fn, kind, path, why);
+        *msg = strcmp(kind, "model") == 0
+                   ? sqlite3_mprintf("%s: cannot open model '%s': %s", fn, path, why)
+                   : sqlite3_mprintf("%s: cannot open %s file '%s': %s", fn, kind, path, why);
         return SQLITE_ERROR;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -88,13 +131,14 @@ static int identify(const char *fn, const char *kind, const char *path, file_id 
 }
 
 static int same_file(const file_id *a, const file_id *b) {
+    if (!a->path || !b->path) return a->path == b->path;
     return strcmp(a->path, b->path) == 0 && a->dev == b->dev && a->ino == b->ino &&
            a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
            a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-static int same_model(const elmo_handle *h, const file_id *o, const file_id *w) {
-    return same_file(&h->options, o) && same_file(&h->weights, w);
+static int same_model(const elmo_handle *h, const file_id *o, const file_id *w, int precision) {
+    return same_file(&h->options, o) && same_file(&h->weights, w) && h->precision == precision;
 }
 
 static name_entry *find_name(const char *name) {
@@ -180,10 +224,26 @@ static int unknown_name_locked(const char *fn, const char *name, char **msg) {
 
 /* The error for loading other files under a registered name. Caller holds `lock`. */
 static int name_conflict_locked(const char *fn, const char *name, const elmo_handle *h,
-                                const file_id *o, const file_id *w, char **msg) {
+                                const file_id *o, const file_id *w, int precision, char **msg) {
     char shown[ELMO_SHOWN_MAX + 1];
     name = elmo_shown(name, shown);
-    if (strcmp(h->options.path, o->path) == 0 && strcmp(h->weights.path, w->path) == 0)
+    int same_paths = (h->options.path && o->path ? strcmp(h->options.path, o->path) == 0
+                                                 : h->options.path == o->path) &&
+                     strcmp(h->weights.path, w->path) == 0;
+    if (same_paths && h->precision != precision)
+        *msg = sqlite3_mprintf("%s: model '%s' is already loaded from these files with "
+                               "precision '%s'; call elmo_unload('%s') first, or load the "
+                               "other precision under another name",
+                               fn, name, elmo_precision_name(h->precision), name);
+    else if (same_paths && !h->options.path)
+        *msg = sqlite3_mprintf("%s: the files of model '%s' changed on disk since they were "
+                               "loaded; call elmo_unload('%s') first to load them again",
+                               fn, name, name);
+    else if (!h->options.path)
+        *msg = sqlite3_mprintf("%s: a different model is already loaded as '%s' (from '%s'); "
+                               "call elmo_unload('%s') first",
+                               fn, name, h->weights.path, name);
+    else if (same_paths)
         *msg = sqlite3_mprintf("%s: the files of model '%s' changed on disk since they were "
                                "loaded; call elmo_unload('%s') first to load them again",
                                fn, name, name);
@@ -196,10 +256,13 @@ static int name_conflict_locked(const char *fn, const char *name, const elmo_han
 
 /* Reads the files into a new, unlisted handle that takes over o's and w's paths. */
 static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
-                       const char *source, elmo_handle **out, char **msg) {
+                       const elmo_load_params *params, const char *source, elmo_handle **out,
+                       char **msg) {
     elmo_error err;
     elmo_model *model = NULL;
-    if (elmo_model_load(o->path, w->path, NULL, &model, &err) != ELMO_OK) {
+    int rc = o->path ? elmo_model_load(o->path, w->path, params, &model, &err)
+                     : elmo_model_load_path(w->path, params, &model, &err);
+    if (rc != ELMO_OK) {
         if (err.code == ELMO_ERR_NOMEM) return SQLITE_NOMEM;
         char shown[ELMO_SHOWN_MAX + 1];
         *msg = source ? sqlite3_mprintf("%s: cannot load the default model (%s): %s", fn, source,
@@ -213,7 +276,8 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
         elmo_model_free(model);
         return SQLITE_NOMEM;
     }
-    *h = (elmo_handle){.model = model, .options = *o, .weights = *w, .refs = 0, .id = 0};
+    *h = (elmo_handle){.model = model, .options = *o, .weights = *w,
+                       .precision = (int)params->precision, .refs = 0, .id = 0};
     o->path = w->path = NULL;
     *out = h;
     return SQLITE_OK;
@@ -225,27 +289,30 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
  * which another thread may have just loaded). `source` says where the paths came from.
  */
 static int load_named(const char *fn, const char *name, const char *options_path,
-                      const char *weights_path, int keep_existing, const char *source,
-                      char **msg) {
+                      const char *weights_path, const elmo_load_params *params,
+                      int keep_existing, const char *source, char **msg) {
     file_id o = {0}, w = {0};
+    elmo_load_params defaults = elmo_load_default_params();
+    if (!params) params = &defaults;
+    int precision = (int)params->precision;
     name_entry *entry = name_entry_new(name);
     int rc = entry ? SQLITE_OK : SQLITE_NOMEM;
-    if (!rc) rc = identify(fn, "options", options_path, &o, msg);
-    if (!rc) rc = identify(fn, "weights", weights_path, &w, msg);
+    if (!rc && options_path) rc = identify(fn, "options", options_path, &o, msg);
+    if (!rc) rc = identify(fn, options_path ? "weights" : "model", weights_path, &w, msg);
     if (rc) goto out;
 
     pthread_mutex_lock(&load_lock);
     pthread_mutex_lock(&lock);
     name_entry *existing = find_name(name);
     if (existing) {
-        if (!keep_existing && !same_model(existing->model, &o, &w))
-            rc = name_conflict_locked(fn, name, existing->model, &o, &w, msg);
+        if (!keep_existing && !same_model(existing->model, &o, &w, precision))
+            rc = name_conflict_locked(fn, name, existing->model, &o, &w, precision, msg);
     } else {
         elmo_handle *h = models;
-        while (h && !same_model(h, &o, &w)) h = h->next;
+        while (h && !same_model(h, &o, &w, precision)) h = h->next;
         if (!h) { /* read the files without blocking calls on loaded models */
             pthread_mutex_unlock(&lock);
-            rc = load_handle(fn, name, &o, &w, source, &h, msg);
+            rc = load_handle(fn, name, &o, &w, params, source, &h, msg);
             pthread_mutex_lock(&lock);
             if (!rc) {
                 h->id = ++last_id;
@@ -268,8 +335,8 @@ out:
 }
 
 int elmo_registry_load(const char *fn, const char *name, const char *options_path,
-                       const char *weights_path, char **msg) {
-    return load_named(fn, name, options_path, weights_path, 0, NULL, msg);
+                       const char *weights_path, const elmo_load_params *params, char **msg) {
+    return load_named(fn, name, options_path, weights_path, params, 0, NULL, msg);
 }
 
 int elmo_registry_unload(const char *fn, const char *name, char **msg) {
@@ -326,12 +393,12 @@ static int no_default_model(const char *fn, char **msg) {
 static int load_default(const char *fn, char **msg) {
     char *options = NULL, *weights = NULL;
     int rc = elmo_default_model_files(fn, &options, &weights, msg);
-    if (rc == SQLITE_OK && !options) return no_default_model(fn, msg);
+    if (rc == SQLITE_OK && !weights) return no_default_model(fn, msg);
     if (rc == SQLITE_OK) {
         const char *dir = getenv("ELMO_MODEL");
         char *source = dir && *dir ? sqlite3_mprintf("ELMO_MODEL=%s", dir)
                                    : sqlite3_mprintf("ELMO_OPTIONS and ELMO_WEIGHTS");
-        rc = source ? load_named(fn, ELMO_DEFAULT_MODEL, options, weights, 1, source, msg)
+        rc = source ? load_named(fn, ELMO_DEFAULT_MODEL, options, weights, NULL, 1, source, msg)
                     : SQLITE_NOMEM;
         sqlite3_free(source);
     }
@@ -386,11 +453,13 @@ int elmo_registry_list(elmo_registry_row **out, int *n_out) {
     for (name_entry *e = names; e && rc == SQLITE_OK; e = e->next, i++) {
         elmo_registry_row *r = &rows[i];
         r->name = sqlite3_mprintf("%s", e->name);
-        r->options_path = sqlite3_mprintf("%s", e->model->options.path);
+        r->options_path = e->model->options.path
+                              ? sqlite3_mprintf("%s", e->model->options.path) : NULL;
         r->weights_path = sqlite3_mprintf("%s", e->model->weights.path);
         elmo_model_get_info(e->model->model, &r->info);
         r->model_id = e->model->id;
-        if (!r->name || !r->options_path || !r->weights_path) rc = SQLITE_NOMEM;
+        if (!r->name || (e->model->options.path && !r->options_path) || !r->weights_path)
+            rc = SQLITE_NOMEM;
     }
     pthread_mutex_unlock(&lock);
     if (rc) {

@@ -21,7 +21,9 @@ static const struct {
     void (*func)(sqlite3_context *, int, sqlite3_value **);
 } functions[] = {
     /* reads files: only from top-level SQL, never from triggers, views or schema */
+    {"elmo_load", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_load_func},
     {"elmo_load", 3, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_load_func},
+    {"elmo_load", 4, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_load_func},
     {"elmo_unload", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, 0, elmo_unload_func},
     /* Deterministic: the engine gives a text the same bytes on every path, and a name
      * means one model while it is loaded (reloading other weights under it is the user's

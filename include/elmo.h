@@ -71,7 +71,10 @@ typedef enum elmo_tokenizer {
      * Ms., 1,000). Idempotent on already-tokenized text. */
     ELMO_TOKENIZER_DEFAULT = 0,
     /* Splits on whitespace only (ASCII and Unicode spaces). */
-    ELMO_TOKENIZER_WHITESPACE = 1
+    ELMO_TOKENIZER_WHITESPACE = 1,
+    /* Splits on U+0020 only, as the TF-Hub module's "default" signature does (tabs and
+     * newlines stay inside tokens; runs of spaces make no empty tokens). */
+    ELMO_TOKENIZER_SPACE = 2
 } elmo_tokenizer;
 
 /*
@@ -132,15 +135,39 @@ typedef struct elmo_load_params {
 elmo_load_params elmo_load_default_params(void);
 
 /*
- * Loads a model from an AllenNLP options JSON and its HDF5 weight file. Every dataset is
- * checked (presence, rank, shape, type) against the options before anything is trusted.
+ * Loads a model from an AllenNLP options JSON and its weights file: HDF5, or any weights
+ * format elmo_model_load_path reads (safetensors, TF checkpoint prefix), told from the
+ * content. Every dataset is checked (presence, rank, shape, type) against the options
+ * before anything is trusted.
  * `params` may be NULL for the defaults. On success *out owns the model; free it with
  * elmo_model_free().
  */
 int elmo_model_load(const char *options_path, const char *weights_path,
                     const elmo_load_params *params, elmo_model **out, elmo_error *err);
 
+/*
+ * Loads the model at `path`, telling its format from the content (not the name):
+ *   - a .safetensors file written by `elmo convert` (options in its metadata);
+ *   - a directory with options.json + weights.hdf5, or with exactly one *options*.json and
+ *     one *weights*.hdf5 (the official AllenNLP file names);
+ *   - a TF-Hub ELMo module directory (variables/variables.index + .data-*): options are
+ *     derived from the tensor shapes and the module's published architecture;
+ *   - a TensorFlow V2 checkpoint (its prefix, its .index file, or a directory with one
+ *     .index file): a bilm-tf training checkpoint needs an options.json next to it.
+ * HDF5 is parsed by libhdf5, which is not safe against hostile files: load HDF5 only from
+ * sources you trust (convert anything else first). The other formats are parsed by the
+ * library itself with every bound and checksum checked.
+ */
+int elmo_model_load_path(const char *path, const elmo_load_params *params, elmo_model **out,
+                         elmo_error *err);
+
 void elmo_model_free(elmo_model *model);
+
+/* The model's trained scalar mix (TF-Hub modules carry one: aggregation/weights and
+ * aggregation/scaling): 1 with its L+1 pre-softmax weights and its scaling, or 0 when the
+ * model has none. */
+int elmo_model_trained_mix(const elmo_model *model, const float **weights, size_t *n,
+                           float *scaling);
 
 typedef struct elmo_model_info {
     int output_dim;            /* D = 2P, width of every output layer */
@@ -166,6 +193,8 @@ typedef struct elmo_model_info {
      * weight value and the precision, whatever file format it came from. Vectors made with
      * equal fingerprints are equal. */
     char fingerprint[17];
+    /* The weights' file format: "hdf5", "safetensors", "tf-checkpoint" or "tf-hub". */
+    char format[16];
 } elmo_model_info;
 
 void elmo_model_get_info(const elmo_model *model, elmo_model_info *info);

@@ -147,7 +147,7 @@ class OptionErrors(ElmoTestCase):
 
     def test_unknown_outputs(self):
         valid = ("valid outputs: average, top, word, lstm1 ... lstmL (L = the model's LSTM "
-                 "layers), all, or a JSON array of L+1 mix weights")
+                 "layers), all, hub, or a JSON array of L+1 mix weights")
         for name in ("foo", "TOP", "lstm0", "lstm01", "lstm", "lstm-1", " top", "default"):
             self.check(name, "unknown output '%s'; %s" % (name, valid))
             self.check('{"output":"%s"}' % name, "unknown output '%s'; %s" % (name, valid))
@@ -179,8 +179,8 @@ class OptionErrors(ElmoTestCase):
         self.check('{"gamma":true}', "option 'gamma' must be a finite number, got true")
         self.check('{"layer_norm":1}', "option 'layer_norm' must be true or false, got 1")
         self.check('{"layer_norm":"yes"}', "option 'layer_norm' must be true or false, got \"yes\"")
-        self.check('{"tokenizer":"spacy"}', "option 'tokenizer' must be 'default' or "
-                   "'whitespace', got \"spacy\"")
+        self.check('{"tokenizer":"spacy"}', "option 'tokenizer' must be 'default', "
+                   "'whitespace' or 'space', got \"spacy\"")
         self.check('{"pooling":"sum"}', "option 'pooling' must be 'mean' or 'max', got \"sum\"")
         self.check('{"pooling":["max"]}', "option 'pooling' must be 'mean' or 'max', got [\"max\"]")
         self.check('{"model":""}', "option 'model' must be the name of a loaded model (a "
@@ -189,8 +189,8 @@ class OptionErrors(ElmoTestCase):
                    "non-empty string), got 7")
         long = '{"tokenizer":"%s"}' % ("x" * 100)
         self.assertSqlError(con, "SELECT elmo_embed('a', ?)", (long,),
-                            message="elmo_embed: option 'tokenizer' must be 'default' or "
-                                    "'whitespace', got \"%s..." % ("x" * 36))
+                            message="elmo_embed: option 'tokenizer' must be 'default', "
+                                    "'whitespace' or 'space', got \"%s..." % ("x" * 36))
 
     def test_non_text_and_empty_options(self):
         for literal, type_name in (("1", "INTEGER"), ("2.5", "REAL"), ("x'7b7d'", "BLOB")):
@@ -287,8 +287,10 @@ class LoadErrors(ElmoTestCase):
                             message="elmo_load: the weights path must be TEXT, got BLOB")
         self.assertSqlError(con, "SELECT elmo_unload(3)",
                             message="elmo_unload: the model name must be TEXT, got INTEGER")
-        self.assertSqlError(con, "SELECT elmo_load('m', 'a')",
+        self.assertSqlError(con, "SELECT elmo_load('m')",
                             contains="wrong number of arguments to function elmo_load()")
+        self.assertSqlError(con, "SELECT elmo_load('m', 2)",
+                            message="elmo_load: the model path must be TEXT, got INTEGER")
 
     def test_different_model_under_a_used_name(self):
         with temp_dir() as d:

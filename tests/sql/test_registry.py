@@ -260,10 +260,12 @@ class DefaultModelFromEnvironment(ElmoTestCase):
                           "weights.hdf5 nor exactly one *options*.json and one *weights*.hdf5 "
                           "file (found 2 and 1)" % d, err)
 
-    def test_not_a_directory(self):
+    def test_not_a_model(self):
         rc, out, err = cli(self.EMBED, {"ELMO_MODEL": TINY_OPTIONS})
-        self.assertIn("elmo_embed: ELMO_MODEL is '%s', which is not a directory; set it to a "
-                      "directory with options.json and weights.hdf5" % TINY_OPTIONS, err)
+        self.assertIn("elmo_embed: cannot load the default model (ELMO_MODEL=%s): '%s' is not a "
+                      "model file: expected a .safetensors file, a directory (AllenNLP options "
+                      "+ weights, TF-Hub module) or a TensorFlow checkpoint"
+                      % (TINY_OPTIONS, os.path.realpath(TINY_OPTIONS)), err)
 
     def test_options_and_weights_variables(self):
         rc, out, err = cli(self.EMBED + self.LIST, {"ELMO_OPTIONS": TINY_OPTIONS,

@@ -1,0 +1,209 @@
+/* model_files.c - what a model path holds. Safetensors files are recognized by their
+ * header (a little-endian length, then '{'), HDF5 files by their signature, TensorFlow
+ * checkpoint indexes by the LevelDB table magic at their end, and directories by the files
+ * in them (variables/variables.index: a TF-Hub module or SavedModel; options.json +
+ * weights.hdf5 or the only *options*.json + *weights*.hdf5: AllenNLP; the only *.index
+ * table: a bilm-tf checkpoint). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "model.h"
+#include "model_files.h"
+#include "safetensors.h"
+#include "tf_checkpoint.h"
+
+#define PATH_CAP 4096
+
+typedef enum kind { K_UNKNOWN, K_MISSING, K_DIR, K_HDF5, K_SAFETENSORS, K_TF_INDEX } kind;
+
+static int is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static kind detect(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return K_MISSING;
+    if (S_ISDIR(st.st_mode)) return K_DIR;
+    if (!S_ISREG(st.st_mode)) return K_UNKNOWN;
+    unsigned char head[9];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return K_UNKNOWN;
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (n >= 8 && memcmp(head, hdf5_sig, 8) == 0) return K_HDF5;
+    if (n == 9 && head[8] == '{') return K_SAFETENSORS; /* the reader checks the length */
+    if (elmo_tf_is_index_file(path)) return K_TF_INDEX;
+    return K_UNKNOWN;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The only file in dir whose name contains `part` and ends with `ext` (into out), and how
+ * many there are. */
+static int find_unique(const char *dir, const char *part, const char *ext, char *out) {
+    int count = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char full[PATH_CAP];
+        if (!strstr(e->d_name, part) || !ends_with(e->d_name, ext)) continue;
+        if (snprintf(full, sizeof full, "%s/%s", dir, e->d_name) >= (int)sizeof full) continue;
+        if (!is_file(full)) continue;
+        if (++count == 1) memcpy(out, full, sizeof full);
+    }
+    closedir(d);
+    return count;
+}
+
+/* Reads and checks an options file (before the weights, so that swapped paths are named
+ * as an options problem). */
+static int open_options(elmo_model_files *f, const char *options_path, elmo_error *err) {
+    snprintf(f->options_label, sizeof f->options_label, "%s", options_path);
+    elmo_config cfg;
+    int rc = elmo_options_read_text(options_path, &f->options_json, err);
+    return rc ? rc : elmo_options_parse_text(f->options_json, strlen(f->options_json),
+                                             options_path, &cfg, err);
+}
+
+/* A TF checkpoint: its options are explicit, derived from TF-Hub names, or the
+ * options.json next to a bilm-tf checkpoint. */
+static int open_tf(elmo_model_files *f, const char *options_path, const char *prefix,
+                   elmo_error *err) {
+    char *derived = NULL;
+    int rc = options_path ? open_options(f, options_path, err) : ELMO_OK;
+    if (!rc) rc = elmo_tf_source_open(prefix, &f->src, options_path ? NULL : &derived, err);
+    if (rc || options_path) return rc;
+    if (derived) {
+        f->options_json = derived;
+        snprintf(f->options_label, sizeof f->options_label,
+                 "%s (options derived from the TF-Hub module's shapes)", prefix);
+        return ELMO_OK;
+    }
+    char near[PATH_CAP];
+    const char *slash = strrchr(prefix, '/');
+    int dir_len = slash ? (int)(slash - prefix) : 1;
+    snprintf(near, sizeof near, "%.*s/options.json", dir_len, slash ? prefix : ".");
+    if (is_file(near)) return open_options(f, near, err);
+    return elmo_fail(err, ELMO_ERR_ARG,
+                     "checkpoint '%s' is a bilm-tf training checkpoint, which does not hold "
+                     "its options; put its options.json next to it (%s) or give the options "
+                     "file too", prefix, near);
+}
+
+/* A safetensors file: its options are its metadata's unless given. */
+static int open_safetensors(elmo_model_files *f, const char *options_path, const char *path,
+                            elmo_error *err) {
+    if (options_path) {
+        int rc = open_options(f, options_path, err);
+        return rc ? rc : elmo_safetensors_source_open(path, &f->src, NULL, err);
+    }
+    snprintf(f->options_label, sizeof f->options_label, "%s (elmo_options metadata)", path);
+    return elmo_safetensors_source_open(path, &f->src, &f->options_json, err);
+}
+
+static int open_dir(elmo_model_files *f, const char *options_path, const char *dir,
+                    elmo_error *err) {
+    char a[PATH_CAP], b[PATH_CAP];
+    snprintf(a, sizeof a, "%s/variables/variables.index", dir);
+    if (is_file(a)) {
+        snprintf(a, sizeof a, "%s/variables/variables", dir);
+        return open_tf(f, options_path, a, err);
+    }
+    snprintf(a, sizeof a, "%s/options.json", dir);
+    snprintf(b, sizeof b, "%s/weights.hdf5", dir);
+    int n_opt = 1, n_w = 1;
+    if (!is_file(a) || !is_file(b)) {
+        n_opt = find_unique(dir, "options", ".json", a);
+        n_w = find_unique(dir, "weights", ".hdf5", b);
+    }
+    if (n_opt == 1 && n_w == 1) {
+        int rc = open_options(f, options_path ? options_path : a, err);
+        return rc ? rc : elmo_hdf5_source_open(b, &f->src, err);
+    }
+    char idx[PATH_CAP];
+    if (find_unique(dir, "", ".index", idx) == 1 && elmo_tf_is_index_file(idx)) {
+        idx[strlen(idx) - 6] = '\0';
+        return open_tf(f, options_path, idx, err);
+    }
+    if (find_unique(dir, "", ".safetensors", a) == 1) return open_safetensors(f, options_path, a, err);
+    return elmo_fail(err, ELMO_ERR_ARG,
+                     "directory '%s' holds no model: expected options.json + weights.hdf5 (or "
+                     "exactly one *options*.json and one *weights*.hdf5; found %d and %d), a "
+                     "TF-Hub module (variables/variables.index), a TF checkpoint (one *.index "
+                     "file) or one *.safetensors file",
+                     dir, n_opt, n_w);
+}
+
+int elmo_model_files_open(const char *options_path, const char *path, elmo_model_files *f,
+                          elmo_error *err) {
+    memset(f, 0, sizeof *f);
+    char buf[PATH_CAP];
+    int rc;
+    char dir[PATH_CAP - 64]; /* room for the file names appended below */
+    if (strlen(path) >= sizeof dir)
+        return elmo_fail(err, ELMO_ERR_ARG, "model path '%.64s...' is longer than %zu bytes",
+                         path, sizeof dir - 1);
+    snprintf(dir, sizeof dir, "%s", path);
+    for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = '\0';
+    path = dir; /* "module/" and "module" name the same directory in messages */
+    kind k = detect(path);
+    if (k == K_DIR && options_path) k = K_UNKNOWN; /* with options, the weights are a file */
+    switch (k) {
+    case K_DIR: rc = open_dir(f, options_path, path, err); break;
+    case K_SAFETENSORS: rc = open_safetensors(f, options_path, path, err); break;
+    case K_TF_INDEX:
+        snprintf(buf, sizeof buf, "%s", path);
+        if (ends_with(buf, ".index")) buf[strlen(buf) - 6] = '\0';
+        rc = ends_with(path, ".index")
+                 ? open_tf(f, options_path, buf, err)
+                 : elmo_fail(err, ELMO_ERR_ARG,
+                             "'%s' is a TensorFlow checkpoint index but its name does not end "
+                             "in '.index'; give the checkpoint prefix (the path without "
+                             "'.index')", path);
+        break;
+    case K_MISSING: /* a checkpoint prefix, or else the HDF5 source names the file */
+    default:
+        snprintf(buf, sizeof buf, "%s.index", path);
+        if (k == K_MISSING && is_file(buf)) {
+            rc = open_tf(f, options_path, path, err);
+            break;
+        }
+        if (options_path) {
+            rc = open_options(f, options_path, err);
+            if (!rc) rc = elmo_hdf5_source_open(path, &f->src, err);
+        } else if (k == K_HDF5) {
+            rc = elmo_fail(err, ELMO_ERR_ARG,
+                           "'%s' is an HDF5 weights file, which does not hold its options; "
+                           "give the options file too, or the directory holding both", path);
+        } else if (k == K_MISSING) {
+            char why[128];
+            rc = elmo_fail(err, ELMO_ERR_IO, "cannot open model '%s': %s", path,
+                           elmo_errno_text(ENOENT, why, sizeof why));
+        } else {
+            rc = elmo_fail(err, ELMO_ERR_FORMAT,
+                           "'%s' is not a model file: expected a .safetensors file, a "
+                           "directory (AllenNLP options + weights, TF-Hub module) or a "
+                           "TensorFlow checkpoint", path);
+        }
+    }
+    if (rc) elmo_model_files_close(f);
+    return rc;
+}
+
+void elmo_model_files_close(elmo_model_files *f) {
+    if (f->src) f->src->close(f->src);
+    free(f->options_json);
+    memset(f, 0, sizeof *f);
+}

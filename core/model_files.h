@@ -1,0 +1,24 @@
+/* model_files.h - finding a model's options and tensors from a path, whatever its format:
+ * the format is told from the content (magic bytes, files present), not from names. */
+#ifndef ELMO_CORE_MODEL_FILES_H
+#define ELMO_CORE_MODEL_FILES_H
+
+#include "tensor_source.h"
+
+typedef struct elmo_model_files {
+    elmo_tensor_source *src;
+    char *options_json;          /* the options JSON text (malloc'd) */
+    char options_label[4200];    /* names the options in messages */
+} elmo_model_files;
+
+/*
+ * Opens the model at `path`: a .safetensors file, a directory (AllenNLP options + HDF5
+ * pair, TF-Hub module, or bilm-tf checkpoint), a TF checkpoint prefix or .index file, or
+ * (with options_path) any weights file. options_path may be NULL when the model carries
+ * or implies its options. On failure f is left empty.
+ */
+int elmo_model_files_open(const char *options_path, const char *path, elmo_model_files *f,
+                          elmo_error *err);
+void elmo_model_files_close(elmo_model_files *f);
+
+#endif
