@@ -57,11 +57,16 @@ def embed_in_child(texts, threads, env=None):
     return [bytes.fromhex(h) for h in lines[1:]]
 
 
+def make_docs():
+    if not con.execute("SELECT count(*) FROM temp.sqlite_master WHERE name = 'docs'").fetchone()[0]:
+        con.execute("CREATE TEMP TABLE docs(id INTEGER PRIMARY KEY, body TEXT)")
+        con.executemany("INSERT INTO docs VALUES (?, ?)", list(enumerate(TEXTS)))
+
+
 class SamePathSameBytes(ElmoTestCase):
     @classmethod
     def setUpClass(cls):
-        con.execute("CREATE TEMP TABLE docs(id INTEGER PRIMARY KEY, body TEXT)")
-        con.executemany("INSERT INTO docs VALUES (?, ?)", list(enumerate(TEXTS)))
+        make_docs()
 
     def embed_each(self, opts):
         if opts is None:
@@ -103,6 +108,57 @@ class SamePathSameBytes(ElmoTestCase):
         for kernel in ("avx2", "portable"):
             child = embed_in_child(TEXTS[:30], 2, {"ELMO_KERNEL": kernel})
             self.assertEqual(child, here, "ELMO_KERNEL=" + kernel)
+
+
+BF16 = '{"precision":"bf16"}'
+
+
+def bf16_supported():
+    c = connect(load_default=False)
+    try:
+        c.execute("SELECT elmo_load('probe16', ?, ?, ?)", (TINY_OPTIONS, TINY_WEIGHTS, BF16))
+        c.execute("SELECT elmo_unload('probe16')")
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        c.close()
+
+
+class Bf16SamePathSameBytes(ElmoTestCase):
+    def test_embed_batch_tokens_agree_in_bf16(self):
+        if not bf16_supported():
+            self.skipTest("this CPU has no AVX512-BF16")
+        make_docs()
+        con.execute("SELECT elmo_load('tiny16', ?, ?, ?)", (TINY_OPTIONS, TINY_WEIGHTS, BF16))
+        try:
+            self.assertEqual(con.execute("SELECT precision FROM elmo_models WHERE name = "
+                                         "'tiny16'").fetchone(), ("bf16",))
+            opts = '{"model":"tiny16"}'
+            single = [con.execute("SELECT elmo_embed(?, ?)", (t, opts)).fetchone()[0]
+                      for t in TEXTS]
+            fp32 = [con.execute("SELECT elmo_embed(?)", (t,)).fetchone()[0] for t in TEXTS]
+            self.assertEqual(sum(a == b for a, b in zip(single, fp32)), 0)  # another model
+            q = "SELECT id, body FROM docs ORDER BY length(body) DESC, id"
+            got = dict(con.execute("SELECT id, vector FROM elmo_batch(?, ?)", (q, opts)))
+            self.assertEqual([got[i] for i in range(len(TEXTS))], single)
+            for t, want in list(zip(TEXTS, single))[:20]:
+                rows = con.execute("SELECT vector FROM elmo_tokens(?, ?)", (t, opts)).fetchall()
+                self.assertEqual(pooled_mean([floats(v) for (v,) in rows]), want)
+        finally:
+            con.execute("SELECT elmo_unload('tiny16')")
+
+    def test_a_cpu_without_bf16_says_to_use_fp32(self):
+        # ELMO_KERNEL=portable makes the process behave like a CPU without AVX-512.
+        sql = ("SELECT elmo_load('x', '%s', '%s', '%s');\n" % (TINY_OPTIONS, TINY_WEIGHTS, BF16))
+        p = subprocess.run([os.environ.get("SQLITE3", "sqlite3"), ":memory:", "-cmd",
+                            ".load " + os.path.join(ROOT, os.environ.get("B", "build/release"),
+                                                    "elmo")],
+                           input=sql, capture_output=True, text=True, cwd=ROOT, timeout=60,
+                           env=cli_env({"ELMO_KERNEL": "portable"}))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("precision 'bf16' needs a CPU with the AVX512-BF16 instructions, which "
+                      "this one lacks; load the model with precision 'fp32'", p.stderr)
 
 
 class DeterministicInSchema(ElmoTestCase):
