@@ -60,11 +60,6 @@ static int die(const char *what, const char *msg) {
     return 1;
 }
 
-static void paths(const char *dir, char *options, char *weights) {
-    snprintf(options, 1024, "%s/options.json", dir);
-    snprintf(weights, 1024, "%s/weights.hdf5", dir);
-}
-
 /* LSTM-shaped products [256, 512] x [512, 16384] with OpenBLAS's own threads. */
 static int bench_sgemm(void) {
     const int M = 256, K = 512, N = 16384;
@@ -89,8 +84,6 @@ static int bench_sgemm(void) {
 }
 
 static int bench_load(const char *dir) {
-    char o[1024], w[1024];
-    paths(dir, o, w);
     double best = 1e9;
     elmo_model_info info = {0};
     for (int r = 0; r < 3; r++) {
@@ -98,7 +91,7 @@ static int bench_load(const char *dir) {
         elmo_error err;
         double t0 = now();
         elmo_load_params lp = load_params();
-        if (elmo_model_load(o, w, &lp, &m, &err)) return die("load", err.message);
+        if (elmo_model_load_path(dir, &lp, &m, &err)) return die("load", err.message);
         double dt = now() - t0;
         best = dt < best ? dt : best;
         elmo_model_get_info(m, &info);
@@ -138,12 +131,10 @@ static size_t tokenize_corpus(const corpus *c, elmo_sentence *s) {
 }
 
 static int bench_core_batch(const char *dir, size_t n) {
-    char o[1024], w[1024];
-    paths(dir, o, w);
     elmo_model *m = NULL;
     elmo_error err;
     elmo_load_params lp = load_params();
-    if (elmo_model_load(o, w, &lp, &m, &err)) return die("core-batch", err.message);
+    if (elmo_model_load_path(dir, &lp, &m, &err)) return die("core-batch", err.message);
     corpus c;
     if (corpus_make(&c, n, 7)) return die("core-batch", "out of memory");
     elmo_sentence *s = calloc(n, sizeof *s);
@@ -173,8 +164,7 @@ static int bench_core_batch(const char *dir, size_t n) {
 
 static sqlite3 *open_with_model(const char *ext, const char *dir) {
     sqlite3 *db = NULL;
-    char *msg = NULL, o[1024], w[1024], sql[3000];
-    paths(dir, o, w);
+    char *msg = NULL, sql[3000];
     if (sqlite3_open(":memory:", &db) != SQLITE_OK) return NULL;
     sqlite3_enable_load_extension(db, 1);
     if (sqlite3_load_extension(db, ext, NULL, &msg) != SQLITE_OK) {
@@ -183,8 +173,8 @@ static sqlite3 *open_with_model(const char *ext, const char *dir) {
         sqlite3_close(db);
         return NULL;
     }
-    snprintf(sql, sizeof sql, "SELECT elmo_load('default', '%s', '%s', '{\"precision\":\"%s\"}')",
-             o, w, elmo_precision_name(precision));
+    snprintf(sql, sizeof sql, "SELECT elmo_load('default', '%s', '{\"precision\":\"%s\"}')",
+             dir, elmo_precision_name(precision));
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         fprintf(stderr, "elmo-bench: %s\n", msg ? msg : "elmo_load failed");
         sqlite3_free(msg);

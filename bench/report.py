@@ -50,9 +50,14 @@ def main(path):
         table(("precision", "threads", "M x K x N", "GFLOP/s", "of peak", "weights GB/s",
                "OpenBLAS sgemm"), out)
 
+    for r in rows:
+        if r["bench"] == "load" and r["model"].endswith(".safetensors"):
+            print()
+            print("Load of %s (%s, the project's own parser): %.2f s, peak RSS %.0f MiB." % (
+                os.path.basename(r["model"]), r["precision"], r["seconds"], r["rss_after_mib"]))
     models = {}
     for r in rows:
-        if "model" in r and "precision" in r:
+        if "model" in r and "precision" in r and not r["model"].endswith(".safetensors"):
             key = (os.path.basename(r["model"]), r["precision"])
             models.setdefault(key, []).append(r)
     if not models:

@@ -59,6 +59,9 @@ done
 for shape in $MODELS; do
     dir=build/models/$shape
     if [ "$shape" = original ]; then n=$SENTENCES_ORIGINAL; else n=$SENTENCES_SMALL; fi
+    # the same model as one safetensors file: loading it is the project's own parser
+    [ -f "$dir.safetensors" ] || "$B/bin/elmo" convert "$dir" -o "$dir.safetensors" >/dev/null
+    run load "$dir.safetensors"
     for p in $PRECISIONS; do
         [ "$p" = bf16 ] && [ $has_bf16 = 0 ] && continue
         run --precision $p load "$dir"

@@ -4,7 +4,7 @@
  * checked against the file size and a cap, the JSON is parsed by cJSON within those bytes,
  * and every tensor's dtype, shape and byte range is checked (in range, size = elements x
  * dtype size, no overlaps, no gaps, no duplicate names) before any data is touched. */
-#define _DEFAULT_SOURCE /* MAP_POPULATE */
+#define _DEFAULT_SOURCE /* madvise */
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +66,15 @@ static int st_find(elmo_tensor_source *base, const char *name, int *rank,
     return 1;
 }
 
+/* Each tensor is read once: drop its pages from the process once copied, so loading never
+ * holds the mapped file and the packed weights in memory at the same time. */
+static void release_pages(const st_source *s, const st_tensor *t) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = ((uintptr_t)(s->data + t->begin) + page - 1) & ~(page - 1);
+    uintptr_t to = (uintptr_t)(s->data + t->end) & ~(page - 1);
+    if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
 static int st_read(elmo_tensor_source *base, const char *name, float *dst, size_t count,
                    elmo_error *err) {
     st_source *s = (st_source *)base;
@@ -77,12 +86,13 @@ static int st_read(elmo_tensor_source *base, const char *name, float *dst, size_
     const unsigned char *p = s->data + t->begin;
     if (!t->bf16) {
         memcpy(dst, p, count * 4); /* little-endian hosts only (checked at open) */
-        return ELMO_OK;
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            uint32_t bits = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
+            memcpy(&dst[i], &bits, 4);
+        }
     }
-    for (size_t i = 0; i < count; i++) {
-        uint32_t bits = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
-        memcpy(&dst[i], &bits, 4);
-    }
+    release_pages(s, t);
     return ELMO_OK;
 }
 
@@ -313,11 +323,9 @@ static int map_file(st_source *s, elmo_error *err) {
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = elmo_fail(err, ELMO_ERR_IO, "safetensors file '%s' is not a regular file", s->path);
     } else if (st.st_size > 0) {
-        /* MAP_POPULATE: the whole file is read at load, so fault it in at once */
-#ifndef MAP_POPULATE
-#define MAP_POPULATE 0
-#endif
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        /* the whole file is read once, front to back: let the kernel read ahead */
+        if (p != MAP_FAILED) madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
         if (p == MAP_FAILED)
             rc = elmo_fail(err, ELMO_ERR_IO, "cannot map safetensors file '%s': %s", s->path,
                            elmo_errno_text(errno, why, sizeof why));
