@@ -162,6 +162,22 @@ static int bench_core_batch(const char *dir, size_t n) {
     return 0;
 }
 
+/* Inserts the corpus into docs(id, body) (ids from 1); returns its token count. */
+static size_t insert_corpus(sqlite3 *db, const corpus *c) {
+    sqlite3_stmt *ins;
+    sqlite3_prepare_v2(db, "INSERT INTO docs(id, body) VALUES (?, ?)", -1, &ins, NULL);
+    size_t tokens = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
+        sqlite3_bind_text(ins, 2, c->text[i], -1, SQLITE_STATIC);
+        sqlite3_step(ins);
+        sqlite3_reset(ins);
+        tokens += elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c->text[i], strlen(c->text[i]), NULL, 0);
+    }
+    sqlite3_finalize(ins);
+    return tokens;
+}
+
 static sqlite3 *open_with_model(const char *ext, const char *dir) {
     sqlite3 *db = NULL;
     char *msg = NULL, sql[3000];
@@ -191,17 +207,7 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
     if (corpus_make(&c, n, 7)) return die("sql-batch", "out of memory");
     sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);"
                      "CREATE TABLE doc_vec(id INTEGER PRIMARY KEY, vector BLOB);", NULL, NULL, NULL);
-    sqlite3_stmt *ins;
-    sqlite3_prepare_v2(db, "INSERT INTO docs(id, body) VALUES (?, ?)", -1, &ins, NULL);
-    size_t tokens = 0;
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
-        sqlite3_bind_text(ins, 2, c.text[i], -1, SQLITE_STATIC);
-        sqlite3_step(ins);
-        sqlite3_reset(ins);
-        tokens += elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c.text[i], strlen(c.text[i]), NULL, 0);
-    }
-    sqlite3_finalize(ins);
+    size_t tokens = insert_corpus(db, &c);
     char *msg = NULL;
     double t0 = now();
     int rc = sqlite3_exec(db, "INSERT INTO doc_vec SELECT id, vector FROM "
@@ -228,17 +234,7 @@ static int bench_corpus_db(const char *path, size_t n) {
         sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT); BEGIN", NULL,
                      NULL, NULL) != SQLITE_OK)
         return die("corpus-db", sqlite3_errmsg(db));
-    sqlite3_stmt *ins;
-    sqlite3_prepare_v2(db, "INSERT INTO docs(id, body) VALUES (?, ?)", -1, &ins, NULL);
-    size_t tokens = 0;
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
-        sqlite3_bind_text(ins, 2, c.text[i], -1, SQLITE_STATIC);
-        sqlite3_step(ins);
-        sqlite3_reset(ins);
-        tokens += elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c.text[i], strlen(c.text[i]), NULL, 0);
-    }
-    sqlite3_finalize(ins);
+    size_t tokens = insert_corpus(db, &c);
     int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     corpus_free(&c);

@@ -96,28 +96,24 @@ static int st_read(elmo_tensor_source *base, const char *name, float *dst, size_
     return ELMO_OK;
 }
 
+static const char *st_name_at(const void *ctx, int i) {
+    return ((const st_source *)ctx)->t[i].name;
+}
+
 static int st_exists(elmo_tensor_source *base, const char *name) {
     st_source *s = (st_source *)base;
-    size_t len = strlen(name);
-    for (int i = 0; i < s->n; i++)
-        if (strncmp(s->t[i].name, name, len) == 0 &&
-            (s->t[i].name[len] == '\0' || s->t[i].name[len] == '/'))
-            return 1;
-    return 0;
+    return elmo_tensor_names_have(st_name_at, s, s->n, name);
 }
 
 static int st_check_unused(elmo_tensor_source *base, const char *const *used, int n,
                            elmo_error *err) {
     st_source *s = (st_source *)base;
-    for (int i = 0; i < s->n; i++) {
-        int found = 0;
-        for (int k = 0; k < n && !found; k++) found = strcmp(used[k], s->t[i].name) == 0;
-        if (!found)
-            return elmo_fail(err, ELMO_ERR_FORMAT,
-                             "safetensors file '%s' holds tensor '%s', which the model does "
-                             "not use; check that the file was written for these options",
-                             s->path, s->t[i].name);
-    }
+    int i = elmo_tensor_names_unused(st_name_at, s, s->n, used, n);
+    if (i >= 0)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "safetensors file '%s' holds tensor '%s', which the model does "
+                         "not use; check that the file was written for these options",
+                         s->path, s->t[i].name);
     return ELMO_OK;
 }
 

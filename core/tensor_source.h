@@ -34,6 +34,17 @@ struct elmo_tensor_source {
     void (*close)(elmo_tensor_source *s);  /* frees the source itself too */
 };
 
+/* For sources that list their tensors: name_at(ctx, i) is the AllenNLP name of tensor i. */
+typedef const char *(*elmo_tensor_name_fn)(const void *ctx, int i);
+
+/* 1 when one of the n names is `name` or starts with `name/` (the `exists` rule). */
+int elmo_tensor_names_have(elmo_tensor_name_fn name_at, const void *ctx, int n,
+                           const char *name);
+
+/* The index of the first of the n names not in `used`, or -1 (for `check_unused`). */
+int elmo_tensor_names_unused(elmo_tensor_name_fn name_at, const void *ctx, int n,
+                             const char *const *used, int n_used);
+
 /* Opens an AllenNLP/bilm-tf HDF5 weights file. */
 int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error *err);
 

@@ -63,28 +63,24 @@ static int tf_find(elmo_tensor_source *base, const char *name, int *rank,
     return 1;
 }
 
+static const char *tf_name_at(const void *ctx, int i) {
+    return ((const tf_source *)ctx)->t[i].name;
+}
+
 static int tf_exists(elmo_tensor_source *base, const char *name) {
     tf_source *s = (tf_source *)base;
-    size_t len = strlen(name);
-    for (int i = 0; i < s->n; i++)
-        if (strncmp(s->t[i].name, name, len) == 0 &&
-            (s->t[i].name[len] == '\0' || s->t[i].name[len] == '/'))
-            return 1;
-    return 0;
+    return elmo_tensor_names_have(tf_name_at, s, s->n, name);
 }
 
 static int tf_check_unused(elmo_tensor_source *base, const char *const *used, int n,
                            elmo_error *err) {
     tf_source *s = (tf_source *)base;
-    for (int i = 0; i < s->n; i++) {
-        int found = 0;
-        for (int k = 0; k < n && !found; k++) found = strcmp(used[k], s->t[i].name) == 0;
-        if (!found)
-            return elmo_fail(err, ELMO_ERR_FORMAT,
-                             "checkpoint '%s' holds tensor '%s' (read as '%s'), which the "
-                             "model does not use; check that the options match the checkpoint",
-                             s->prefix, s->t[i].e->name, s->t[i].name);
-    }
+    int i = elmo_tensor_names_unused(tf_name_at, s, s->n, used, n);
+    if (i >= 0)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "checkpoint '%s' holds tensor '%s' (read as '%s'), which the "
+                         "model does not use; check that the options match the checkpoint",
+                         s->prefix, s->t[i].e->name, s->t[i].name);
     return ELMO_OK;
 }
 
