@@ -99,6 +99,13 @@ def main(path):
     table(("model", "precision", "threads", "C API", "elmo_batch", "elmo embed",
            "embed / batch", "GFLOP/s", "of peak", "LSTM of peak"), out)
 
+    for (m, p), rs in models.items():
+        d = one(rs, "dask-embed")
+        if d:
+            print()
+            print("Dask recipe, %s %s, %d worker processes x 1 thread: %.0f rows/s, %.0f "
+                  "tokens/s (partitions, part files and merge; not the cluster's start)." % (
+                      m, p, d["workers"], d["rows_per_s"], d["tokens_per_s"]))
     print()
     print("Latency of SELECT elmo_embed(?) on a 20-token sentence (median of 21, char-CNN cache "
           "warm; cold: the first call). Memory floor: the weights one sentence must stream "
