@@ -15,7 +15,7 @@ import unittest
 
 from elmo_cli import (ELMO, TINY_DIR, assert_vectors_match, cli_env, embed_args,
                       expected_vectors, make_db, output_vectors, popen, run, sentences)
-from elmo_sql import SAN, temp_dir
+from elmo_sql import SAN, TINY_OPTIONS, TINY_WEIGHTS, connect, temp_dir
 
 
 class CliCase(unittest.TestCase):
@@ -80,6 +80,24 @@ class Basics(CliCase):
         r = run(*embed_args(self.db, "--precision", "fp32", "--quiet"))
         self.assertEqual(r.returncode, 0, r.stderr)
         assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
+
+    def test_precision_bf16(self):
+        make_db(self.db, sentences(30))
+        con = connect(load_default=False)
+        try:
+            con.execute("SELECT elmo_load('b16', ?, ?, '{\"precision\":\"bf16\"}')",
+                        (TINY_OPTIONS, TINY_WEIGHTS))
+        except sqlite3.Error as e:
+            self.skipTest(str(e))  # a CPU without AVX512-BF16
+        con.execute("ATTACH ? AS src", (self.db,))
+        want = dict(con.execute("SELECT rowid, elmo_embed(body, '{\"model\":\"b16\"}') "
+                                "FROM src.docs").fetchall())
+        con.execute("SELECT elmo_unload('b16')")
+        con.close()
+        r = run(*embed_args(self.db, "--precision", "bf16", "--quiet"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        assert_vectors_match(self, output_vectors(self.db), want)
+        self.assertNotEqual(want, expected_vectors(self.db))  # not the fp32 vectors
 
 
 class Errors(CliCase):
