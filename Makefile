@@ -39,6 +39,9 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_LIB_SRC := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_LIB_OBJ := $(TEST_LIB_SRC:%.c=$(B)/%.o)
+# In-process extension tests: the extension's objects linked with the system SQLite.
+EXT_TEST_SRC := $(wildcard tests/ext/test_*.c)
+EXT_TEST_BIN := $(EXT_TEST_SRC:tests/%.c=$(B)/tests/%)
 TOOL_SRC  := $(wildcard tools/*.c)
 TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(B)/%)
 BENCH_LIB := $(filter-out bench/elmo-bench.c,$(wildcard bench/*.c))
@@ -48,7 +51,7 @@ EXT_SO := $(if $(EXT_SRC),$(B)/elmo.so)
 
 .SECONDARY:
 .PHONY: all test test-unit test-sql test-release test-asan bench demo clean
-all: $(B)/libelmo.a $(EXT_SO) $(TOOL_BIN) $(BENCH_BIN) $(TEST_BIN)
+all: $(B)/libelmo.a $(EXT_SO) $(TOOL_BIN) $(BENCH_BIN) $(TEST_BIN) $(EXT_TEST_BIN)
 
 $(B)/%.o: %.c $(wildcard include/*.h core/*.h ext/*.h tests/*.h)
 	@mkdir -p $(dir $@)
@@ -68,6 +71,14 @@ $(B)/tests/%: tests/%.c $(TEST_LIB_OBJ) $(B)/libelmo.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(TEST_LIB_OBJ) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
 
+# The allocation-failure test fails chosen allocations of the library and the extension.
+$(B)/tests/ext/test_alloc_failure: WRAP := \
+    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=elmo_big_alloc
+$(B)/tests/ext/%: tests/ext/%.c tests/ext/ext_db.h $(EXT_OBJ) $(TEST_LIB_OBJ) $(B)/libelmo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(EXT_OBJ) $(TEST_LIB_OBJ) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) \
+	    $(WRAP) $(LIBS) -lsqlite3 -ldl
+
 $(B)/%: tools/%.c $(B)/libelmo.a
 	$(CC) $(CFLAGS_ALL) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
 
@@ -84,7 +95,7 @@ test-asan:
 	$(MAKE) SAN=1 test-unit test-sql
 
 test-unit: all
-	@B=$(B) SAN=$(SAN) sh tests/run_unit.sh $(TEST_BIN)
+	@B=$(B) SAN=$(SAN) sh tests/run_unit.sh $(TEST_BIN) $(EXT_TEST_BIN)
 
 test-sql: all
 	@B=$(B) SAN=$(SAN) PYTHON=$(PYTHON) SQLITE3=$(SQLITE3) sh tests/run_sql.sh
