@@ -11,7 +11,18 @@ SAN     ?= 0
 PYTHON  ?= /usr/bin/python3
 SQLITE3 ?= sqlite3
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+  # libFuzzer targets (tests/fuzz/): clang, ASan + UBSan, coverage instrumentation
+  CC       := clang
+  B        := build/fuzz
+  SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+  OPT      := -O1
+else ifeq ($(TSAN),1)
+  B        := build/tsan
+  SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+  OPT      := -O1
+else ifeq ($(SAN),1)
   B        := build/asan
   SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   OPT      := -O1
@@ -50,7 +61,8 @@ BENCH_BIN := $(B)/elmo-bench
 EXT_SO := $(if $(EXT_SRC),$(B)/elmo.so)
 
 .SECONDARY:
-.PHONY: all test test-unit test-sql test-release test-asan bench demo clean
+.PHONY: all test test-unit test-sql test-release test-asan bench demo clean \
+        fuzz fuzz-ci fuzz-build check-tsan tsan-build
 all: $(B)/libelmo.a $(EXT_SO) $(TOOL_BIN) $(BENCH_BIN) $(TEST_BIN) $(EXT_TEST_BIN)
 
 $(B)/%.o: %.c $(wildcard include/*.h core/*.h ext/*.h tests/*.h)
@@ -105,6 +117,43 @@ bench: all
 
 demo: all
 	@$(SQLITE3) :memory: -cmd ".load $(B)/elmo" < sql/quickstart.sql
+
+# ---- fuzzing (clang's libFuzzer), see tests/fuzz/README.md ---------------------------
+# `make fuzz` runs each target for FUZZ_SECONDS; `make fuzz-ci` briefly over the seed
+# corpora (load_hdf5 is left out: libhdf5 itself crashes on some malformed files).
+FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 25
+FUZZ_TARGETS := call_options sql_functions tokenize vectors load_hdf5
+FUZZ_CI_TARGETS := call_options sql_functions tokenize vectors
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/ext/ext_db.h $(EXT_OBJ) $(B)/libelmo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer $< $(EXT_OBJ) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) \
+	    -fsanitize=fuzzer $(LIBS) -lsqlite3 -ldl
+
+fuzz-build:
+	$(MAKE) FUZZ=1 $(FUZZ_TARGETS:%=build/fuzz/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-ci: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_CI_SECONDS) sh tests/fuzz/run.sh $(FUZZ_CI_TARGETS)
+
+# ---- ThreadSanitizer: threads x connections, load/unload churn, interrupts --------------
+TSAN_SECONDS ?= 20
+
+$(B)/tests/stress/%: tests/stress/%.c tests/ext/ext_db.h $(EXT_OBJ) $(B)/libelmo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(EXT_OBJ) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) \
+	    -lsqlite3 -ldl
+
+tsan-build:
+	$(MAKE) TSAN=1 build/tsan/tests/stress/stress_threads
+
+check-tsan: tsan-build
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=tests/stress/tsan.supp" \
+	    STRESS_SECONDS=$(TSAN_SECONDS) build/tsan/tests/stress/stress_threads
 
 clean:
 	rm -rf build
