@@ -3,7 +3,8 @@
  * libm's expf is scalar; the LSTM evaluates ~5 of them per cell unit per step, which would
  * cost more than the matrix products it follows. exp_fast is a range reduction
  * x = n*ln2 + r (|r| <= ln2/2) plus a degree-7 polynomial: relative error below 2e-7 over
- * the clamped range, no branches, no table lookups.
+ * the clamped range, no branches, no table lookups. Defined for every float: -Inf and
+ * huge inputs clamp (exp_fast(-Inf) = e^-87, exp_fast(+Inf) = e^88), NaN gives NaN.
  */
 #ifndef ELMO_CORE_FASTMATH_H
 #define ELMO_CORE_FASTMATH_H
@@ -26,9 +27,12 @@ static inline float exp_fast(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits;
+    /* 2^n as float bits. Unsigned, so that a NaN input (whose pattern the clamps above let
+     * through) wraps instead of overflowing a signed shift: the result is then p * (some
+     * finite scale) = NaN, and every other input has n in [-126, 127]. */
+    uint32_t bits;
     memcpy(&bits, &shifted, sizeof bits);
-    bits = (bits - 0x4B400000 + 127) << 23; /* 2^n as float bits */
+    bits = (bits - 0x4B400000u + 127u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;

@@ -141,6 +141,8 @@ static int prepare_query(batch_cursor *cur, sqlite3 *db, sqlite3_value *sql_valu
     }
     const char *sql = (const char *)sqlite3_value_text(sql_value), *tail = NULL;
     if (!sql) return SQLITE_NOMEM;
+    if (elmo_check_no_nul(fn, "sql", sql, (size_t)sqlite3_value_bytes(sql_value), msg))
+        return SQLITE_ERROR;
     int rc = sqlite3_prepare_v2(db, sql, -1, &cur->query, &tail);
     if (rc == SQLITE_INTERRUPT) {
         *msg = sqlite3_mprintf("interrupted");

@@ -92,7 +92,8 @@ static int parse_output(const char *fn, const cJSON *item, elmo_call_options *o,
     return bad_value(fn, "output", "an output name or a JSON array of numbers", item, msg);
 }
 
-/* One key of the options object; a JSON null keeps the default. */
+/* One key of the options object (already known to be valid and not repeated); a JSON
+ * null keeps the default. */
 static int parse_key(const char *fn, const cJSON *item, elmo_call_options *o, char **msg) {
     const char *key = item->string;
     if (cJSON_IsNull(item)) return SQLITE_OK;
@@ -129,25 +130,55 @@ static int parse_key(const char *fn, const cJSON *item, elmo_call_options *o, ch
         else return bad_value(fn, key, "'mean' or 'max'", item, msg);
         return SQLITE_OK;
     }
-    char shown[ELMO_SHOWN_MAX + 1];
-    *msg = sqlite3_mprintf("%s: unknown option '%s'; valid options: " VALID_OPTIONS, fn,
-                           elmo_shown(key, shown));
-    return SQLITE_ERROR;
+    return SQLITE_OK; /* not reached: parse_object checked the key */
 }
 
+static const char *const option_keys[] = {"model", "output", "gamma", "layer_norm",
+                                          "tokenizer", "pooling"};
+#define N_OPTION_KEYS (int)(sizeof option_keys / sizeof option_keys[0])
+
+/* Index of a valid key in option_keys, or -1. */
+static int key_index(const char *key) {
+    for (int i = 0; i < N_OPTION_KEYS; i++)
+        if (strcmp(key, option_keys[i]) == 0) return i;
+    return -1;
+}
+
+/* One pass over the keys: each is checked against the six valid ones and a bit set of
+ * those already seen, so the cost is linear in the object's size and the first unknown or
+ * repeated key (whatever its value, null included) stops the parse. */
 static int parse_object(const char *fn, const cJSON *root, elmo_call_options *o, char **msg) {
+    unsigned seen = 0;
     for (const cJSON *item = root->child; item; item = item->next) {
-        for (const cJSON *prev = root->child; prev != item; prev = prev->next)
-            if (strcmp(prev->string, item->string) == 0) {
-                char shown[ELMO_SHOWN_MAX + 1];
-                *msg = sqlite3_mprintf("%s: option '%s' is given twice", fn,
-                                       elmo_shown(item->string, shown));
-                return SQLITE_ERROR;
-            }
+        char shown[ELMO_SHOWN_MAX + 1];
+        int k = key_index(item->string);
+        if (k < 0) {
+            *msg = sqlite3_mprintf("%s: unknown option '%s'; valid options: " VALID_OPTIONS, fn,
+                                   elmo_shown(item->string, shown));
+            return SQLITE_ERROR;
+        }
+        if (seen & 1u << k) {
+            *msg = sqlite3_mprintf("%s: option '%s' is given twice", fn,
+                                   elmo_shown(item->string, shown));
+            return SQLITE_ERROR;
+        }
+        seen |= 1u << k;
         int rc = parse_key(fn, item, o, msg);
         if (rc) return rc;
     }
     return SQLITE_OK;
+}
+
+/* Whether valid JSON text has a \u0000 escape (in a key or string value): cJSON would
+ * decode it to a NUL that silently ends the string ("default\u0000x" -> "default").
+ * Backslashes occur only inside strings, so skipping each escape is enough. */
+static int has_nul_escape(const char *text, size_t len) {
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\') continue;
+        if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0) return 1;
+        i++; /* the escaped character */
+    }
+    return 0;
 }
 
 /* Parses JSON text (an object, or an array of weights) that fills the whole argument. */
@@ -168,6 +199,13 @@ static int parse_json(const char *fn, const char *text, size_t len, elmo_call_op
             *msg = sqlite3_mprintf("%s: options are not valid JSON (the text ends early); "
                                    "expected " OPTIONS_EXAMPLE,
                                    fn);
+        return SQLITE_ERROR;
+    }
+    if (has_nul_escape(text, len)) {
+        cJSON_Delete(root);
+        *msg = sqlite3_mprintf("%s: options contain a NUL character (\\u0000); no option name "
+                               "or value may contain one",
+                               fn);
         return SQLITE_ERROR;
     }
     int rc = cJSON_IsArray(root) ? parse_weights(fn, root, o, msg) : parse_object(fn, root, o, msg);
@@ -191,6 +229,7 @@ int elmo_options_parse(const char *fn, sqlite3_value *value, elmo_call_options *
     const char *text = (const char *)sqlite3_value_text(value);
     if (!text) return SQLITE_NOMEM;
     size_t len = (size_t)sqlite3_value_bytes(value);
+    if (elmo_check_no_nul(fn, "options", text, len, msg)) return SQLITE_ERROR;
     if (len == 0) {
         *msg = sqlite3_mprintf("%s: options are empty; pass NULL for the defaults, or %s", fn,
                                OPTIONS_EXAMPLE);

@@ -168,6 +168,11 @@ int elmo_text_read(const char *fn, sqlite3_value *value, const elmo_limits *limi
                    elmo_tokenizer tokenizer, elmo_text *text, char **msg);
 void elmo_text_free(elmo_text *text);
 
+/* SQLITE_OK when the TEXT value s [len] (len from sqlite3_value_bytes) has no NUL
+ * character; else SQLITE_ERROR and "FN: WHAT contains a NUL character (at byte i of n)...":
+ * names, paths and options are C strings, and a NUL would silently cut them short. */
+int elmo_check_no_nul(const char *fn, const char *what, const char *s, size_t len, char **msg);
+
 /* "INTEGER", "REAL", "TEXT", "BLOB" or "NULL". */
 const char *elmo_type_name(int sqlite_type);
 

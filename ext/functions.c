@@ -41,7 +41,7 @@ void elmo_embed_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     elmo_options_free(&opts);
 }
 
-/* The text of argument i, or an error naming it when it is not TEXT. */
+/* The text of argument i, or an error naming it when it is not TEXT or has a NUL. */
 static const char *text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value **argv, int i,
                             const char *what) {
     int type = sqlite3_value_type(argv[i]);
@@ -51,7 +51,15 @@ static const char *text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value 
         return NULL;
     }
     const char *s = (const char *)sqlite3_value_text(argv[i]);
-    if (!s) sqlite3_result_error_nomem(ctx);
+    if (!s) {
+        sqlite3_result_error_nomem(ctx);
+        return NULL;
+    }
+    char *msg = NULL;
+    if (elmo_check_no_nul(fn, what, s, (size_t)sqlite3_value_bytes(argv[i]), &msg)) {
+        elmo_result_failure(ctx, SQLITE_ERROR, msg);
+        return NULL;
+    }
     return s;
 }
 

@@ -263,7 +263,7 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
     int rc = o->path ? elmo_model_load(o->path, w->path, params, &model, &err)
                      : elmo_model_load_path(w->path, params, &model, &err);
     if (rc != ELMO_OK) {
-        if (err.code == ELMO_ERR_NOMEM) return SQLITE_NOMEM;
+        /* out of memory included: the core's message says how much and for what */
         char shown[ELMO_SHOWN_MAX + 1];
         *msg = source ? sqlite3_mprintf("%s: cannot load the default model (%s): %s", fn, source,
                                         err.message)
@@ -287,10 +287,13 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
  * Registers name -> the model in the given files, loading them unless they are in memory
  * already. With keep_existing, a registered name is left as it is (for the default model,
  * which another thread may have just loaded). `source` says where the paths came from.
+ * With `acquire`, also takes a reference to the model the name ends up with, under the
+ * same lock as the registration, so that an elmo_unload in between cannot take it away.
  */
 static int load_named(const char *fn, const char *name, const char *options_path,
                       const char *weights_path, const elmo_load_params *params,
-                      int keep_existing, const char *source, char **msg) {
+                      int keep_existing, const char *source, elmo_handle **acquire,
+                      char **msg) {
     file_id o = {0}, w = {0};
     elmo_load_params defaults = elmo_load_default_params();
     if (!params) params = &defaults;
@@ -307,6 +310,10 @@ static int load_named(const char *fn, const char *name, const char *options_path
     if (existing) {
         if (!keep_existing && !same_model(existing->model, &o, &w, precision))
             rc = name_conflict_locked(fn, name, existing->model, &o, &w, precision, msg);
+        else if (acquire) {
+            existing->model->refs++;
+            *acquire = existing->model;
+        }
     } else {
         elmo_handle *h = models;
         while (h && !same_model(h, &o, &w, precision)) h = h->next;
@@ -323,6 +330,10 @@ static int load_named(const char *fn, const char *name, const char *options_path
         if (!rc) {
             add_name_locked(entry, h);
             entry = NULL;
+            if (acquire) {
+                h->refs++;
+                *acquire = h;
+            }
         }
     }
     pthread_mutex_unlock(&lock);
@@ -336,7 +347,7 @@ out:
 
 int elmo_registry_load(const char *fn, const char *name, const char *options_path,
                        const char *weights_path, const elmo_load_params *params, char **msg) {
-    return load_named(fn, name, options_path, weights_path, params, 0, NULL, msg);
+    return load_named(fn, name, options_path, weights_path, params, 0, NULL, NULL, msg);
 }
 
 int elmo_registry_unload(const char *fn, const char *name, char **msg) {
@@ -389,8 +400,9 @@ static int no_default_model(const char *fn, char **msg) {
     return SQLITE_ERROR;
 }
 
-/* Loads the default model the environment names, unless one is registered meanwhile. */
-static int load_default(const char *fn, char **msg) {
+/* Loads the default model the environment names, unless one is registered meanwhile, and
+ * takes a reference to it in *out. */
+static int load_default(const char *fn, elmo_handle **out, char **msg) {
     char *options = NULL, *weights = NULL;
     int rc = elmo_default_model_files(fn, &options, &weights, msg);
     if (rc == SQLITE_OK && !weights) return no_default_model(fn, msg);
@@ -398,7 +410,8 @@ static int load_default(const char *fn, char **msg) {
         const char *dir = getenv("ELMO_MODEL");
         char *source = dir && *dir ? sqlite3_mprintf("ELMO_MODEL=%s", dir)
                                    : sqlite3_mprintf("ELMO_OPTIONS and ELMO_WEIGHTS");
-        rc = source ? load_named(fn, ELMO_DEFAULT_MODEL, options, weights, NULL, 1, source, msg)
+        rc = source ? load_named(fn, ELMO_DEFAULT_MODEL, options, weights, NULL, 1, source, out,
+                                 msg)
                     : SQLITE_NOMEM;
         sqlite3_free(source);
     }
@@ -410,12 +423,8 @@ static int load_default(const char *fn, char **msg) {
 int elmo_registry_acquire(const char *fn, const char *name, elmo_handle **out, char **msg) {
     *out = NULL;
     if (acquire_existing(name, out)) return SQLITE_OK;
-    if (strcmp(name, ELMO_DEFAULT_MODEL) == 0) {
-        int rc = load_default(fn, msg);
-        if (rc) return rc;
-        if (acquire_existing(name, out)) return SQLITE_OK;
-    }
-    pthread_mutex_lock(&lock); /* unknown, or unloaded by another thread just now */
+    if (strcmp(name, ELMO_DEFAULT_MODEL) == 0) return load_default(fn, out, msg);
+    pthread_mutex_lock(&lock);
     int rc = unknown_name_locked(fn, name, msg);
     pthread_mutex_unlock(&lock);
     return rc;

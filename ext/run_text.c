@@ -3,9 +3,10 @@
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-/* An SQL result code and message for a failed core call. */
+/* An SQL result code and message for a failed core call. The core's out-of-memory errors
+ * are SQLITE_ERROR with its message (what it was allocating, how much): SQLITE_NOMEM would
+ * make SQLite replace the message with a bare "out of memory". */
 int elmo_core_failure(const char *fn, const elmo_error *err, char **msg) {
-    if (err->code == ELMO_ERR_NOMEM) return SQLITE_NOMEM;
     if (err->code == ELMO_ERR_INTERRUPTED) {
         *msg = sqlite3_mprintf("interrupted");
         return SQLITE_INTERRUPT;

@@ -40,6 +40,15 @@ const char *elmo_type_name(int type) {
     }
 }
 
+int elmo_check_no_nul(const char *fn, const char *what, const char *s, size_t len, char **msg) {
+    size_t at = strlen(s);
+    if (at == len) return SQLITE_OK;
+    *msg = sqlite3_mprintf("%s: %s contain%s a NUL character (at byte %lld of %lld); remove it",
+                           fn, what, strcmp(what, "options") == 0 ? "" : "s", (long long)at,
+                           (long long)len);
+    return SQLITE_ERROR;
+}
+
 void elmo_text_free(elmo_text *t) {
     if (!t) return;
     sqlite3_free(t->spans);
@@ -58,7 +67,9 @@ int elmo_text_read(const char *fn, sqlite3_value *value, const elmo_limits *limi
         *msg = sqlite3_mprintf("%s: text must be TEXT or NULL, got %s", fn, elmo_type_name(type));
         return SQLITE_ERROR;
     }
-    /* Bytes as stored: no UTF-8 validation, the tokenizer keeps invalid bytes as word bytes. */
+    /* Bytes as stored: no UTF-8 validation, the tokenizer keeps invalid bytes as word bytes.
+     * The text is the one argument that may contain NUL characters: it is read by its
+     * length, never as a C string, and a NUL is a word byte like any other control byte. */
     const char *text = (const char *)sqlite3_value_text(value);
     if (!text) return SQLITE_NOMEM;
     size_t len = (size_t)sqlite3_value_bytes(value);
