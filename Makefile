@@ -122,8 +122,9 @@ demo: all
 # `make fuzz` runs each target for FUZZ_SECONDS; `make fuzz-ci` each briefly over its seed
 # corpus (load_hdf5 too: with libhdf5's own leaks suppressed it runs clean).
 FUZZ_SECONDS ?= 60
-FUZZ_CI_SECONDS ?= 25
-FUZZ_TARGETS := call_options sql_functions tokenize vectors load_hdf5
+FUZZ_CI_SECONDS ?= 20
+FUZZ_TARGETS := call_options sql_functions tokenize vectors load_hdf5 load_safetensors \
+                load_tf_checkpoint
 FUZZ_CI_TARGETS := $(FUZZ_TARGETS)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/ext/ext_db.h $(EXT_OBJ) $(B)/libelmo.a

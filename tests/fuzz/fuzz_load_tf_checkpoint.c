@@ -1,11 +1,8 @@
-/* load_tf_checkpoint.c - libFuzzer target: the TensorFlow checkpoint index parser (LevelDB
+/* fuzz_load_tf_checkpoint.c - libFuzzer target: the TensorFlow checkpoint index parser (LevelDB
  * table, block trailers and checksums, protobuf entries) on arbitrary bytes. Must never
  * crash, hang or read out of bounds; failures are fine.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude -Icore
- *     tests/fuzz/load_tf_checkpoint.c core/tf_index.c core/crc32c.c core/error.c
- *     -o load_tf_checkpoint
- *   ./load_tf_checkpoint tests/fuzz/corpus/load_tf_checkpoint */
+ * Built and run by `make fuzz` / `make fuzz-ci` (tests/fuzz/run.sh). */
 #include <stdint.h>
 #include <string.h>
 

@@ -1,12 +1,9 @@
-/* load_safetensors.c - libFuzzer target: the safetensors reader on arbitrary bytes. The
+/* fuzz_load_safetensors.c - libFuzzer target: the safetensors reader on arbitrary bytes. The
  * input is written to a private temporary file (the reader maps files), opened with the
  * options required, and every tensor it accepts is read back. Must never crash, hang or
  * read out of bounds; failures are fine.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude -Icore $(pkg-config --cflags
- *     libcjson) tests/fuzz/load_safetensors.c core/safetensors_source.c core/error.c
- *     $(pkg-config --libs libcjson) -lm -o load_safetensors
- *   ./load_safetensors tests/fuzz/corpus/load_safetensors */
+ * Built and run by `make fuzz` / `make fuzz-ci` (tests/fuzz/run.sh). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
