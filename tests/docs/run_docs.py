@@ -105,7 +105,9 @@ def main():
             os.symlink(os.path.join(ROOT, name), os.path.join(work, name))
     env = {"PATH": os.path.join(ROOT, B, "bin") + os.pathsep + os.environ["PATH"],
            "PYTHONPATH": "python"}
-    for k in ("ELMO_MODEL", "ELMO_OPTIONS", "ELMO_WEIGHTS"):
+    # The examples decide their model; `make demo` runs as a user would run it, not as a
+    # sub-make of `make test` (whose jobserver descriptors it would not have).
+    for k in ("ELMO_MODEL", "ELMO_OPTIONS", "ELMO_WEIGHTS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         os.environ.pop(k, None)
 
     preambles = [b for b in blocks if b.mark == ("docs", "preamble")]
