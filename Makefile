@@ -161,7 +161,8 @@ uninstall:
 # tests/docs/run_docs.py runs every example of README.md; tests/install_test.sh installs into
 # a scratch DESTDIR and builds the README's C example with pkg-config; fetch_model_test.sh
 # checks tools/fetch-model.sh offline; node_test.sh runs the Node.js example when
-# `make node-deps` has installed better-sqlite3 into build/vendor/node.
+# `make node-deps` has installed better-sqlite3 into build/vendor/node; vec0_absent_test.sh
+# checks that sql/vec0_search.sql stops with one clear error when vec0.so is missing.
 .PHONY: test-docs node-deps model
 test-sql: test-docs
 test-docs: all
@@ -172,6 +173,7 @@ else
 	@B=$(B) MAKE="$(MAKE)" SQLITE3=$(SQLITE3) sh tests/install_test.sh
 	@B=$(B) SQLITE3=$(SQLITE3) sh tests/docs/fetch_model_test.sh
 	@B=$(B) sh tests/docs/node_test.sh
+	@B=$(B) SQLITE3=$(SQLITE3) sh tests/docs/vec0_absent_test.sh
 endif
 test-install: test-docs
 
