@@ -72,11 +72,19 @@ $(B)/elmo.so: $(EXT_OBJ) $(B)/libelmo.a ext/elmo.map
 	$(CC) -shared -o $@ $(EXT_OBJ) $(B)/libelmo.a $(LDFLAGS_ALL) \
 	    -Wl,--version-script=ext/elmo.map -Wl,-z,defs $(LIBS)
 
-# The shared library exports the elmo_* API of include/elmo.h and nothing else (hidden
-# visibility everywhere else, core/libelmo.map for the version node).
-$(B)/libelmo.so: $(CORE_OBJ) core/libelmo.map
+# The shared library exports the functions of include/elmo.h and nothing else. They are
+# declared with default visibility there (everything else is hidden), and the version
+# script, generated from the header, lists them by name: GCC gives the ifunc symbols of
+# the target_clones kernels default visibility, so visibility alone would export those too.
+$(B)/libelmo.map: include/elmo.h
+	@mkdir -p $(dir $@)
+	{ echo '{'; echo '  global:'; \
+	  grep -o '\belmo_[a-z0-9_]*(' include/elmo.h | tr -d '(' | sort -u | sed 's/.*/    &;/'; \
+	  echo '  local: *;'; echo '};'; } > $@
+
+$(B)/libelmo.so: $(CORE_OBJ) $(B)/libelmo.map
 	$(CC) -shared -o $@ $(CORE_OBJ) $(LDFLAGS_ALL) -Wl,-soname,libelmo.so.0 \
-	    -Wl,--version-script=core/libelmo.map -Wl,-z,defs $(LIBS)
+	    -Wl,--version-script=$(B)/libelmo.map -Wl,-z,defs $(LIBS)
 
 $(B)/tests/%: tests/%.c $(TEST_LIB_OBJ) $(B)/libelmo.a
 	@mkdir -p $(dir $@)

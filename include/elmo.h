@@ -26,7 +26,8 @@ extern "C" {
 #endif
 
 /* Every function declared here is exported from the shared library libelmo.so, which is
- * built with hidden visibility by default: only this API is visible. */
+ * built with hidden visibility by default: only this API is visible (the Makefile's version
+ * script for libelmo.so is generated from the elmo_*( names in this file). */
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility push(default)
 #endif
