@@ -92,12 +92,20 @@ def main(path):
             out.append((m, p, str(t), "%.0f" % core["tokens_per_s"],
                         "%.0f" % sql["tokens_per_s"] if sql else "",
                         "%.0f" % cli["tokens_per_s"] if cli else "",
+                        "%.2f" % (cli["tokens_per_s"] / sql["tokens_per_s"]) if cli and sql else "",
                         "%.0f" % (pos_rate * load["mflop_per_position"] / 1e3),
                         pct(pos_rate * load["mflop_per_position"] / 1e3 / peak),
                         pct(pos_rate * load["lstm_mflop_per_position"] / 1e3 / peak)))
     table(("model", "precision", "threads", "C API", "elmo_batch", "elmo embed",
-           "GFLOP/s", "of peak", "LSTM of peak"), out)
+           "embed / batch", "GFLOP/s", "of peak", "LSTM of peak"), out)
 
+    for (m, p), rs in models.items():
+        d = one(rs, "dask-embed")
+        if d:
+            print()
+            print("Dask recipe, %s %s, %d worker processes x 1 thread: %.0f rows/s, %.0f "
+                  "tokens/s (partitions, part files and merge; not the cluster's start)." % (
+                      m, p, d["workers"], d["rows_per_s"], d["tokens_per_s"]))
     print()
     print("Latency of SELECT elmo_embed(?) on a 20-token sentence (median of 21, char-CNN cache "
           "warm; cold: the first call). Memory floor: the weights one sentence must stream "

@@ -8,7 +8,8 @@
 #   - elmo_gemm (the engine's products) on the LSTM shapes;
 #   - per model and precision (fp32, bf16): load time and RSS, batch embedding through the
 #     C API (elmo_embed_batch) and SQL (elmo_batch), elmo_embed latency on a 20-token
-#     sentence, and `elmo embed` on a database of the same sentences.
+#     sentence, `elmo embed` on a database of the same sentences, and (fp32) the Dask
+#     recipe with two single-threaded worker processes.
 # Prints tables (every figure also as a fraction of the limits measured in the same run)
 # and writes the JSON lines to build/bench/results.jsonl.
 #
@@ -73,6 +74,8 @@ for shape in $MODELS; do
         echo "  cli_embed.py $dir $n $p" >&2
         ELMO_THREADS=2 "$PYTHON" bench/cli_embed.py "$B" "$dir" "$n" "$p" | tee -a "$results" >/dev/null
     done
+    echo "  dask_embed.py $dir $n" >&2
+    "$PYTHON" bench/dask_embed.py "$B" "$dir" "$n" 2 | tee -a "$results" >/dev/null
 done
 
 "$PYTHON" bench/report.py "$results"

@@ -70,16 +70,6 @@ int cli_open(const char *path, int busy_ms, sqlite3 **db) {
     return EXIT_DONE;
 }
 
-static int is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* Runs `sql` (one row expected, the result ignored); on failure prints the message. */
 static int probe(sqlite3 *db, const char *sql, const char *a, const char *b, const char *c,
                  const char *d) {
@@ -98,44 +88,15 @@ static int probe(sqlite3 *db, const char *sql, const char *a, const char *b, con
 }
 
 int cli_load_model(sqlite3 *db, const char *model, const char *precision, const char *options) {
-    int extra = precision && strcmp(precision, "fp32") != 0;
-    if (model && is_file(model)) {
-        /* A single model file (e.g. .safetensors): elmo_load(name, path [, load_options]). */
-        char *load = sqlite3_mprintf("{\"precision\":\"%s\"}", precision ? precision : "fp32");
-        int rc = probe(db, extra ? "SELECT elmo_load('default', ?1, ?2)"
-                                 : "SELECT elmo_load('default', ?1)",
-                       model, load, NULL, NULL);
+    if (model) {
+        /* Any model elmo_load reads: a .safetensors file, an AllenNLP directory, a TF-Hub
+         * module or checkpoint; the load options carry the precision. */
+        char *load = sqlite3_mprintf("{\"precision\":\"%s\"}", precision ? precision : "auto");
+        int rc = probe(db, "SELECT elmo_load('default', ?1, ?2)", model, load, NULL, NULL);
         sqlite3_free(load);
-        if (rc != SQLITE_OK) {
-            if (strstr(sqlite3_errmsg(db), "wrong number of arguments"))
-                cli_error("this build's elmo_load reads a model directory: give --model a "
-                          "directory with options.json and weights.hdf5");
-            return EXIT_MODEL;
-        }
-    } else if (model) {
-        if (!is_dir(model)) {
-            cli_error("--model '%s' does not exist; give a directory with options.json and "
-                      "weights.hdf5", model);
-            return EXIT_MODEL;
-        }
-        char *opts = sqlite3_mprintf("%s/options.json", model);
-        char *weights = sqlite3_mprintf("%s/weights.hdf5", model);
-        char *load = sqlite3_mprintf("{\"precision\":\"%s\"}", precision ? precision : "fp32");
-        /* The 4-argument form takes load options such as the precision. */
-        int rc = probe(db, extra ? "SELECT elmo_load('default', ?1, ?2, ?3)"
-                                 : "SELECT elmo_load('default', ?1, ?2)",
-                       opts, weights, load, NULL);
-        sqlite3_free(opts);
-        sqlite3_free(weights);
-        sqlite3_free(load);
-        if (rc != SQLITE_OK) {
-            if (extra && strstr(sqlite3_errmsg(db), "wrong number of arguments"))
-                cli_error("this build's elmo_load takes no load options: --precision %s is not "
-                          "available (use fp32)", precision);
-            return EXIT_MODEL;
-        }
-    } else if (extra) {
-        cli_error("--precision %s needs --model DIR (the ELMO_MODEL default loads in fp32)",
+        if (rc != SQLITE_OK) return EXIT_MODEL;
+    } else if (precision && strcmp(precision, "fp32") != 0) {
+        cli_error("--precision %s needs --model PATH (the ELMO_MODEL default loads in fp32)",
                   precision);
         return EXIT_USAGE;
     }

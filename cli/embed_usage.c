@@ -6,7 +6,7 @@
 void embed_usage(FILE *f) {
     fputs(
 "usage: elmo embed DB --table TABLE --column COLUMN [options]\n"
-"       elmo embed --stream [--model DIR] [--format json|base64] [--input auto|tsv|json]\n"
+"       elmo embed --stream [--model PATH] [--format json|base64] [--input auto|tsv|json]\n"
 "                  [--options JSON] [--batch N] [--on-error=skip|fail]\n"
 "\n"
 "Embeds the text in TABLE.COLUMN of the SQLite database DB into the table --into (one\n"
@@ -19,9 +19,10 @@ void embed_usage(FILE *f) {
 "                       PRIMARY KEY when there is one); index it if it is not the key\n"
 "  --into TABLE         output table (default TABLE_elmo): id PRIMARY KEY, vector BLOB,\n"
 "                       text_hash INTEGER; rows that fail go to INTO_errors (id, message)\n"
-"  --model DIR          directory with options.json and weights.hdf5 (default: the\n"
+"  --model PATH         any model elmo_load reads: a .safetensors file, a directory with\n"
+"                       options.json + weights.hdf5, a TF-Hub module (default: the\n"
 "                       ELMO_MODEL environment variable)\n"
-"  --precision P        fp32 (default) or bf16 (needs --model)\n"
+"  --precision P        fp32 or bf16 (needs --model; default: fp32, or bf16 for a bf16 file)\n"
 "  --options JSON       elmo_embed options, e.g. '{\"output\":\"top\"}' or 'top'\n"
 "  --chunk N            rows per chunk and transaction (default 256)\n"
 "  --refresh            also re-embed rows whose text (or --options) changed\n"

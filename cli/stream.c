@@ -376,7 +376,7 @@ int cmd_stream(int argc, char **argv) {
     stream_job s;
     int code = parse_flags(&s, argc, argv);
     if (code != EXIT_DONE) {
-        fputs("usage: elmo embed --stream [--model DIR] [--format json|base64] [--input "
+        fputs("usage: elmo embed --stream [--model PATH] [--format json|base64] [--input "
               "auto|tsv|json] [--options JSON] [--batch N]; see elmo embed --help\n", stderr);
         return code;
     }

@@ -15,7 +15,7 @@ import unittest
 
 from elmo_cli import (ELMO, TINY_DIR, assert_vectors_match, cli_env, embed_args,
                       expected_vectors, make_db, output_vectors, popen, run, sentences)
-from elmo_sql import SAN, temp_dir
+from elmo_sql import SAN, TINY_OPTIONS, TINY_WEIGHTS, connect, temp_dir
 
 
 class CliCase(unittest.TestCase):
@@ -81,6 +81,24 @@ class Basics(CliCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
 
+    def test_precision_bf16(self):
+        make_db(self.db, sentences(30))
+        con = connect(load_default=False)
+        try:
+            con.execute("SELECT elmo_load('b16', ?, ?, '{\"precision\":\"bf16\"}')",
+                        (TINY_OPTIONS, TINY_WEIGHTS))
+        except sqlite3.Error as e:
+            self.skipTest(str(e))  # a CPU without AVX512-BF16
+        con.execute("ATTACH ? AS src", (self.db,))
+        want = dict(con.execute("SELECT rowid, elmo_embed(body, '{\"model\":\"b16\"}') "
+                                "FROM src.docs").fetchall())
+        con.execute("SELECT elmo_unload('b16')")
+        con.close()
+        r = run(*embed_args(self.db, "--precision", "bf16", "--quiet"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        assert_vectors_match(self, output_vectors(self.db), want)
+        self.assertNotEqual(want, expected_vectors(self.db))  # not the fp32 vectors
+
 
 class Errors(CliCase):
     def test_exit_codes_and_messages(self):
@@ -112,7 +130,8 @@ class Errors(CliCase):
             (["embed", self.db, "--table", "docs", "--column", "body"], 4,
              "elmo embed: elmo_embed: no model loaded; run SELECT elmo_load("),
             (embed_args(self.db, "--model", self.tmp.name), 4,
-             "elmo embed: elmo_load: cannot open options file"),
+             "elmo embed: elmo_load: cannot load model 'default': directory '%s' holds no "
+             "model: expected options.json + weights.hdf5" % self.tmp.name),
             (embed_args(self.db, "--options", '{"foo":1}'), 4,
              "elmo embed: elmo_embed: unknown option 'foo'"),
         ]
@@ -127,20 +146,21 @@ class Errors(CliCase):
         make_db(self.db, sentences(5))
         r = run(*embed_args(self.db)[:-2], "--model", "/nonexistent/model")
         self.assertEqual(r.returncode, 4)
-        self.assertEqual(r.stderr, "elmo embed: --model '/nonexistent/model' does not exist; give "
-                                   "a directory with options.json and weights.hdf5\n")
-        # a single file goes to elmo_load(name, path): an error of the extension until it
-        # reads single-file models; bf16 likewise fails cleanly where it is unavailable
-        for args in (["--model", os.path.join(TINY_DIR, "options.json")],
-                     ["--model", TINY_DIR, "--precision", "bf16"]):
-            r = run(*embed_args(self.db)[:-2], *args)
-            if r.returncode == 0:
-                continue
-            self.assertEqual(r.returncode, 4, r.stderr)
-            self.assertTrue(r.stderr.startswith("elmo embed: "), r.stderr)
+        self.assertEqual(r.stderr, "elmo embed: elmo_load: cannot open model "
+                                   "'/nonexistent/model': No such file or directory\n")
+        # a file that is not a model: the extension's message, exit 4
+        r = run(*embed_args(self.db)[:-2], "--model", os.path.join(TINY_DIR, "README.md"))
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertTrue(r.stderr.startswith("elmo embed: elmo_load: "), r.stderr)
+        # a single .safetensors file works like the directory it was converted from
+        st = os.path.join(self.tmp.name, "tiny.safetensors")
+        self.assertEqual(run("convert", TINY_DIR, "-o", st).returncode, 0)
+        r = run(*embed_args(self.db)[:-2], "--model", st, "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
         r = run(*embed_args(self.db)[:6], "--precision", "bf16")
         self.assertEqual(r.returncode, 2)
-        self.assertTrue(r.stderr.startswith("elmo embed: --precision bf16 needs --model DIR"))
+        self.assertTrue(r.stderr.startswith("elmo embed: --precision bf16 needs --model PATH"))
 
     def test_help_and_version(self):
         r = run("--help")
