@@ -5,6 +5,11 @@
 #   make SAN=1           the same under build/asan with -fsanitize=address,undefined
 #   make test            unit tests + SQL tests, release and sanitizer builds
 #   make bench           bench/ (generates synthetic models under build/models if missing)
+#   make install         PREFIX=/usr/local DESTDIR=: lib/libelmo.{a,so}, include/elmo.h,
+#                        lib/pkgconfig/elmo.pc, lib/sqlite-elmo/elmo.so, bin/elmo
+#   make uninstall       removes what install installed (same PREFIX and DESTDIR)
+#   make demo            builds the extension and runs the narrated tour of sql/quickstart.sql
+#   make model MODEL=small|medium|original|original-5.5b   downloads official weights
 
 CC      ?= cc
 SAN     ?= 0
@@ -63,11 +68,14 @@ EXT_SO := $(if $(EXT_SRC),$(B)/elmo.so)
 .SECONDARY:
 .PHONY: all test test-unit test-sql test-release test-asan bench demo clean \
         fuzz fuzz-ci fuzz-build check-tsan tsan-build
-all: $(B)/libelmo.a $(EXT_SO) $(TOOL_BIN) $(BENCH_BIN) $(TEST_BIN) $(EXT_TEST_BIN)
+all: $(B)/libelmo.a $(B)/libelmo.so $(EXT_SO) $(TOOL_BIN) $(BENCH_BIN) $(TEST_BIN) $(EXT_TEST_BIN)
 
-$(B)/%.o: %.c $(wildcard include/*.h core/*.h ext/*.h tests/*.h)
+# Header dependencies come from the compiler (-MMD -MP writes a .d file beside each output).
+DEPFLAGS = -MMD -MP -MF $@.d -MT $@
+$(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 $(B)/libelmo.a: $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -79,9 +87,23 @@ $(B)/elmo.so: $(EXT_OBJ) $(B)/libelmo.a ext/elmo.map
 	$(CC) -shared -o $@ $(EXT_OBJ) $(B)/libelmo.a $(LDFLAGS_ALL) \
 	    -Wl,--version-script=ext/elmo.map -Wl,-z,defs $(LIBS)
 
+# The shared library exports the functions of include/elmo.h and nothing else. They are
+# declared with default visibility there (everything else is hidden), and the version
+# script, generated from the header, lists them by name: GCC gives the ifunc symbols of
+# the target_clones kernels default visibility, so visibility alone would export those too.
+$(B)/libelmo.map: include/elmo.h
+	@mkdir -p $(dir $@)
+	{ echo '{'; echo '  global:'; \
+	  grep -o '\belmo_[a-z0-9_]*(' include/elmo.h | tr -d '(' | sort -u | sed 's/.*/    &;/'; \
+	  echo '  local: *;'; echo '};'; } > $@
+
+$(B)/libelmo.so: $(CORE_OBJ) $(B)/libelmo.map
+	$(CC) -shared -o $@ $(CORE_OBJ) $(LDFLAGS_ALL) -Wl,-soname,libelmo.so.0 \
+	    -Wl,--version-script=$(B)/libelmo.map -Wl,-z,defs $(LIBS)
+
 $(B)/tests/%: tests/%.c $(TEST_LIB_OBJ) $(B)/libelmo.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $< $(TEST_LIB_OBJ) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $< $(TEST_LIB_OBJ) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
 
 # The allocation-failure test fails chosen allocations of the library and the extension.
 $(B)/tests/ext/test_alloc_failure: WRAP := \
@@ -92,9 +114,9 @@ $(B)/tests/ext/%: tests/ext/%.c tests/ext/ext_db.h $(EXT_OBJ) $(TEST_LIB_OBJ) $(
 	    $(WRAP) $(LIBS) -lsqlite3 -ldl
 
 $(B)/%: tools/%.c $(B)/libelmo.a
-	$(CC) $(CFLAGS_ALL) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
 
-$(B)/elmo-bench: bench/elmo-bench.c $(BENCH_LIB) $(B)/libelmo.a
+$(B)/elmo-bench: bench/elmo-bench.c $(BENCH_LIB) $(B)/libelmo.a $(wildcard bench/*.h include/*.h)
 	$(CC) $(CFLAGS_ALL) $< $(BENCH_LIB) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lopenblas -lsqlite3
 
 # ---- tests ---------------------------------------------------------------------------
@@ -115,8 +137,9 @@ test-sql: all
 bench: all
 	@B=$(B) sh bench/run.sh
 
-demo: all
-	@$(SQLITE3) :memory: -cmd ".load $(B)/elmo" < sql/quickstart.sql
+# Only the extension: the demo needs no tests, tools or benchmark.
+demo: $(EXT_SO)
+	@B=$(B) SQLITE3=$(SQLITE3) sh tools/demo.sh
 
 # ---- fuzzing (clang's libFuzzer), see tests/fuzz/README.md ---------------------------
 # `make fuzz` runs each target for FUZZ_SECONDS; `make fuzz-ci` each briefly over its seed
@@ -183,3 +206,60 @@ $(B)/bin/elmo: $(CLI_OBJ) $(EXT_OBJ) $(B)/libelmo.a
 test-sql: test-python
 test-python: all
 	@B=$(B) SAN=$(SAN) PYTHON=$(PYTHON) sh tests/python/run.sh
+
+# ---- install ----------------------------------------------------------------------------
+# make install PREFIX=/usr/local DESTDIR=   (release build). Installs:
+#   PREFIX/lib/libelmo.a, PREFIX/lib/libelmo.so.0 (+ libelmo.so link), PREFIX/include/elmo.h,
+#   PREFIX/lib/pkgconfig/elmo.pc, PREFIX/lib/sqlite-elmo/elmo.so (the SQLite extension:
+#   `.load PREFIX/lib/sqlite-elmo/elmo`), PREFIX/bin/elmo.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell sed -n 's/^\#define ELMO_VERSION "\(.*\)"/\1/p' include/elmo.h)
+INSTALL_FILES := lib/libelmo.a lib/libelmo.so.0 lib/libelmo.so include/elmo.h \
+                 lib/pkgconfig/elmo.pc lib/sqlite-elmo/elmo.so bin/elmo
+.PHONY: install uninstall test-install
+install: $(B)/libelmo.a $(B)/libelmo.so $(EXT_SO) $(B)/bin/elmo tools/elmo.pc.in
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/lib/sqlite-elmo $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(B)/libelmo.a $(DESTDIR)$(PREFIX)/lib/libelmo.a
+	install -m 755 $(B)/libelmo.so $(DESTDIR)$(PREFIX)/lib/libelmo.so.0
+	ln -sf libelmo.so.0 $(DESTDIR)$(PREFIX)/lib/libelmo.so
+	install -m 644 include/elmo.h $(DESTDIR)$(PREFIX)/include/elmo.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    tools/elmo.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/elmo.pc
+	install -m 755 $(EXT_SO) $(DESTDIR)$(PREFIX)/lib/sqlite-elmo/elmo.so
+	install -m 755 $(B)/bin/elmo $(DESTDIR)$(PREFIX)/bin/elmo
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALL_FILES))
+	-rmdir $(DESTDIR)$(PREFIX)/lib/sqlite-elmo 2>/dev/null
+
+# ---- documentation tests (release build only) ------------------------------------------
+# tests/docs/run_docs.py runs every example of README.md; tests/install_test.sh installs into
+# a scratch DESTDIR and builds the README's C example with pkg-config; fetch_model_test.sh
+# checks tools/fetch-model.sh offline; node_test.sh runs the Node.js example when
+# `make node-deps` has installed better-sqlite3 into build/vendor/node; vec0_absent_test.sh
+# checks that sql/vec0_search.sql stops with one clear error when vec0.so is missing.
+.PHONY: test-docs node-deps model
+test-sql: test-docs
+test-docs: all
+ifeq ($(SAN),1)
+	@echo "  test-docs: release build only (make SAN=0 test-docs)"
+else
+	@B=$(B) SQLITE3=$(SQLITE3) $(PYTHON) tests/docs/run_docs.py
+	@B=$(B) MAKE="$(MAKE)" SQLITE3=$(SQLITE3) sh tests/install_test.sh
+	@B=$(B) SQLITE3=$(SQLITE3) sh tests/docs/fetch_model_test.sh
+	@B=$(B) sh tests/docs/node_test.sh
+	@B=$(B) SQLITE3=$(SQLITE3) sh tests/docs/vec0_absent_test.sh
+endif
+test-install: test-docs
+
+node-deps:
+	mkdir -p build/vendor/node
+	cd build/vendor/node && npm install --no-audit --no-fund better-sqlite3@12
+
+# make model MODEL=small|medium|original|original-5.5b: downloads official AllenNLP weights
+# into models/ and converts them to models/MODEL.safetensors (tools/fetch-model.sh).
+MODEL ?= small
+model: $(B)/bin/elmo
+	ELMO_BIN=$(B)/bin/elmo sh tools/fetch-model.sh $(MODEL)

@@ -1,4 +1,4 @@
-/* bilstm.c - stage 2 of a run: the stacked LSTMs in both directions (spec section 6).
+/* bilstm.c - stage 2 of a run: the stacked LSTMs in both directions (docs/model.md §6).
  *
  * Step space. Every direction is run as a plain left-to-right stack over its own "steps":
  * forward step s reads position s, backward step s reads position N_b-1-s of sentence b.

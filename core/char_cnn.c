@@ -1,4 +1,4 @@
-/* char_cnn.c - character CNN, highway layers and projection (spec section 5) as GEMMs. */
+/* char_cnn.c - character CNN, highway layers and projection (docs/model.md §5) as GEMMs. */
 #include "char_cnn.h"
 
 #include <string.h>
@@ -81,7 +81,7 @@ void elmo_cnn_embed(const elmo_config *c, const elmo_weights *w, const uint16_t 
     size_t C = (size_t)c->max_chars, dc = (size_t)c->char_embed_dim;
     size_t F = (size_t)c->n_filters, P = (size_t)c->proj_dim;
 
-    /* chars [n, C, d_c]: shifted id u+1 selects row u of char_embed (spec section 3.3). */
+    /* chars [n, C, d_c]: shifted id u+1 selects row u of char_embed (docs/model.md §3.3). */
     for (size_t i = 0; i < n * C; i++) {
         unsigned id = ids[i];
         unsigned row = id >= 1 && id <= ELMO_CHAR_VOCAB ? id - 1 : ELMO_CHAR_VOCAB - 1;

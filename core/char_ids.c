@@ -1,7 +1,7 @@
 /*
  * char_ids.c - character ids of one token (elmo_char_ids, elmo_boundary_char_ids).
  *
- * Follows AllenNLP's ELMoCharacterMapper with its +1 shift (spec section 3.2): a token of
+ * Follows AllenNLP's ELMoCharacterMapper with its +1 shift (docs/model.md §3.2): a token of
  * n_chars slots is [BOW, byte_0+1, ..., byte_{k-1}+1, EOW, PAD, PAD, ...] with
  * k = min(len, n_chars-2). The sentence boundaries are [BOW, BOS|EOS, EOW, PAD, ...].
  *

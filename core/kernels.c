@@ -68,7 +68,7 @@ void elmo_conv_max(const float *s, size_t positions, size_t n, const float *bias
         const float *row = s + p * n;
         for (size_t f = 0; f < n; f++) out[f] = row[f] > out[f] ? row[f] : out[f];
     }
-    /* Both activations are monotone, so act(max) == max(act) (spec section 5 step 3). */
+    /* Both activations are monotone, so act(max) == max(act) (docs/model.md §5 step 3). */
     if (relu) {
         for (size_t f = 0; f < n; f++) {
             float v = out[f] + bias[f];

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 /*
- * One LSTM step's gate math for `rows` sentences (spec section 6.1), TF gate order i,j,f,o:
+ * One LSTM step's gate math for `rows` sentences (docs/model.md §6.1), TF gate order i,j,f,o:
  *   c = clip(sigmoid(f) * c + sigmoid(i) * tanh(j)),  m = sigmoid(o) * tanh(c)
  * z [rows, 4H] pre-activations without bias, bias [4H] (forget +1 folded in),
  * c [rows, H] in/out, m [rows, H] out. clip <= 0 means no clipping.
@@ -21,7 +21,7 @@ void elmo_clip(float *x, size_t n, float clip);
 void elmo_add(float *y, const float *x, size_t n);
 
 /*
- * Highway combine for rows x F values (spec section 5 step 5), in place on x:
+ * Highway combine for rows x F values (docs/model.md §5 step 5), in place on x:
  *   g = sigmoid(gate + b_gate), t = relu(transform + b_transform), x = g*t + (1-g)*x
  * gate, transform [rows, F] pre-activations; b_gate, b_transform [F].
  */

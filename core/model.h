@@ -13,7 +13,7 @@
 #define ELMO_MAX_HIGHWAY 64
 #define ELMO_MAX_LSTM_LAYERS 16
 
-/* Hyperparameters read from the options JSON (spec section 2). */
+/* Hyperparameters read from the options JSON (docs/model.md §2). */
 typedef struct elmo_config {
     int char_embed_dim;                        /* d_c */
     int n_banks;                               /* number of CNN filter banks */

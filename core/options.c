@@ -1,4 +1,4 @@
-/* options.c - reads and validates an AllenNLP/bilm-tf options JSON (spec section 2). */
+/* options.c - reads and validates an AllenNLP/bilm-tf options JSON (docs/model.md §2). */
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>

@@ -8,8 +8,10 @@
  *   character ids              char_ids.c      elmo_char_ids          token -> ids [C]
  *   --- layer 0 (context-free, cached per token: token_layer.c elmo_fill_token_layer) ---
  *   character embedding        char_cnn.c      elmo_cnn_embed         ids [C] -> [C, d_c]
- *   convolution + max-pool     char_cnn.c      conv_bank              -> [F] (relu/tanh)
+ *   convolution (im2col GEMM)  char_cnn.c      conv_bank              [C, d_c] -> [C-w+1, n_i]
+ *   max-pool + relu/tanh       kernels.c       elmo_conv_max          -> [F]
  *   highway x n_highway        char_cnn.c      elmo_cnn_embed         [F] -> [F]
+ *     g*t + (1-g)*x            kernels.c       elmo_highway_combine
  *   projection                 char_cnn.c      elmo_cnn_embed         [F] -> e [P]
  *   layer 0                    token_layer.c   write_layer0           [n+2, D] = [e ; e]
  *   --- layers 1..L (bilstm.c elmo_fill_lstm_layers; both directions, in step space) ---
@@ -25,7 +27,8 @@
  *
  * Every product is elmo_gemm (gemm.c) over weights packed at load (weights.c). Batches of
  * pooled vectors go through batch.c (elmo_embed_batch), which folds layers into the mix as
- * they finish. */
+ * they finish. docs/ARCHITECTURE.md follows the same path through ext/ and cli/ too, and
+ * docs/model.md says what each stage computes. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -25,6 +25,13 @@
 extern "C" {
 #endif
 
+/* Every function declared here is exported from the shared library libelmo.so, which is
+ * built with hidden visibility by default: only this API is visible (the Makefile's version
+ * script for libelmo.so is generated from the elmo_*( names in this file). */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility push(default)
+#endif
+
 #define ELMO_VERSION "0.1.0"
 
 /* ---------------------------------------------------------------------------------------
@@ -333,6 +340,10 @@ elmo_embed_params elmo_embed_default_params(void);
 int elmo_embed_batch(const elmo_model *model, const elmo_run_params *run,
                      const elmo_embed_params *params, const elmo_sentence *sentences,
                      size_t n, float *out, elmo_error *err);
+
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

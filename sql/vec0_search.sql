@@ -8,7 +8,12 @@
 --   cp package/vec0.so sqlite-vec/ && cd ../..
 -- (`make test-sql` does this when npm is available.) Then, from the repository root:
 --   sqlite3 :memory: -cmd ".load build/release/elmo" < sql/vec0_search.sql
+-- Without vec0.so the script stops at the .load below (.bail on) with one error line
+-- instead of a cascade of "no such module: vec0" errors.
+.bail on
+.print -- loading sqlite-vec from build/vendor/sqlite-vec/vec0.so (see the head of sql/vec0_search.sql to get it)
 .load build/vendor/sqlite-vec/vec0
+.bail off
 .headers on
 .mode column
 

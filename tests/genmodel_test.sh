@@ -1,6 +1,6 @@
 #!/bin/sh
-# Tests tools/elmo-genmodel: layout, shapes and types of the HDF5 datasets (spec section 4),
-# the options JSON (section 2), parameter counts (section 11.2), seeded determinism, value
+# Tests tools/elmo-genmodel: layout, shapes and types of the HDF5 datasets (docs/model.md §4),
+# the options JSON (§2), parameter counts (§11.2), seeded determinism, value
 # scales and every corruption flag.
 #
 #   sh tests/genmodel_test.sh            (from the repo root; B defaults to build/release)
@@ -61,7 +61,7 @@ layout() { h5ls -r "$1" | sed -n 's|^/\([^ ]*\) *Dataset {\(.*\)}$|\1 \2|p' | so
 count_params() { awk '{ gsub(/,/, ""); n = 1; for (i = 2; i <= NF; i++) n *= $i; s += n }
                       END { printf "%d\n", s }'; }
 
-# The layout spec section 4 prescribes. Arguments: d_c, filters (w:n,...), n_highway, P, H, L,
+# The layout of docs/model.md §4. Arguments: d_c, filters (w:n,...), n_highway, P, H, L,
 # force_cnn_proj (0/1), force_lstm_proj (0/1).
 expected_layout() {
     dc=$1 filters=$2 hw=$3 P=$4 H=$5 L=$6 fcp=$7 flp=$8
@@ -107,7 +107,7 @@ check_layout() {
     if [ "$actual" = "$2" ]; then
         ok
     else
-        bad "$3: dataset layout differs from spec section 4"
+        bad "$3: dataset layout differs from docs/model.md section 4"
         printf '%s\n' "$2" >"$T/expected.txt"
         printf '%s\n' "$actual" >"$T/actual.txt"
         diff "$T/expected.txt" "$T/actual.txt" >&2
@@ -204,10 +204,10 @@ gen small --shape small --seed 1
 W=$T/small/weights.hdf5
 check_layout "$W" "$(expected_layout 16 $PUB 1 128 1024 2 0 0)" small
 check_storage "$W" small
-expect_eq "$(printed parameters small)" 13593296 "small: parameters printed (spec 11.2)"
+expect_eq "$(printed parameters small)" 13593296 "small: parameters printed (docs/model.md 11.2)"
 expect_eq "$(layout "$W" | count_params)" 13593296 "small: parameters in the file"
 expect_eq "$(printed payload_bytes small)" 54373184 "small: payload bytes printed"
-expect_true "small: options.json has the spec 11.1 values" "$PY" -c '
+expect_true "small: options.json has the published values" "$PY" -c '
 import json, sys
 o = json.load(open(sys.argv[1]))
 want = {"char_cnn": {"embedding": {"dim": 16},
@@ -221,7 +221,7 @@ sys.exit(o != want)' "$T/small/options.json"
 # Medium and Original are too slow to write here; --list counts their parameters.
 for s in small:13593296 medium:28027728 original:93600848 tiny:105120; do
     expect_eq "$("$G" --list --shape "${s%:*}" | sed -n 's/^parameters: //p')" "${s#*:}" \
-        "--list --shape ${s%:*}: parameters (spec 11.2)"
+        "--list --shape ${s%:*}: parameters (docs/model.md 11.2)"
 done
 
 # ---- seeds ------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 /*
  * reference.c - the simple double-precision ELMo oracle (see reference.h).
  *
- * Written one spec sentence at a time (docs/elmo-model.md), plain loops, no BLAS, no
- * caching, no batching. Section numbers in comments point at the spec. Weights keep the
+ * Written one step at a time from docs/model.md, plain loops, no BLAS, no
+ * caching, no batching. Section numbers in comments are those of docs/model.md. Weights keep the
  * HDF5 layout [in, out], row-major, so y = x.W + b needs no transposes (section 4).
  */
 #include "reference.h"

@@ -1,6 +1,6 @@
 /*
  * reference.h - a deliberately simple, double-precision reference implementation of the
- * ELMo biLM forward pass, written straight from docs/elmo-model.md (sections 2-7) with
+ * ELMo biLM forward pass, written straight from docs/model.md (sections 2-7) with
  * plain loops. The test suite uses it as an oracle for the optimized engine in core/ on
  * model variants that have no golden outputs. It shares no code with core/ or elmo.h on
  * purpose: an independent second implementation is the point.
@@ -17,7 +17,7 @@ typedef struct ref_model ref_model;
 
 /*
  * Loads an options JSON and its HDF5 weights (read as double). Handles every variant of
- * spec section 2: clips absent / null / 0 (no clipping), n_highway absent (0), n_layers
+ * docs/model.md §2: clips absent / null / 0 (no clipping), n_highway absent (0), n_layers
  * absent (1, as bilm-tf), use_skip_connections true or false, relu or tanh, CNN_proj used
  * only when F != P, W_P_0 used only when P < H (P > H is rejected). Dataset shapes are
  * checked against the options. Returns NULL and writes a message to errbuf (if errlen > 0)

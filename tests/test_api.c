@@ -409,7 +409,7 @@ static void test_stream_reset(void) {
            after_reset);
     CHECK(carried > 1e-2);
     CHECK(after_reset >= 0 && after_reset <= TOL_BATCH);
-    /* an empty sentence also advances the state (spec 7) */
+    /* an empty sentence also advances the state (docs/model.md §7.2) */
     elmo_stream_reset(st);
     elmo_sentence empty = {NULL, NULL, 0};
     CHECK_INT(elmo_run(model, NULL, &empty, 1, sv, &r, NULL), ELMO_OK);

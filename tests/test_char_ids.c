@@ -1,4 +1,4 @@
-/* test_char_ids.c - elmo_char_ids / elmo_boundary_char_ids against spec section 3.2. */
+/* test_char_ids.c - elmo_char_ids / elmo_boundary_char_ids against docs/model.md §3.2. */
 #include <stdint.h>
 #include <string.h>
 
@@ -41,7 +41,7 @@ static int ids_match(const char *token, size_t len, size_t n, const uint16_t *wa
 }
 
 static void test_hi_example(void) {
-    /* Spec 3.2: "Hi" -> [259, 73, 106, 260, 261 x 46]. */
+    /* docs/model.md §3.2: "Hi" -> [259, 73, 106, 260, 261 x 46]. */
     uint16_t want[C];
     want[0] = 259;
     want[1] = 73;

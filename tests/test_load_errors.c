@@ -1,4 +1,4 @@
-/* test_load_errors.c - elmo_model_load on malformed and valid files (spec sections 2 and 4):
+/* test_load_errors.c - elmo_model_load on malformed and valid files (docs/model.md §2 and §4):
  * every bad options file and every bad weight file gives the right elmo_status and a message
  * naming the file, the key or dataset, and expected vs found values or shapes; a failed load
  * leaves *out NULL and leaks nothing (run under ASan/LSan too). Valid variants load and
@@ -12,7 +12,7 @@
 #include "genmodel_util.h"
 #include "harness.h"
 
-#define TINY_PARAMS 105120   /* spec 11.2 / the generator's count for --shape tiny */
+#define TINY_PARAMS 105120   /* docs/model.md §11.2 / the generator's count for --shape tiny */
 #define SMALL_PARAMS 13593296
 
 static int verbose;

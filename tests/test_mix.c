@@ -5,7 +5,7 @@
  * the 30 fixture sentences (tiny model).
  *
  * Layer norm takes its statistics over all n+2 positions including <S> and </S>, whose rows
- * the public API does not return. They are recovered as follows (spec 6.2):
+ * the public API does not return. They are recovered as follows (docs/model.md §7.1, §8.1):
  *   - layer 0 at the boundaries is e(<S>) / e(</S>): layer 0 of the literal tokens "<S>",
  *     "</S>" (which get the boundary character ids);
  *   - the forward half at </S> only depends on the prefix: it is the forward half at the

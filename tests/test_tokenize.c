@@ -47,7 +47,7 @@ static void dump_tokens(const char *text, size_t len, const elmo_span *sp, size_
 
 /*
  * Length of the whitespace character at t[i] (0 if none). Written independently of the
- * library from the list in the task: ASCII spaces and UTF-8 U+0085, U+00A0, U+1680,
+ * library from the list in docs/model.md §3.4: ASCII spaces and UTF-8 U+0085, U+00A0, U+1680,
  * U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
  */
 static size_t ws_len(const unsigned char *t, size_t i, size_t len) {

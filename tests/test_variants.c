@@ -1,5 +1,5 @@
 /* test_variants.c - the optimized engine (elmo_run) against the double-precision reference
- * oracle (tests/reference.h) on every model variant the spec allows (sections 2, 4-7):
+ * oracle (tests/reference.h) on every model variant docs/model.md allows (sections 2, 4-7):
  * relu/tanh, 0/1/3 highway layers, 1/2/3 LSTM layers, skip connections on/off, clips
  * absent or small enough to fire, the optional CNN and LSTM projections absent or present,
  * 20 characters per token. Each variant runs a batch of sentences of different lengths
@@ -32,7 +32,7 @@ static const char *const batch_texts[] = {
 #define N_BATCH (sizeof batch_texts / sizeof *batch_texts)
 
 /* Three consecutive calls of two streams (the state is carried from call to call; the
- * empty sentence still advances it, spec 7). */
+ * empty sentence still advances it, docs/model.md §7.2). */
 static const char *const stream_texts[3][2] = {
     {"We went to the market yesterday .", "A"},
     {"", "it was raining , so nobody came ."},

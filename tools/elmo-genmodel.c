@@ -1,6 +1,6 @@
 /*
  * elmo-genmodel - writes a synthetic ELMo model in the AllenNLP / bilm-tf file layout
- * (options.json + weights.hdf5, spec sections 2 and 4) with seeded random weights.
+ * (options.json + weights.hdf5, docs/model.md §2 and §4) with seeded random weights.
  *
  * Used for benchmarks (the published Small/Medium/Original shapes without downloading
  * them), scale tests and the loader's malformed-file tests (--omit, --reshape, --dtype,
@@ -169,7 +169,7 @@ static int plan_add(plan *p, int rank, const hsize_t *dims, const char *fmt, ...
     return 0;
 }
 
-/* Spec section 4, in the order of the official files' groups. */
+/* docs/model.md §4, in the order of the official files' groups. */
 static int build_plan(const model_options *m, plan *p)
 {
     hsize_t dc = (hsize_t)m->char_dim, F = (hsize_t)total_filters(m);
@@ -506,7 +506,7 @@ done:
 }
 
 /* ---------------------------------------------------------------------------------------
- * Options JSON (spec section 2)
+ * Options JSON (docs/model.md §2)
  * ------------------------------------------------------------------------------------- */
 
 static bool add_clip(cJSON *lstm, const char *key, double clip, clip_style style)

@@ -1,6 +1,6 @@
 """test_embed.py - elmo_embed and elmo_tokens values: every output, option and option
 combination against values computed here from the per-layer token vectors (ScalarMix,
-gamma, layer norm with the spec's statistics, mean/max pooling), tokenizers, context,
+gamma, layer norm with the statistics of docs/model.md §8.1, mean/max pooling), tokenizers, context,
 NULL/empty/invalid-UTF-8 text, and the table-valued function's argument handling."""
 import itertools
 import json
@@ -116,7 +116,7 @@ class Outputs(ElmoTestCase):
 class LayerNorm(ElmoTestCase):
     def test_word_layer_matches_the_spec_formula(self):
         """(x - mu) / sqrt(var + 1e-13) with mu, var over all 2P features of all n + 2
-        positions, the <S> and </S> rows included (AllenNLP ScalarMix, spec 8.1). Layer 0 is
+        positions, the <S> and </S> rows included (AllenNLP ScalarMix, docs/model.md §8.1). Layer 0 is
         context free, so the boundary rows are the embeddings of the tokens <S> and </S>."""
         ws = {"tokenizer": "whitespace", "output": "word"}
         rows = vectors(con, TEXT, ws)

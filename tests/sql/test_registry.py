@@ -42,7 +42,7 @@ class LoadUnload(ElmoTestCase):
         name, o, w, dim, layers, params, nbytes, lstm_layers, proj, lstm_dim, mid = rows[0]
         self.assertEqual((name, o, w), ("tiny", REAL_OPTIONS, REAL_WEIGHTS))
         self.assertEqual((dim, layers, lstm_layers, proj, lstm_dim), (32, 3, 2, 16, 64))
-        # spec 11.2 shapes for the tiny model: char_embed 261x4, CNN, 2 highway, proj, LSTM
+        # docs/model.md §11 shapes for the tiny model: char_embed 261x4, CNN, 2 highway, proj, LSTM
         self.assertEqual(params, 105120)
         self.assertGreaterEqual(nbytes, 4 * params)  # packed weights may pad panels
         self.assertEqual(c.execute("SELECT elmo_unload('tiny')").fetchone(), (1,))

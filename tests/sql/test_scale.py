@@ -6,7 +6,7 @@ import unittest
 
 from elmo_sql import ElmoTestCase, connect, embed, floats, genmodel, max_abs_diff, temp_dir
 
-ORIGINAL_PARAMS = 93600848        # spec section 11.2
+ORIGINAL_PARAMS = 93600848        # docs/model.md §11.2
 SENTENCES = [
     "The bank raised interest rates on Tuesday.",
     "We sat on the bank of the river.",
