@@ -14,4 +14,7 @@ int elmo_ok(elmo_error *err);
 /* The text of an errno value (thread-safe strerror) in buf. */
 const char *elmo_errno_text(int errnum, char *buf, size_t len);
 
+/* A byte count for messages: "10.8 KiB", "357.1 MiB" or "1.2 GiB", in buf. */
+const char *elmo_bytes_text(double bytes, char *buf, size_t len);
+
 #endif

@@ -270,10 +270,10 @@ static int check_finite(const elmo_tensor_source *src, const tensor_spec *t, con
 
 static int pack_failed(const elmo_tensor_source *src, const tensor_spec *t, int rc,
                        size_t bytes, elmo_error *err) {
+    char size[32];
     if (rc == ELMO_ERR_NOMEM)
-        return elmo_fail(err, ELMO_ERR_NOMEM,
-                         "out of memory packing dataset '%s' (%.1f MiB) of '%s'", t->name,
-                         (double)bytes / (1 << 20), src->path);
+        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory packing dataset '%s' (%s) of '%s'",
+                         t->name, elmo_bytes_text((double)bytes, size, sizeof size), src->path);
     return elmo_fail(err, rc, "cannot pack dataset '%s' of '%s'", t->name, src->path);
 }
 
@@ -376,16 +376,18 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
     if ((rc = check_no_extra(src, cfg, err))) return rc;
     if (src->check_unused && (rc = src->check_unused(src, used, n_used, err))) return rc;
 
+    char size[32];
     w->arena = elmo_big_alloc((size_t)small * sizeof(float));
     if (!w->arena)
         return elmo_fail(err, ELMO_ERR_NOMEM,
-                         "out of memory allocating %.1f MiB of weights from '%s'",
-                         (double)small * 4 / (1 << 20), src->path);
+                         "out of memory allocating %s of weights (embeddings and biases) "
+                         "from '%s'",
+                         elmo_bytes_text((double)small * 4, size, sizeof size), src->path);
     float *scratch = elmo_big_alloc((size_t)largest * sizeof(float)); /* [largest] */
     if (!scratch)
         return elmo_fail(err, ELMO_ERR_NOMEM,
-                         "out of memory allocating %.1f MiB to read the weights of '%s'",
-                         (double)largest * 4 / (1 << 20), src->path);
+                         "out of memory allocating %s to read the weights of '%s'",
+                         elmo_bytes_text((double)largest * 4, size, sizeof size), src->path);
     hasher hs = {0x5eed0e1f0ull};
     hash_config(&hs, cfg, m->precision);
     for (int i = 0; i < specs->n; i++) {

@@ -151,12 +151,12 @@ static void test_nomem_message(sqlite3 *db) {
     snprintf(load, sizeof load, "SELECT elmo_load('m', '%s', '%s')", EXT_TINY_OPTIONS,
              EXT_TINY_WEIGHTS);
     atomic_store(&big_counted, 0);
-    atomic_store(&big_fail_at, 1); /* the weights arena: the load's first big allocation */
+    atomic_store(&big_fail_at, 1); /* the small tensors' arena: the load's first big allocation */
     int rc = ext_exec(db, load, msg, sizeof msg);
     atomic_store(&big_fail_at, 0);
     snprintf(expected, sizeof expected,
-             "elmo_load: cannot load model 'm': out of memory allocating 0.4 MiB of weights "
-             "from '%s'", real ? real : "?");
+             "elmo_load: cannot load model 'm': out of memory allocating 10.8 KiB of weights "
+             "(embeddings and biases) from '%s'", real ? real : "?");
     CHECK_INT(rc, SQLITE_ERROR);
     CHECK_STR(msg, expected);
     free(real);
