@@ -173,6 +173,34 @@ class Formats(ElmoTestCase):
                             contains="model 'default' has none")
         con.execute("SELECT elmo_unload('hub')")
 
+    def test_non_finite_weights_are_refused(self):
+        header, data = read_safetensors(self.st)
+        for name, index, value, what in (("CNN_high_0/W_carry", 5, float("nan"), "NaN"),
+                                         ("RNN_1/RNN/MultiRNNCell/Cell0/LSTMCell/B", 17,
+                                          float("inf"), "an infinity")):
+            begin = header[name]["data_offsets"][0] + 4 * index
+            bad = data[:begin] + struct.pack("<f", value) + data[begin + 4:]
+            path = os.path.join(self.dir, "bad.safetensors")
+            write_safetensors(path, header, bad)
+            self.assertSqlError(self.con, "SELECT elmo_load('bad', ?)", (path,),
+                                message="elmo_load: cannot load model 'bad': weights file "
+                                "'%s': dataset '%s' holds %s at index %d; a model's weights "
+                                "must be finite (the file is corrupted)"
+                                % (os.path.realpath(path), name, what, index))
+
+    def test_non_finite_results_are_errors(self):
+        big = '{"gamma":3e38}'
+        cases = (("SELECT elmo_embed('The bank', ?)", big, "elmo_embed", "3e+38"),
+                 ("SELECT count(*) FROM elmo_tokens('The bank', ?)",
+                  '{"gamma":-3e38,"layer_norm":true}', "elmo_tokens", "-3e+38, with layer norm"),
+                 ("SELECT count(*) FROM elmo_batch('SELECT 1, ''The bank''', ?)", big,
+                  "elmo_batch", "3e+38"))
+        for sql, opts, fn, gamma in cases:
+            text = self.assertSqlError(self.con, sql, (opts,), contains="the mixed vector "
+                                       "overflows float32 (gamma %s); use a smaller gamma or "
+                                       "smaller mix weights" % gamma)
+            self.assertTrue(text.startswith(fn + ": "), text)
+
     def test_elmo_model_safetensors(self):
         sql = ("SELECT length(elmo_embed('hello world'));\n"
                "SELECT name, format, options_path IS NULL FROM elmo_models;\n")
