@@ -42,6 +42,7 @@ static int h5_atexit_skipped; /* under h5_lock */
 
 typedef struct hdf5_source {
     elmo_tensor_source base;
+    char *path;          /* a copy: the caller's string may not outlive the source */
     hid_t file;
     int64_t file_size;   /* bytes, from stat at open */
     int64_t user_block;  /* bytes before HDF5 addresses start (0 unless a user block) */
@@ -337,6 +338,7 @@ static void h5_close(elmo_tensor_source *base) {
     if (s->file >= 0) H5Fclose(s->file); /* H5F_CLOSE_STRONG: closes anything left open */
     H5Eset_auto2(H5E_DEFAULT, s->old_func, s->old_data);
     pthread_mutex_unlock(&h5_lock);
+    free(s->path);
     free(s);
 }
 
@@ -396,7 +398,12 @@ int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error
     int rc = check_regular(path, &size, err); /* clear messages for the common mistakes */
     if (rc) return rc;
     hdf5_source *s = calloc(1, sizeof *s);
-    if (!s) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    if (s) s->path = strdup(path);
+    if (!s || !s->path) {
+        free(s);
+        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    }
+    path = s->path;
     s->base = (elmo_tensor_source){.path = path, .format = "hdf5", .find = h5_find,
                                    .read = h5_read, .exists = h5_exists, .close = h5_close};
     s->file = -1;

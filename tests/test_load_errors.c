@@ -554,6 +554,27 @@ static void test_valid_models(void) {
     CHECK_CONTAINS(err.message, "out is NULL");
 }
 
+/* A directory model whose weights lack a dataset: the message names the weights file the
+ * loader found inside the directory (it once pointed at a buffer that had gone). */
+static void test_directory_message(void) {
+    if (gmu_gen("dir_missing", "--shape tiny --seed 7 --omit CNN/W_cnn_3") != 0) {
+        CHECK(0 && "elmo-genmodel failed");
+        return;
+    }
+    char dir[512], expected[1024];
+    snprintf(dir, sizeof dir, "%s/dir_missing", gmu_dir());
+    snprintf(expected, sizeof expected,
+             "weights file '%s/weights.hdf5' has no dataset 'CNN/W_cnn_3' (expected float32 "
+             "[1, 4, 4, 32]); check that the weights belong to these options", dir);
+    elmo_model *m = NULL;
+    elmo_error err;
+    for (int pass = 0; pass < 2; pass++) { /* twice: the stack is reused between calls */
+        CHECK_INT(elmo_model_load_path(dir, NULL, &m, &err), ELMO_ERR_FORMAT);
+        CHECK_STR(err.message, expected);
+        CHECK(m == NULL);
+    }
+}
+
 int main(void) {
     verbose = getenv("VERBOSE") != NULL;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our own HDF5 calls stay quiet */
@@ -571,6 +592,7 @@ int main(void) {
         tiny_weights = weights_path;
         test_options_files();
         test_missing_datasets();
+        test_directory_message();
         test_wrong_shapes_and_types();
         test_partial_projections();
         test_not_hdf5();
