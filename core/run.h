@@ -1,4 +1,4 @@
-/* run.h - internal pieces of a forward run: the result layout and the two stages. */
+/* run.h - internal pieces of a forward run: the two stages (the result layout is in result.h). */
 #ifndef ELMO_CORE_RUN_H
 #define ELMO_CORE_RUN_H
 
@@ -7,25 +7,7 @@
 #include "elmo.h"
 #include "model.h"
 #include "parallel.h"
-
-/* Outputs of a run. Each sentence owns a block [slots, n_i + 2, D] (boundary rows kept, so
- * the layer norm can include them and the LSTM can write every position in place). A
- * full result has a slot per layer; a folding run (elmo_embed_batch) keeps only 2 slots,
- * layer k in slot k % 2, and consumes each layer as it is finished. */
-struct elmo_result {
-    size_t n;             /* sentences */
-    int dim;              /* D = 2P */
-    int n_layers;         /* L + 1 */
-    int slots;            /* layers stored: L + 1, or 2 when folding */
-    size_t *n_tokens;     /* [n] */
-    float **block;        /* [n] -> [slots, n_i + 2, D] */
-    float *data;          /* the storage of every block */
-};
-
-/* Rows of layer k of sentence i including the boundaries: [n_i + 2, D]. */
-static inline float *elmo_result_rows(const elmo_result *r, size_t i, int k) {
-    return r->block[i] + (size_t)(k % r->slots) * (r->n_tokens[i] + 2) * (size_t)r->dim;
-}
+#include "result.h"
 
 /* Told by the LSTM stage that layer k (1..L) of direction dir (0 forward, 1 backward) of
  * sentence i is complete. Called from worker threads; calls for the two directions of a
@@ -41,13 +23,6 @@ struct elmo_stream {
     float *h;   /* [L, 2, P] final projected output per layer and direction */
     float *c;   /* [L, 2, H] final memory cell per layer and direction */
 };
-
-/* Checks the sentences of a run (counts, NULL text/spans, span order). */
-int elmo_check_sentences(const elmo_sentence *s, size_t n, elmo_error *err);
-
-/* Allocates a result for the given sentences (contents uninitialized). */
-int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n, int slots,
-                      elmo_result **out, elmo_error *err);
 
 /* Stage 1: fills layer 0 (char-CNN token embeddings, [e ; e]) of every position. */
 int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_result *r,
