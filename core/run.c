@@ -33,8 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bilstm.h"
 #include "error.h"
-#include "run.h"
+#include "model.h"
+#include "result.h"
+#include "token_layer.h"
 
 elmo_run_params elmo_run_default_params(void) {
     return (elmo_run_params){.n_threads = 0, .use_cache = 1, .interrupt = NULL,
