@@ -8,8 +8,12 @@
 #include <string.h>
 
 #include "bigbuf.h"
+#include "bilstm.h"
 #include "error.h"
-#include "run.h"
+#include "mix.h"
+#include "model.h"
+#include "result.h"
+#include "token_layer.h"
 
 #define ACTIVATION_BUDGET ((size_t)16 << 20) /* bytes of stored layer outputs per batch */
 #define MIN_POSITIONS 256

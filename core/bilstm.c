@@ -18,10 +18,11 @@
 #include <string.h>
 
 #include "bigbuf.h"
+#include "bilstm.h"
 #include "error.h"
 #include "gemm.h"
 #include "kernels.h"
-#include "run.h"
+#include "result.h"
 
 /* Floats of the per-task buffer of input pre-activations zx [rows, 4H]. */
 #define ZX_BUDGET_FLOATS ((size_t)1 << 20)

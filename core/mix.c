@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "error.h"
-#include "run.h"
+#include "mix.h"
+#include "model.h"
+#include "result.h"
 
 #define LAYER_NORM_EPS 1e-13 /* AllenNLP ScalarMix */
 

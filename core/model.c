@@ -10,9 +10,9 @@
 #include "gemm.h"
 #include "model.h"
 #include "model_files.h"
-#include "run.h"
 #include "tensor_source.h"
 #include "token_cache.h"
+#include "token_layer.h"
 
 #define CACHE_AUTO_MAX ((int64_t)16 << 20)
 #define CACHE_AUTO_MIN ((int64_t)1 << 20)

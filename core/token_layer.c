@@ -9,8 +9,9 @@
 #include "bigbuf.h"
 #include "char_cnn.h"
 #include "error.h"
-#include "run.h"
+#include "result.h"
 #include "token_cache.h"
+#include "token_layer.h"
 
 enum { UNIQUE_BOS = 0, UNIQUE_EOS = 1, N_BOUNDARY = 2 };
 
