@@ -43,12 +43,6 @@ static void print_setup(void) {
            threads);
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static double peak_rss_mib(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -70,9 +64,9 @@ static int bench_sgemm(void) {
     for (int i = 0; i < K * N; i++) b[i] = (float)(i % 7) * 0.01f;
     double best = 1e9;
     for (int r = 0; r < 8; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a, K, b, N, 0, c, N);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (r > 0 && dt < best) best = dt; /* the first call warms up */
     }
     printf("{\"bench\":\"sgemm\",\"threads\":%d,\"gflops\":%.1f}\n", openblas_get_num_threads(),
@@ -89,10 +83,10 @@ static int bench_load(const char *dir) {
     for (int r = 0; r < 3; r++) {
         elmo_model *m = NULL;
         elmo_error err;
-        double t0 = now();
+        double t0 = bench_now();
         elmo_load_params lp = load_params();
         if (elmo_model_load_path(dir, &lp, &m, &err)) return die("load", err.message);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         best = dt < best ? dt : best;
         elmo_model_get_info(m, &info);
         elmo_model_free(m);
@@ -144,9 +138,9 @@ static int bench_core_batch(const char *dir, size_t n) {
     float *out = malloc(n * (size_t)info.output_dim * sizeof *out);
     elmo_run_params rp = elmo_run_default_params();
     rp.n_threads = threads;
-    double t0 = now();
+    double t0 = bench_now();
     if (elmo_embed_batch(m, &rp, NULL, s, n, out, &err)) return die("core-batch", err.message);
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     printf("{\"bench\":\"core-batch\",\"model\":\"%s\",", dir);
     print_setup();
     printf("\"sentences\":%zu,\"tokens\":%zu,"
@@ -209,10 +203,10 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
                      "CREATE TABLE doc_vec(id INTEGER PRIMARY KEY, vector BLOB);", NULL, NULL, NULL);
     size_t tokens = insert_corpus(db, &c);
     char *msg = NULL;
-    double t0 = now();
+    double t0 = bench_now();
     int rc = sqlite3_exec(db, "INSERT INTO doc_vec SELECT id, vector FROM "
                               "elmo_batch('SELECT id, body FROM docs')", NULL, NULL, &msg);
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     if (rc != SQLITE_OK) return die("sql-batch", msg ? msg : "failed");
     printf("{\"bench\":\"sql-batch\",\"model\":\"%s\",", dir);
     print_setup();
@@ -258,9 +252,9 @@ static int bench_sql_latency(const char *ext, const char *dir) {
     enum { RUNS = 21 };
     double t[RUNS], first = 0;
     for (int r = 0; r <= RUNS; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (sqlite3_step(q) != SQLITE_ROW) return die("sql-latency", sqlite3_errmsg(db));
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         sqlite3_reset(q);
         if (r == 0) first = dt; /* cold: char-CNN cache empty */
         else t[r - 1] = dt;

@@ -25,7 +25,7 @@
 #define MIN_ROUNDS 4
 #define MAX_ROUNDS 4096
 
-static double now(void) {
+double bench_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
@@ -63,13 +63,13 @@ static void *thread_main(void *arg) {
     for (j->round_no = 0;; j->round_no++) {
         pthread_barrier_wait(&r->barrier);
         double c0 = thread_cpu();
-        r->start[j->index] = now();
+        r->start[j->index] = bench_now();
         j->work = j->round(j);
-        r->end[j->index] = now();
+        r->end[j->index] = bench_now();
         r->cpu[j->index] = thread_cpu() - c0;
         pthread_barrier_wait(&r->barrier);
         if (j->index == 0) {
-            double t = now(), first = r->start[0], last = r->end[0], busiest = 0;
+            double t = bench_now(), first = r->start[0], last = r->end[0], busiest = 0;
             for (int i = 0; i < j->threads; i++) {
                 first = r->start[i] < first ? r->start[i] : first;
                 last = r->end[i] > last ? r->end[i] : last;

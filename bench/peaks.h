@@ -16,4 +16,7 @@ int bench_dram(int threads);
  * AVX-512). */
 int bench_gemm(const char *precision, int threads, long M, long K, long N);
 
+/* Wall-clock seconds (CLOCK_MONOTONIC), for every timing of the benchmark. */
+double bench_now(void);
+
 #endif

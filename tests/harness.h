@@ -64,6 +64,17 @@ static inline double harness_max_abs_diff(const float *a, const float *b, size_t
     return worst;
 }
 
+/* Cosine similarity in double precision; 1 for two zero vectors, 0 for one. */
+static inline double harness_cosine(const float *a, const float *b, size_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1 : 0);
+}
+
 #define CHECK_CLOSE(a, b, n, tol)                                                      \
     do {                                                                               \
         double d_ = harness_max_abs_diff((a), (b), (n));                               \

@@ -31,16 +31,6 @@ static const char *const sentences[] = {
 };
 #define N_SENT (sizeof sentences / sizeof sentences[0])
 
-static double cosine(const float *a, const float *b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; i++) {
-        ab += (double)a[i] * b[i];
-        aa += (double)a[i] * a[i];
-        bb += (double)b[i] * b[i];
-    }
-    return aa == 0 && bb == 0 ? 1 : ab / sqrt(aa * bb);
-}
-
 static elmo_result *run_all(const elmo_model *m, elmo_span (*spans)[256]) {
     elmo_sentence s[N_SENT];
     for (size_t i = 0; i < N_SENT; i++) {
@@ -83,14 +73,14 @@ static void compare(const char *label, const char *options, const char *weights,
         for (int k = 0; k < i32.n_output_layers; k++) {
             const float *x = elmo_result_layer(a, i, k), *y = elmo_result_layer(b, i, k);
             for (size_t t = 0; t < n; t++) {
-                double c = cosine(x + t * D, y + t * D, D);
+                double c = harness_cosine(x + t * D, y + t * D, D);
                 if (c < token_min) token_min = c;
             }
             double d = harness_max_abs_diff(x, y, n * D);
             if (d > max_abs) max_abs = d;
             elmo_pool(x, n, D, ELMO_POOL_MEAN, pa);
             elmo_pool(y, n, D, ELMO_POOL_MEAN, pb);
-            double c = cosine(pa, pb, D);
+            double c = harness_cosine(pa, pb, D);
             if (c < pooled_min) pooled_min = c;
         }
     }

@@ -156,16 +156,6 @@ static const char *write_st(const char *name, const elmo_tensor_out *t, int n, i
     return path;
 }
 
-static double cosine(const float *a, const float *b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; i++) {
-        ab += (double)a[i] * b[i];
-        aa += (double)a[i] * a[i];
-        bb += (double)b[i] * b[i];
-    }
-    return aa > 0 && bb > 0 ? ab / __builtin_sqrt(aa * bb) : (aa == bb ? 1 : 0);
-}
-
 /* Token cosine >= 0.9999 and pooled (layer average, token mean) cosine >= 0.99999 against
  * the fp32 reference. */
 static void check_bf16_bounds(const elmo_model *m, const char *what) {
@@ -175,7 +165,7 @@ static void check_bf16_bounds(const elmo_model *m, const char *what) {
     size_t D = (size_t)reference_info.output_dim, L = (size_t)reference_info.n_output_layers;
     double worst = 1, worst_pooled = 1;
     for (size_t i = 0; out && i + D <= n; i += D) {
-        double c = cosine(out + i, reference + i, D);
+        double c = harness_cosine(out + i, reference + i, D);
         if (c < worst) worst = c;
     }
     size_t at = 0;
@@ -189,7 +179,7 @@ static void check_bf16_bounds(const elmo_model *m, const char *what) {
                     pb[d] += reference[at + (k * nt + t) * D + d];
                 }
         at += L * nt * D;
-        double c = cosine(pa, pb, D < 64 ? D : 64);
+        double c = harness_cosine(pa, pb, D < 64 ? D : 64);
         if (c < worst_pooled) worst_pooled = c;
     }
     printf("  %s: worst token cosine vs fp32 = %.7f, worst pooled cosine = %.8f\n", what, worst,
