@@ -346,7 +346,7 @@ static int batch_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
     return SQLITE_OK;
 }
 
-static const sqlite3_module batch_module = {
+const sqlite3_module elmo_batch_module = {
     .iVersion = 0,
     .xCreate = NULL, /* eponymous only */
     .xConnect = batch_connect,
@@ -361,8 +361,3 @@ static const sqlite3_module batch_module = {
     .xColumn = batch_column,
     .xRowid = batch_rowid,
 };
-
-int elmo_register_batch_vtab(sqlite3 *db, elmo_conn *conn) {
-    return sqlite3_create_module_v2(db, "elmo_batch", &batch_module, elmo_conn_ref(conn),
-                                    elmo_conn_unref);
-}

@@ -251,9 +251,10 @@ const char *elmo_shown(const char *s, char buf[ELMO_SHOWN_MAX + 1]);
  * Registered on each connection by sqlite3_elmo_init (ext/sqlite_elmo.c)
  * ------------------------------------------------------------------------------------- */
 
-int elmo_register_tokens_vtab(sqlite3 *db, elmo_conn *conn);
-int elmo_register_batch_vtab(sqlite3 *db, elmo_conn *conn);
-int elmo_register_models_vtab(sqlite3 *db);
+/* Virtual tables (ext/tokens_vtab.c, ext/batch_vtab.c, ext/models_vtab.c) */
+extern const sqlite3_module elmo_tokens_module;
+extern const sqlite3_module elmo_batch_module;
+extern const sqlite3_module elmo_models_module;
 
 /* SQL functions (ext/functions.c, ext/vectors.c) */
 void elmo_embed_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);

@@ -122,7 +122,7 @@ static int models_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
     return SQLITE_OK;
 }
 
-static const sqlite3_module models_module = {
+const sqlite3_module elmo_models_module = {
     .iVersion = 0,
     .xCreate = NULL, /* eponymous only */
     .xConnect = models_connect,
@@ -137,7 +137,3 @@ static const sqlite3_module models_module = {
     .xColumn = models_column,
     .xRowid = models_rowid,
 };
-
-int elmo_register_models_vtab(sqlite3 *db) {
-    return sqlite3_create_module(db, "elmo_models", &models_module, NULL);
-}

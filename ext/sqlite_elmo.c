@@ -38,6 +38,17 @@ static const struct {
     {"elmo_limit", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, 1, elmo_limit_func},
 };
 
+/* Virtual tables. `conn`: the module gets the per-connection state as client data. */
+static const struct {
+    const char *name;
+    const sqlite3_module *module;
+    int conn;
+} modules[] = {
+    {"elmo_tokens", &elmo_tokens_module, 1},
+    {"elmo_batch", &elmo_batch_module, 1},
+    {"elmo_models", &elmo_models_module, 0},
+};
+
 /*
  * SQLite unloads an extension's library when the connection that loaded it closes. The
  * model registry is process-wide and must outlive any one connection, so the library pins
@@ -65,9 +76,12 @@ __attribute__((visibility("default"))) int sqlite3_elmo_init(sqlite3 *db, char *
                                         functions[i].flags, data, functions[i].func, NULL, NULL,
                                         data ? elmo_conn_unref : NULL);
     }
-    if (rc == SQLITE_OK) rc = elmo_register_tokens_vtab(db, conn);
-    if (rc == SQLITE_OK) rc = elmo_register_batch_vtab(db, conn);
-    if (rc == SQLITE_OK) rc = elmo_register_models_vtab(db);
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof modules / sizeof modules[0]; i++) {
+        void *data = modules[i].conn ? elmo_conn_ref(conn) : NULL;
+        /* on failure SQLite calls the destructor itself */
+        rc = sqlite3_create_module_v2(db, modules[i].name, modules[i].module, data,
+                                      data ? elmo_conn_unref : NULL);
+    }
     elmo_conn_unref(conn); /* the registrations hold their own references */
     if (rc != SQLITE_OK && err)
         *err = sqlite3_mprintf("elmo: cannot register the SQL functions: %s", sqlite3_errstr(rc));

@@ -167,7 +167,7 @@ static int tokens_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
     return SQLITE_OK;
 }
 
-static const sqlite3_module tokens_module = {
+const sqlite3_module elmo_tokens_module = {
     .iVersion = 0,
     .xCreate = NULL, /* eponymous only */
     .xConnect = tokens_connect,
@@ -182,9 +182,3 @@ static const sqlite3_module tokens_module = {
     .xColumn = tokens_column,
     .xRowid = tokens_rowid,
 };
-
-int elmo_register_tokens_vtab(sqlite3 *db, elmo_conn *conn) {
-    int rc = sqlite3_create_module_v2(db, "elmo_tokens", &tokens_module, elmo_conn_ref(conn),
-                                      elmo_conn_unref);
-    return rc;
-}
