@@ -8,7 +8,7 @@
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-int elmo_interrupt_open(const char *fn, sqlite3 *db, elmo_interrupt *it, char **msg) {
+int ext_interrupt_open(const char *fn, sqlite3 *db, ext_interrupt *it, char **msg) {
     it->probe = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &it->probe, NULL);
     if (rc == SQLITE_INTERRUPT) /* the connection is already interrupted */
@@ -19,15 +19,15 @@ int elmo_interrupt_open(const char *fn, sqlite3 *db, elmo_interrupt *it, char **
     return rc;
 }
 
-int elmo_interrupt_poll(void *arg) {
-    elmo_interrupt *it = arg;
+int ext_interrupt_poll(void *arg) {
+    ext_interrupt *it = arg;
     if (!it || !it->probe) return 0;
     int rc = sqlite3_step(it->probe);
     sqlite3_reset(it->probe);
     return rc == SQLITE_INTERRUPT;
 }
 
-void elmo_interrupt_close(elmo_interrupt *it) {
+void ext_interrupt_close(ext_interrupt *it) {
     sqlite3_finalize(it->probe);
     it->probe = NULL;
 }

@@ -20,7 +20,7 @@ static size_t utf8_sequence(const unsigned char *s, size_t n) {
     return len;
 }
 
-void elmo_message_clean(char *msg) {
+void ext_message_clean(char *msg) {
     size_t n = strlen(msg);
     for (size_t i = 0; i < n;) {
         size_t len = utf8_sequence((const unsigned char *)msg + i, n - i);
@@ -29,18 +29,18 @@ void elmo_message_clean(char *msg) {
     }
 }
 
-const char *elmo_shown(const char *s, char buf[ELMO_SHOWN_MAX + 1]) {
-    if (strlen(s) <= ELMO_SHOWN_MAX) return s;
-    memcpy(buf, s, ELMO_SHOWN_MAX - 3);
-    memcpy(buf + ELMO_SHOWN_MAX - 3, "...", 4);
+const char *ext_shown(const char *s, char buf[EXT_SHOWN_MAX + 1]) {
+    if (strlen(s) <= EXT_SHOWN_MAX) return s;
+    memcpy(buf, s, EXT_SHOWN_MAX - 3);
+    memcpy(buf + EXT_SHOWN_MAX - 3, "...", 4);
     return buf;
 }
 
-void elmo_result_failure(sqlite3_context *ctx, int rc, char *msg) {
+void ext_result_failure(sqlite3_context *ctx, int rc, char *msg) {
     if (rc == SQLITE_NOMEM || !msg) {
         sqlite3_result_error_nomem(ctx);
     } else {
-        elmo_message_clean(msg);
+        ext_message_clean(msg);
         sqlite3_result_error(ctx, msg, -1);
         sqlite3_result_error_code(ctx, rc);
     }
