@@ -44,16 +44,18 @@ static int lstm_layer(const char *s) {
 
 static int parse_output_name(const char *fn, const char *name, ext_call_options *o, char **msg) {
     int k;
-    if (strcmp(name, "average") == 0) o->output = EXT_OUTPUT_AVERAGE;
-    else if (strcmp(name, "top") == 0) o->output = EXT_OUTPUT_TOP;
-    else if (strcmp(name, "all") == 0) o->output = EXT_OUTPUT_ALL;
-    else if (strcmp(name, "hub") == 0) o->output = EXT_OUTPUT_HUB;
-    else if (strcmp(name, "word") == 0) {
-        o->output = EXT_OUTPUT_LAYER;
-        o->layer = 0;
+    if (strcmp(name, "average") == 0) o->mix.kind = ELMO_MIX_AVERAGE;
+    else if (strcmp(name, "top") == 0) o->mix.kind = ELMO_MIX_TOP;
+    else if (strcmp(name, "all") == 0) o->mix.kind = ELMO_MIX_ALL;
+    else if (strcmp(name, "hub") == 0) {
+        o->mix.kind = ELMO_MIX_WEIGHTS; /* the weights come from the model */
+        o->hub = 1;
+    } else if (strcmp(name, "word") == 0) {
+        o->mix.kind = ELMO_MIX_LAYER;
+        o->mix.layer = 0;
     } else if ((k = lstm_layer(name)) > 0) {
-        o->output = EXT_OUTPUT_LAYER;
-        o->layer = k;
+        o->mix.kind = ELMO_MIX_LAYER;
+        o->mix.layer = k;
     } else {
         char shown[EXT_SHOWN_MAX + 1];
         *msg = sqlite3_mprintf("%s: unknown output '%s'; valid outputs: " VALID_OUTPUTS, fn,
@@ -81,8 +83,8 @@ static int parse_weights(const char *fn, const cJSON *array, ext_call_options *o
                                fn);
         return SQLITE_ERROR;
     }
-    o->output = EXT_OUTPUT_WEIGHTS;
-    o->n_weights = n;
+    o->mix.kind = ELMO_MIX_WEIGHTS;
+    o->mix.n_weights = n;
     return SQLITE_OK;
 }
 
@@ -107,12 +109,12 @@ static int parse_key(const char *fn, const cJSON *item, ext_call_options *o, cha
     if (strcmp(key, "gamma") == 0) {
         float g = cJSON_IsNumber(item) ? (float)item->valuedouble : NAN;
         if (!isfinite(g)) return bad_value(fn, key, "a finite number", item, msg);
-        o->gamma = g;
+        o->mix.gamma = g;
         return SQLITE_OK;
     }
     if (strcmp(key, "layer_norm") == 0) {
         if (!cJSON_IsBool(item)) return bad_value(fn, key, "true or false", item, msg);
-        o->layer_norm = cJSON_IsTrue(item);
+        o->mix.layer_norm = cJSON_IsTrue(item);
         return SQLITE_OK;
     }
     if (strcmp(key, "tokenizer") == 0) {
@@ -215,8 +217,7 @@ static int parse_json(const char *fn, const char *text, size_t len, ext_call_opt
 
 int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *o, char **msg) {
     memset(o, 0, sizeof *o);
-    o->output = EXT_OUTPUT_AVERAGE;
-    o->gamma = 1.0f;
+    o->mix = elmo_mix_default();
     o->tokenizer = ELMO_TOKENIZER_DEFAULT;
     o->pooling = ELMO_POOL_MEAN;
     int type = value ? sqlite3_value_type(value) : SQLITE_NULL;
@@ -267,40 +268,8 @@ int ext_options_mix(const char *fn, const ext_call_options *o, const elmo_model 
     elmo_model_info info;
     elmo_model_get_info(model, &info);
     int layers = info.n_output_layers; /* L + 1 */
-    *mix = elmo_mix_default();
-    mix->gamma = o->gamma;
-    mix->layer_norm = o->layer_norm;
-    switch (o->output) {
-    case EXT_OUTPUT_AVERAGE: mix->kind = ELMO_MIX_AVERAGE; break;
-    case EXT_OUTPUT_TOP: mix->kind = ELMO_MIX_TOP; break;
-    case EXT_OUTPUT_ALL: mix->kind = ELMO_MIX_ALL; break;
-    case EXT_OUTPUT_LAYER:
-        if (o->layer >= layers) {
-            char *list = output_list(layers - 1);
-            if (!list) return SQLITE_NOMEM;
-            char shown[EXT_SHOWN_MAX + 1];
-            *msg = sqlite3_mprintf("%s: output 'lstm%d' does not exist; model '%s' has outputs %s",
-                                   fn, o->layer, ext_shown(ext_options_model(o), shown), list);
-            sqlite3_free(list);
-            return SQLITE_ERROR;
-        }
-        mix->kind = ELMO_MIX_LAYER;
-        mix->layer = o->layer;
-        break;
-    case EXT_OUTPUT_WEIGHTS:
-        if (o->n_weights != (size_t)layers) {
-            char shown[EXT_SHOWN_MAX + 1];
-            *msg = sqlite3_mprintf("%s: output weights need %d numbers (one per layer of model "
-                                   "'%s': word and %d LSTM layers), got %lld",
-                                   fn, layers, ext_shown(ext_options_model(o), shown),
-                                   layers - 1, (long long)o->n_weights);
-            return SQLITE_ERROR;
-        }
-        mix->kind = ELMO_MIX_WEIGHTS;
-        mix->weights = o->weights;
-        mix->n_weights = o->n_weights;
-        break;
-    case EXT_OUTPUT_HUB: { /* scaling x sum_k softmax(w)_k layer_k, with the model's w */
+    *mix = o->mix;
+    if (o->hub) { /* scaling x sum_k softmax(w)_k layer_k, with the model's w */
         float scaling = 1;
         if (!elmo_model_trained_mix(model, &mix->weights, &mix->n_weights, &scaling)) {
             char shown[EXT_SHOWN_MAX + 1];
@@ -310,10 +279,25 @@ int ext_options_mix(const char *fn, const ext_call_options *o, const elmo_model 
                                    fn, ext_shown(ext_options_model(o), shown));
             return SQLITE_ERROR;
         }
-        mix->kind = ELMO_MIX_WEIGHTS;
-        mix->gamma = o->gamma * scaling;
-        break;
-    }
+        mix->gamma = o->mix.gamma * scaling;
+    } else if (mix->kind == ELMO_MIX_LAYER && mix->layer >= layers) {
+        char *list = output_list(layers - 1);
+        if (!list) return SQLITE_NOMEM;
+        char shown[EXT_SHOWN_MAX + 1];
+        *msg = sqlite3_mprintf("%s: output 'lstm%d' does not exist; model '%s' has outputs %s",
+                               fn, mix->layer, ext_shown(ext_options_model(o), shown), list);
+        sqlite3_free(list);
+        return SQLITE_ERROR;
+    } else if (mix->kind == ELMO_MIX_WEIGHTS) {
+        if (mix->n_weights != (size_t)layers) {
+            char shown[EXT_SHOWN_MAX + 1];
+            *msg = sqlite3_mprintf("%s: output weights need %d numbers (one per layer of model "
+                                   "'%s': word and %d LSTM layers), got %lld",
+                                   fn, layers, ext_shown(ext_options_model(o), shown),
+                                   layers - 1, (long long)mix->n_weights);
+            return SQLITE_ERROR;
+        }
+        mix->weights = o->weights;
     }
     elmo_error err;
     if (elmo_mix_check(model, mix, &err) != ELMO_OK) { /* not expected after the checks above */

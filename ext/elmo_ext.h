@@ -115,23 +115,14 @@ int ext_default_model_files(const char *fn, char **options_path, char **weights_
 
 #define EXT_MAX_MIX_WEIGHTS 64   /* more than any model's L + 1 */
 
-typedef enum ext_output_kind {
-    EXT_OUTPUT_AVERAGE,
-    EXT_OUTPUT_TOP,
-    EXT_OUTPUT_LAYER,    /* 'word' (layer 0) or 'lstmK' (layer K) */
-    EXT_OUTPUT_ALL,
-    EXT_OUTPUT_WEIGHTS,  /* a JSON array of L + 1 pre-softmax mix weights */
-    EXT_OUTPUT_HUB       /* the model's trained mix (TF-Hub's "elmo" output) */
-} ext_output_kind;
-
 typedef struct ext_call_options {
-    char *model;                            /* sqlite3_malloc'd; NULL means "default" */
-    ext_output_kind output;
-    int layer;                              /* EXT_OUTPUT_LAYER */
-    float weights[EXT_MAX_MIX_WEIGHTS];    /* EXT_OUTPUT_WEIGHTS: [min(n_weights, max)] */
-    size_t n_weights;                       /* as given (may exceed the array) */
-    float gamma;
-    int layer_norm;
+    char *model;                          /* sqlite3_malloc'd; NULL means "default" */
+    /* The mix as given: 'word' and 'lstmK' are ELMO_MIX_LAYER, a JSON array of weights is
+     * ELMO_MIX_WEIGHTS with n_weights as given (it may exceed the array) and weights NULL
+     * (ext_options_mix points it at `weights`: the options may be copied). */
+    elmo_mix mix;
+    int hub;                              /* output 'hub': the model's trained mix */
+    float weights[EXT_MAX_MIX_WEIGHTS];   /* [min(mix.n_weights, max)] */
     elmo_tokenizer tokenizer;
     elmo_pooling pooling;
 } ext_call_options;
