@@ -30,7 +30,7 @@
 #define EXT_JSON_SUBTYPE 74
 
 /* ---------------------------------------------------------------------------------------
- * Per-connection state (ext/text_input.c): the limits of elmo_limit(). It is the user data
+ * Per-connection state (ext/conn.c): the limits of elmo_limit(). It is the user data
  * of the functions and modules that need it; each registration holds one reference.
  * ------------------------------------------------------------------------------------- */
 
@@ -192,7 +192,7 @@ int ext_embed_tokens(sqlite3 *db, const char *fn, const ext_call_options *opts,
 int ext_core_failure(const char *fn, const elmo_error *err, char **msg);
 
 /* ---------------------------------------------------------------------------------------
- * Interrupts (ext/interrupt.c): an elmo_interrupt_fn that notices sqlite3_interrupt()
+ * Interrupts (ext/run_text.c): an elmo_interrupt_fn that notices sqlite3_interrupt()
  * ------------------------------------------------------------------------------------- */
 
 typedef struct ext_interrupt {

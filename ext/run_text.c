@@ -1,7 +1,40 @@
 /* run_text.c - one tokenized text through a registered model: the run and layer mix shared
- * by elmo_embed and elmo_tokens. */
+ * by elmo_embed and elmo_tokens, and the interrupt check that lets sqlite3_interrupt() stop
+ * a run (elmo_batch uses it too). */
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
+
+/* Noticing sqlite3_interrupt() while the model runs.
+ *
+ * SQLite 3.40 has no sqlite3_is_interrupted(). But while a statement of the connection is
+ * running, the interrupt flag stays set, and any statement stepped on that connection
+ * stops with SQLITE_INTERRUPT at its first jump. So the core's interrupt callback steps a
+ * trivial "SELECT 1" (about a microsecond). The core calls it only from the thread that
+ * called it, which is the thread SQLite is running the statement on. */
+
+int ext_interrupt_open(const char *fn, sqlite3 *db, ext_interrupt *it, char **msg) {
+    it->probe = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT 1", -1, &it->probe, NULL);
+    if (rc == SQLITE_INTERRUPT) /* the connection is already interrupted */
+        *msg = sqlite3_mprintf("interrupted");
+    else if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
+        *msg = sqlite3_mprintf("%s: cannot prepare the interrupt check: %s", fn,
+                               sqlite3_errmsg(db));
+    return rc;
+}
+
+int ext_interrupt_poll(void *arg) {
+    ext_interrupt *it = arg;
+    if (!it || !it->probe) return 0;
+    int rc = sqlite3_step(it->probe);
+    sqlite3_reset(it->probe);
+    return rc == SQLITE_INTERRUPT;
+}
+
+void ext_interrupt_close(ext_interrupt *it) {
+    sqlite3_finalize(it->probe);
+    it->probe = NULL;
+}
 
 /* An SQL result code and message for a failed core call. The core's out-of-memory errors
  * are SQLITE_ERROR with its message (what it was allocating, how much): SQLITE_NOMEM would
