@@ -29,18 +29,18 @@ typedef struct batch_vtab {
 
 /* The rows of one window. */
 typedef struct window {
-    size_t n;                   /* rows read */
+    size_t n; /* rows read */
     sqlite3_value *id[WINDOW_ROWS];
     sqlite3_value *text[WINDOW_ROWS]; /* copies of the text values (NULL: no vector) */
     elmo_span *spans[WINDOW_ROWS];
     elmo_sentence sentence[WINDOW_ROWS];
-    float *vectors;             /* [WINDOW_ROWS, width] */
+    float *vectors; /* [WINDOW_ROWS, width] */
 } window;
 
 typedef struct batch_cursor {
     sqlite3_vtab_cursor base;
-    sqlite3_stmt *query;        /* the caller's SELECT, NULL once exhausted */
-    sqlite3_int64 query_row;    /* rows read from it so far */
+    sqlite3_stmt *query;     /* the caller's SELECT, NULL once exhausted */
+    sqlite3_int64 query_row; /* rows read from it so far */
     ext_interrupt interrupt;
     ext_call_options opts;
     int have_opts;
@@ -49,7 +49,7 @@ typedef struct batch_cursor {
     size_t width;
     sqlite3_value *sql_arg, *options_arg;
     window *win;
-    size_t at;                  /* current row of the window */
+    size_t at; /* current row of the window */
     sqlite3_int64 rowid;
 } batch_cursor;
 
@@ -152,7 +152,8 @@ static int prepare_query(batch_cursor *cur, sqlite3 *db, sqlite3_value *sql_valu
         *msg = sqlite3_mprintf("%s: cannot prepare the query: %s", fn, sqlite3_errmsg(db));
         return SQLITE_ERROR;
     }
-    while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';'))
+    while (tail &&
+           (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';'))
         tail++;
     char shown[EXT_SHOWN_MAX + 1];
     if (!cur->query) {
@@ -161,11 +162,10 @@ static int prepare_query(batch_cursor *cur, sqlite3 *db, sqlite3_value *sql_valu
         *msg = sqlite3_mprintf("%s: give one SELECT statement; found more after it: '%s'", fn,
                                ext_shown(tail, shown));
     } else if (!sqlite3_stmt_readonly(cur->query)) {
-        *msg = sqlite3_mprintf("%s: the query must be a read-only SELECT returning id, text",
-                               fn);
+        *msg = sqlite3_mprintf("%s: the query must be a read-only SELECT returning id, text", fn);
     } else if (sqlite3_column_count(cur->query) != 2) {
-        *msg = sqlite3_mprintf("%s: the query must return 2 columns (id, text); it returns %d",
-                               fn, sqlite3_column_count(cur->query));
+        *msg = sqlite3_mprintf("%s: the query must return 2 columns (id, text); it returns %d", fn,
+                               sqlite3_column_count(cur->query));
     } else {
         return SQLITE_OK;
     }
@@ -179,21 +179,19 @@ static char *row_message(batch_cursor *cur, sqlite3_value *id, char *inner) {
                            ? inner + sizeof prefix - 1
                            : (inner ? inner : "out of memory");
     char shown[EXT_SHOWN_MAX + 1];
-    const char *id_text = sqlite3_value_type(id) == SQLITE_NULL
-                              ? "NULL"
-                              : sqlite3_value_type(id) == SQLITE_BLOB
-                                    ? "a BLOB"
-                                    : (const char *)sqlite3_value_text(id);
-    char *msg = sqlite3_mprintf("%srow %lld of the query (id %s): %s", prefix,
-                                (long long)cur->query_row, id_text ? ext_shown(id_text, shown) : "?",
-                                rest);
+    const char *id_text = sqlite3_value_type(id) == SQLITE_NULL ? "NULL"
+                          : sqlite3_value_type(id) == SQLITE_BLOB
+                              ? "a BLOB"
+                              : (const char *)sqlite3_value_text(id);
+    char *msg =
+        sqlite3_mprintf("%srow %lld of the query (id %s): %s", prefix, (long long)cur->query_row,
+                        id_text ? ext_shown(id_text, shown) : "?", rest);
     sqlite3_free(inner);
     return msg;
 }
 
 /* Adds the query's current row to the window; *positions grows by its token positions. */
-static int take_row(batch_cursor *cur, const ext_limits *limits, size_t *positions,
-                    char **msg) {
+static int take_row(batch_cursor *cur, const ext_limits *limits, size_t *positions, char **msg) {
     window *w = cur->win;
     size_t k = w->n;
     ext_text text = {0};
@@ -242,7 +240,8 @@ static int fill_window(batch_cursor *cur) {
             break;
         }
         if (step != SQLITE_ROW) {
-            if (step == SQLITE_INTERRUPT) return fail(cur, SQLITE_INTERRUPT, sqlite3_mprintf("interrupted"));
+            if (step == SQLITE_INTERRUPT)
+                return fail(cur, SQLITE_INTERRUPT, sqlite3_mprintf("interrupted"));
             return fail(cur, step,
                         sqlite3_mprintf("elmo_batch: the query failed at row %lld: %s",
                                         (long long)cur->query_row + 1, sqlite3_errmsg(vtab->db)));

@@ -9,11 +9,12 @@
 SQLITE_EXTENSION_INIT3
 
 #define VALID_OPTIONS "model, output, gamma, layer_norm, tokenizer, pooling"
-#define VALID_OUTPUTS                                                                        \
-    "average, top, word, lstm1 ... lstmL (L = the model's LSTM layers), all, hub, or a "     \
+#define VALID_OUTPUTS                                                                              \
+    "average, top, word, lstm1 ... lstmL (L = the model's LSTM layers), all, hub, or a "           \
     "JSON array of L+1 mix weights"
-#define OPTIONS_EXAMPLE "an output name such as 'top' or a JSON object such as " \
-                        "'{\"output\":\"top\",\"gamma\":1}'"
+#define OPTIONS_EXAMPLE                                                                            \
+    "an output name such as 'top' or a JSON object such as "                                       \
+    "'{\"output\":\"top\",\"gamma\":1}'"
 
 /* A short rendering of a JSON value for messages (into buf [cap]). */
 static const char *describe(const cJSON *item, char *buf, size_t cap) {
@@ -135,8 +136,8 @@ static int parse_key(const char *fn, const cJSON *item, ext_call_options *o, cha
     return SQLITE_OK; /* not reached: parse_object checked the key */
 }
 
-static const char *const option_keys[] = {"model", "output", "gamma", "layer_norm",
-                                          "tokenizer", "pooling"};
+static const char *const option_keys[] = {"model",      "output",    "gamma",
+                                          "layer_norm", "tokenizer", "pooling"};
 #define N_OPTION_KEYS (int)(sizeof option_keys / sizeof option_keys[0])
 
 /* Index of a valid key in option_keys, or -1. */
@@ -223,8 +224,8 @@ int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *o,
     int type = value ? sqlite3_value_type(value) : SQLITE_NULL;
     if (type == SQLITE_NULL) return SQLITE_OK;
     if (type != SQLITE_TEXT) {
-        *msg = sqlite3_mprintf("%s: options must be TEXT (%s) or NULL, got %s", fn,
-                               OPTIONS_EXAMPLE, ext_type_name(type));
+        *msg = sqlite3_mprintf("%s: options must be TEXT (%s) or NULL, got %s", fn, OPTIONS_EXAMPLE,
+                               ext_type_name(type));
         return SQLITE_ERROR;
     }
     const char *text = (const char *)sqlite3_value_text(value);
@@ -238,7 +239,7 @@ int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *o,
     }
     size_t first = strspn(text, " \t\r\n");
     int rc = text[first] == '{' || text[first] == '[' ? parse_json(fn, text, len, o, msg)
-                                                        : parse_output_name(fn, text, o, msg);
+                                                      : parse_output_name(fn, text, o, msg);
     if (rc) ext_options_free(o);
     return rc;
 }
@@ -284,8 +285,8 @@ int ext_options_mix(const char *fn, const ext_call_options *o, const elmo_model 
         char *list = output_list(layers - 1);
         if (!list) return SQLITE_NOMEM;
         char shown[EXT_SHOWN_MAX + 1];
-        *msg = sqlite3_mprintf("%s: output 'lstm%d' does not exist; model '%s' has outputs %s",
-                               fn, mix->layer, ext_shown(ext_options_model(o), shown), list);
+        *msg = sqlite3_mprintf("%s: output 'lstm%d' does not exist; model '%s' has outputs %s", fn,
+                               mix->layer, ext_shown(ext_options_model(o), shown), list);
         sqlite3_free(list);
         return SQLITE_ERROR;
     } else if (mix->kind == ELMO_MIX_WEIGHTS) {
@@ -293,8 +294,8 @@ int ext_options_mix(const char *fn, const ext_call_options *o, const elmo_model 
             char shown[EXT_SHOWN_MAX + 1];
             *msg = sqlite3_mprintf("%s: output weights need %d numbers (one per layer of model "
                                    "'%s': word and %d LSTM layers), got %lld",
-                                   fn, layers, ext_shown(ext_options_model(o), shown),
-                                   layers - 1, (long long)mix->n_weights);
+                                   fn, layers, ext_shown(ext_options_model(o), shown), layers - 1,
+                                   (long long)mix->n_weights);
             return SQLITE_ERROR;
         }
         mix->weights = o->weights;

@@ -38,18 +38,18 @@
 #define EXT_DEFAULT_MAX_TOKENS 4096
 
 typedef struct ext_limits {
-    sqlite3_int64 max_text_bytes;  /* bytes of one text argument */
-    sqlite3_int64 max_tokens;      /* tokens of one text argument */
+    sqlite3_int64 max_text_bytes; /* bytes of one text argument */
+    sqlite3_int64 max_tokens;     /* tokens of one text argument */
 } ext_limits;
 
 typedef struct ext_conn {
-    int refs;           /* registrations using it; changed under the connection's mutex */
+    int refs; /* registrations using it; changed under the connection's mutex */
     ext_limits limits;
 } ext_conn;
 
-ext_conn *ext_conn_new(void);       /* one reference; NULL when out of memory */
+ext_conn *ext_conn_new(void); /* one reference; NULL when out of memory */
 ext_conn *ext_conn_ref(ext_conn *conn);
-void ext_conn_unref(void *conn);     /* an xDestroy for sqlite3_create_function_v2 */
+void ext_conn_unref(void *conn); /* an xDestroy for sqlite3_create_function_v2 */
 
 /* Reads or sets a limit by its SQL name ('max_text_bytes', 'max_tokens'). */
 sqlite3_int64 *ext_limit_slot(ext_limits *limits, const char *name);
@@ -89,10 +89,10 @@ const elmo_model *ext_handle_model(const ext_handle *handle);
 /* One row of elmo_models. */
 typedef struct ext_registry_row {
     char *name;
-    char *options_path;          /* real (absolute) paths; options NULL for a model path */
+    char *options_path; /* real (absolute) paths; options NULL for a model path */
     char *weights_path;
     elmo_model_info info;
-    sqlite3_int64 model_id;      /* names sharing one in-memory copy share this id */
+    sqlite3_int64 model_id; /* names sharing one in-memory copy share this id */
 } ext_registry_row;
 
 /* A snapshot of the registered names in load order; free with ext_registry_rows_free. */
@@ -106,30 +106,28 @@ void ext_registry_rows_free(ext_registry_row *rows, int n);
  * path that carries its options, with both NULL when the environment names no model, or
  * an error when it names one badly.
  */
-int ext_default_model_files(const char *fn, char **options_path, char **weights_path,
-                            char **msg);
+int ext_default_model_files(const char *fn, char **options_path, char **weights_path, char **msg);
 
 /* ---------------------------------------------------------------------------------------
  * The `options` argument (ext/call_options.c)
  * ------------------------------------------------------------------------------------- */
 
-#define EXT_MAX_MIX_WEIGHTS 64   /* more than any model's L + 1 */
+#define EXT_MAX_MIX_WEIGHTS 64 /* more than any model's L + 1 */
 
 typedef struct ext_call_options {
-    char *model;                          /* sqlite3_malloc'd; NULL means "default" */
+    char *model; /* sqlite3_malloc'd; NULL means "default" */
     /* The mix as given: 'word' and 'lstmK' are ELMO_MIX_LAYER, a JSON array of weights is
      * ELMO_MIX_WEIGHTS with n_weights as given (it may exceed the array) and weights NULL
      * (ext_options_mix points it at `weights`: the options may be copied). */
     elmo_mix mix;
-    int hub;                              /* output 'hub': the model's trained mix */
-    float weights[EXT_MAX_MIX_WEIGHTS];   /* [min(mix.n_weights, max)] */
+    int hub;                            /* output 'hub': the model's trained mix */
+    float weights[EXT_MAX_MIX_WEIGHTS]; /* [min(mix.n_weights, max)] */
     elmo_tokenizer tokenizer;
     elmo_pooling pooling;
 } ext_call_options;
 
 /* Parses an options argument (NULL value or SQL NULL: the defaults). */
-int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *opts,
-                      char **msg);
+int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *opts, char **msg);
 
 /* The model name the options select. */
 const char *ext_options_model(const ext_call_options *opts);
@@ -145,10 +143,10 @@ void ext_options_free(ext_call_options *opts);
  * ------------------------------------------------------------------------------------- */
 
 typedef struct ext_text {
-    int is_null;              /* the argument was SQL NULL: no sentence */
-    elmo_span *spans;         /* [sentence.n_tokens], sqlite3_malloc'd */
-    elmo_sentence sentence;   /* text points into the sqlite3_value (valid for the call) */
-    size_t len;               /* bytes of text */
+    int is_null;            /* the argument was SQL NULL: no sentence */
+    elmo_span *spans;       /* [sentence.n_tokens], sqlite3_malloc'd */
+    elmo_sentence sentence; /* text points into the sqlite3_value (valid for the call) */
+    size_t len;             /* bytes of text */
 } ext_text;
 
 /*
@@ -196,13 +194,13 @@ int ext_core_failure(const char *fn, const elmo_error *err, char **msg);
  * ------------------------------------------------------------------------------------- */
 
 typedef struct ext_interrupt {
-    sqlite3_stmt *probe;   /* "SELECT 1" on the connection */
+    sqlite3_stmt *probe; /* "SELECT 1" on the connection */
 } ext_interrupt;
 
 /* Prepares the probe; on failure an SQL code and *msg ("interrupted" when the connection
  * is already interrupted). */
 int ext_interrupt_open(const char *fn, sqlite3 *db, ext_interrupt *it, char **msg);
-int ext_interrupt_poll(void *it);   /* nonzero once the connection is interrupted */
+int ext_interrupt_poll(void *it); /* nonzero once the connection is interrupted */
 void ext_interrupt_close(ext_interrupt *it);
 
 /* ---------------------------------------------------------------------------------------

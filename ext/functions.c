@@ -25,8 +25,8 @@ void ext_embed_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     rc = ext_text_read(fn, argv[0], &conn->limits, opts.tokenizer, &text, &msg);
     if (rc == SQLITE_OK && !text.is_null && text.sentence.n_tokens > 0) {
         size_t n = text.sentence.n_tokens;
-        rc = ext_embed_tokens(sqlite3_context_db_handle(ctx), fn, &opts, &text, &rows, &width,
-                              &msg);
+        rc =
+            ext_embed_tokens(sqlite3_context_db_handle(ctx), fn, &opts, &text, &rows, &width, &msg);
         if (rc == SQLITE_OK && !(pooled = sqlite3_malloc64(width * sizeof *pooled)))
             rc = SQLITE_NOMEM;
         if (rc == SQLITE_OK) {
@@ -64,8 +64,7 @@ static const char *text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value 
 }
 
 /* Parses elmo_load's load_options JSON object into p. */
-static int parse_load_options(const char *fn, const char *text, elmo_load_params *p,
-                              char **msg) {
+static int parse_load_options(const char *fn, const char *text, elmo_load_params *p, char **msg) {
     char shown[EXT_SHOWN_MAX + 1];
     cJSON *root = cJSON_Parse(text);
     if (!cJSON_IsObject(root)) {
@@ -86,7 +85,8 @@ static int parse_load_options(const char *fn, const char *text, elmo_load_params
             else if (strcmp(s, "bf16") == 0) p->precision = ELMO_PRECISION_BF16;
             else {
                 *msg = sqlite3_mprintf("%s: load option 'precision' must be 'auto', 'fp32' or "
-                                       "'bf16', got %s", fn, v);
+                                       "'bf16', got %s",
+                                       fn, v);
                 rc = SQLITE_ERROR;
             }
         } else if (strcmp(it->string, "cache_bytes") == 0) {
@@ -95,7 +95,8 @@ static int parse_load_options(const char *fn, const char *text, elmo_load_params
                 p->cache_bytes = (int64_t)d;
             } else {
                 *msg = sqlite3_mprintf("%s: load option 'cache_bytes' must be an integer >= 0 "
-                                       "(0 disables the cache), got %s", fn, v);
+                                       "(0 disables the cache), got %s",
+                                       fn, v);
                 rc = SQLITE_ERROR;
             }
         } else {
@@ -112,8 +113,8 @@ static int parse_load_options(const char *fn, const char *text, elmo_load_params
 
 /* A third argument that is JSON object text is load_options, not a weights path. */
 static int is_json_object(sqlite3_value *v) {
-    const char *s = sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v)
-                                                         : NULL;
+    const char *s =
+        sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
     return s && s[strspn(s, " \t\r\n")] == '{';
 }
 
@@ -171,8 +172,9 @@ void ext_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 void ext_limit_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     static const char fn[] = "elmo_limit";
     ext_conn *conn = sqlite3_user_data(ctx);
-    const char *name = text_arg(ctx, fn, argv, 0, "the limit name ('max_text_bytes' or "
-                                                  "'max_tokens')");
+    const char *name = text_arg(ctx, fn, argv, 0,
+                                "the limit name ('max_text_bytes' or "
+                                "'max_tokens')");
     if (!name) return;
     sqlite3_int64 *slot = ext_limit_slot(&conn->limits, name);
     if (!slot) {

@@ -8,14 +8,25 @@
 SQLITE_EXTENSION_INIT3
 
 enum {
-    COL_NAME, COL_OPTIONS_PATH, COL_WEIGHTS_PATH, COL_DIM, COL_LAYERS, COL_PARAMS, COL_BYTES,
-    COL_LSTM_LAYERS, COL_PROJECTION_DIM, COL_LSTM_DIM, COL_MODEL_ID, COL_FORMAT,
-    COL_PRECISION, COL_FINGERPRINT
+    COL_NAME,
+    COL_OPTIONS_PATH,
+    COL_WEIGHTS_PATH,
+    COL_DIM,
+    COL_LAYERS,
+    COL_PARAMS,
+    COL_BYTES,
+    COL_LSTM_LAYERS,
+    COL_PROJECTION_DIM,
+    COL_LSTM_DIM,
+    COL_MODEL_ID,
+    COL_FORMAT,
+    COL_PRECISION,
+    COL_FINGERPRINT
 };
 
 typedef struct models_cursor {
     sqlite3_vtab_cursor base;
-    ext_registry_row *rows;  /* [n] */
+    ext_registry_row *rows; /* [n] */
     int n;
     int row;
 } models_cursor;

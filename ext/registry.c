@@ -28,7 +28,7 @@ SQLITE_EXTENSION_INIT3
 
 /* What identifies a model file: its real path, size and modification time. */
 typedef struct file_id {
-    char *path;  /* realpath(), malloc'd */
+    char *path; /* realpath(), malloc'd */
     dev_t dev;
     ino_t ino;
     off_t size;
@@ -37,10 +37,10 @@ typedef struct file_id {
 
 struct ext_handle {
     elmo_model *model;
-    file_id options;        /* path NULL: the model path carries its options */
-    file_id weights;        /* the weights file, or the model path */
-    int precision;          /* as requested (elmo_precision) */
-    int refs;               /* names + calls in progress */
+    file_id options; /* path NULL: the model path carries its options */
+    file_id weights; /* the weights file, or the model path */
+    int precision;   /* as requested (elmo_precision) */
+    int refs;        /* names + calls in progress */
     sqlite3_int64 id;
     ext_handle *next;
 };
@@ -53,8 +53,8 @@ typedef struct name_entry {
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static ext_handle *models;   /* every model in memory */
-static name_entry *names;     /* registered names, in load order */
+static ext_handle *models; /* every model in memory */
+static name_entry *names;  /* registered names, in load order */
 static sqlite3_int64 last_id;
 
 static char *copy_string(const char *s) {
@@ -125,8 +125,8 @@ static int identify(const char *fn, const char *kind, const char *path, file_id 
                                                             : "HDF5 weights file");
         return SQLITE_ERROR;
     }
-    *id = (file_id){.path = real, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
-                    .mtime = st.st_mtim};
+    *id = (file_id){
+        .path = real, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size, .mtime = st.st_mtim};
     return SQLITE_OK;
 }
 
@@ -211,8 +211,7 @@ static char *name_list_locked(void) {
 static int unknown_name_locked(const char *fn, const char *name, char **msg) {
     char *list = name_list_locked(), shown[EXT_SHOWN_MAX + 1];
     name = ext_shown(name, shown);
-    if (list)
-        *msg = sqlite3_mprintf("%s: no model named '%s'; loaded: %s", fn, name, list);
+    if (list) *msg = sqlite3_mprintf("%s: no model named '%s'; loaded: %s", fn, name, list);
     else
         *msg = sqlite3_mprintf("%s: no model named '%s'; no models are loaded; load one with "
                                "SELECT elmo_load('%s', '/path/options.json', "
@@ -276,8 +275,12 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
         elmo_model_free(model);
         return SQLITE_NOMEM;
     }
-    *h = (ext_handle){.model = model, .options = *o, .weights = *w,
-                       .precision = (int)params->precision, .refs = 0, .id = 0};
+    *h = (ext_handle){.model = model,
+                      .options = *o,
+                      .weights = *w,
+                      .precision = (int)params->precision,
+                      .refs = 0,
+                      .id = 0};
     o->path = w->path = NULL;
     *out = h;
     return SQLITE_OK;
@@ -291,9 +294,8 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
  * same lock as the registration, so that an elmo_unload in between cannot take it away.
  */
 static int load_named(const char *fn, const char *name, const char *options_path,
-                      const char *weights_path, const elmo_load_params *params,
-                      int keep_existing, const char *source, ext_handle **acquire,
-                      char **msg) {
+                      const char *weights_path, const elmo_load_params *params, int keep_existing,
+                      const char *source, ext_handle **acquire, char **msg) {
     file_id o = {0}, w = {0};
     elmo_load_params defaults = elmo_load_default_params();
     if (!params) params = &defaults;
@@ -410,8 +412,7 @@ static int load_default(const char *fn, ext_handle **out, char **msg) {
         const char *dir = getenv("ELMO_MODEL");
         char *source = dir && *dir ? sqlite3_mprintf("ELMO_MODEL=%s", dir)
                                    : sqlite3_mprintf("ELMO_OPTIONS and ELMO_WEIGHTS");
-        rc = source ? load_named(fn, EXT_DEFAULT_MODEL, options, weights, NULL, 1, source, out,
-                                 msg)
+        rc = source ? load_named(fn, EXT_DEFAULT_MODEL, options, weights, NULL, 1, source, out, msg)
                     : SQLITE_NOMEM;
         sqlite3_free(source);
     }
@@ -438,7 +439,9 @@ void ext_registry_release(ext_handle *h) {
     handle_free(dead);
 }
 
-const elmo_model *ext_handle_model(const ext_handle *h) { return h ? h->model : NULL; }
+const elmo_model *ext_handle_model(const ext_handle *h) {
+    return h ? h->model : NULL;
+}
 
 void ext_registry_rows_free(ext_registry_row *rows, int n) {
     for (int i = 0; rows && i < n; i++) {
@@ -462,8 +465,8 @@ int ext_registry_list(ext_registry_row **out, int *n_out) {
     for (name_entry *e = names; e && rc == SQLITE_OK; e = e->next, i++) {
         ext_registry_row *r = &rows[i];
         r->name = sqlite3_mprintf("%s", e->name);
-        r->options_path = e->model->options.path
-                              ? sqlite3_mprintf("%s", e->model->options.path) : NULL;
+        r->options_path =
+            e->model->options.path ? sqlite3_mprintf("%s", e->model->options.path) : NULL;
         r->weights_path = sqlite3_mprintf("%s", e->model->weights.path);
         elmo_model_get_info(e->model->model, &r->info);
         r->model_id = e->model->id;

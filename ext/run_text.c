@@ -18,8 +18,8 @@ int ext_interrupt_open(const char *fn, sqlite3 *db, ext_interrupt *it, char **ms
     if (rc == SQLITE_INTERRUPT) /* the connection is already interrupted */
         *msg = sqlite3_mprintf("interrupted");
     else if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
-        *msg = sqlite3_mprintf("%s: cannot prepare the interrupt check: %s", fn,
-                               sqlite3_errmsg(db));
+        *msg =
+            sqlite3_mprintf("%s: cannot prepare the interrupt check: %s", fn, sqlite3_errmsg(db));
     return rc;
 }
 

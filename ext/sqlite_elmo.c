@@ -63,7 +63,7 @@ static void pin_library(void) {
 }
 
 __attribute__((visibility("default"))) int sqlite3_elmo_init(sqlite3 *db, char **err,
-                                                              const sqlite3_api_routines *api) {
+                                                             const sqlite3_api_routines *api) {
     SQLITE_EXTENSION_INIT2(api);
     pin_library();
     ext_conn *conn = ext_conn_new();

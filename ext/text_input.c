@@ -18,8 +18,8 @@ const char *ext_type_name(int type) {
 int ext_check_no_nul(const char *fn, const char *what, const char *s, size_t len, char **msg) {
     size_t at = strlen(s);
     if (at == len) return SQLITE_OK;
-    *msg = sqlite3_mprintf("%s: %s contain%s a NUL character (at byte %lld of %lld); remove it",
-                           fn, what, strcmp(what, "options") == 0 ? "" : "s", (long long)at,
+    *msg = sqlite3_mprintf("%s: %s contain%s a NUL character (at byte %lld of %lld); remove it", fn,
+                           what, strcmp(what, "options") == 0 ? "" : "s", (long long)at,
                            (long long)len);
     return SQLITE_ERROR;
 }

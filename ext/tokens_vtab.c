@@ -19,13 +19,13 @@ typedef struct tokens_vtab {
 
 typedef struct tokens_cursor {
     sqlite3_vtab_cursor base;
-    char *text;              /* copy of the text argument [len + 1] */
+    char *text; /* copy of the text argument [len + 1] */
     size_t len;
-    elmo_span *spans;        /* [n] */
+    elmo_span *spans; /* [n] */
     size_t n;
-    float *vectors;          /* [n, width] */
+    float *vectors; /* [n, width] */
     size_t width;
-    sqlite3_value *options;  /* copy of the options argument, or NULL */
+    sqlite3_value *options; /* copy of the options argument, or NULL */
     size_t row;
 } tokens_cursor;
 
