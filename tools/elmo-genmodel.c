@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -558,62 +559,6 @@ typedef struct cli {
     int n_edits;
 } cli;
 
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "Usage: %s --out DIR [--shape NAME] [--seed N] [options]\n"
-        "\n"
-        "Writes DIR/options.json and DIR/weights.hdf5: an ELMo model in the AllenNLP/bilm-tf\n"
-        "layout with seeded random weights (float32, contiguous, uncompressed). DIR is created\n"
-        "if needed. The same seed and flags always give byte-identical files.\n"
-        "\n"
-        "Model:\n"
-        "  --shape NAME          tiny | small | medium | original  (default tiny)\n"
-        "                          tiny     d_c 4, filters 1:4,2:8,3:16,4:32,5:64, 2 highway,\n"
-        "                                   H 64, P 16 (the test-fixture shape)\n"
-        "                          small    H 1024, P 128, 1 highway    } d_c 16, filters\n"
-        "                          medium   H 2048, P 256, 1 highway    } 1:32,2:32,3:64,4:128,\n"
-        "                          original H 4096, P 512, 2 highway    } 5:256,6:512,7:1024\n"
-        "                        all: L 2, relu, clips 3, skip connections, 262 chars, 50/token\n"
-        "  --seed N              64-bit seed, decimal or 0x hex (default 1)\n"
-        "  --dim H               LSTM cell size\n"
-        "  --proj P              projection_dim\n"
-        "  --layers L            LSTM layers\n"
-        "  --highway K           highway layers (0 allowed)\n"
-        "  --char-dim D          character embedding width\n"
-        "  --filters LIST        CNN filters as width:count pairs, e.g. 1:32,2:32,3:64\n"
-        "  --activation A        relu | tanh\n"
-        "  --no-skip             use_skip_connections false\n"
-        "  --cell-clip X         cell_clip; 0 or none = no clipping (written as --clip-style "
-        "says)\n"
-        "  --proj-clip X         proj_clip; likewise\n"
-        "  --clip-style S        how \"no clipping\" is written: null (default) | absent | zero\n"
-        "  --max-chars C         max_characters_per_token\n"
-        "  --n-characters N      n_characters (default 262; anything else is invalid at "
-        "inference)\n"
-        "  --force-cnn-proj      write CNN_proj/{W_proj,b_proj} even when F == P\n"
-        "  --force-lstm-proj     write W_P_0 even when P >= H\n"
-        "\n"
-        "Corruption (for malformed-file tests; NAME is a dataset path such as "
-        "CNN_high_1/W_carry):\n"
-        "  --omit NAME           leave dataset NAME out; a group name omits everything below it\n"
-        "  --reshape NAME=D0,D1,...   write NAME with this shape (random values; 0 dims allowed)\n"
-        "  --dtype NAME=T        write NAME as f64 | i32 | f16 (i32 holds round(1000*value))\n"
-        "  --truncate BYTES      cut weights.hdf5 to its first BYTES bytes after writing\n"
-        "  --options-only        write only options.json\n"
-        "  --weights-only        write only weights.hdf5\n"
-        "  --omit, --reshape and --dtype may be repeated.\n"
-        "\n"
-        "Other:\n"
-        "  --list                print the datasets that would be written, write nothing\n"
-        "                        (--out not needed)\n"
-        "  --help                this text\n"
-        "\n"
-        "Prints the parameter count, payload and file bytes. Exit status 0 on success, 2 on any\n"
-        "error (bad flag, file not writable, HDF5 failure).\n",
-        prog);
-}
-
 /* Strict integer parsing: the whole string, within [lo, hi]. */
 static int parse_int(const char *flag, const char *s, long long lo, long long hi, long long *out) {
     char *end;
@@ -634,7 +579,8 @@ static int parse_int_field(const char *flag, const char *s, int lo, int *out) {
     return 0;
 }
 
-static int parse_seed(const char *s, uint64_t *out) {
+static int parse_seed(cli *c, const char *name, const char *s) {
+    (void)name;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 0);
@@ -642,7 +588,7 @@ static int parse_seed(const char *s, uint64_t *out) {
         fail("--seed expects a non-negative 64-bit integer (decimal or 0x hex), got '%s'", s);
         return -1;
     }
-    *out = (uint64_t)v;
+    c->seed = (uint64_t)v;
     return 0;
 }
 
@@ -662,7 +608,8 @@ static int parse_clip(const char *flag, const char *s, double *out) {
     return 0;
 }
 
-static int parse_filters(const char *s, cli *c) {
+static int parse_filters(cli *c, const char *name, const char *s) {
+    (void)name;
     const char *p = s;
     c->n_filters = 0;
     while (*p) {
@@ -764,109 +711,190 @@ static int parse_edit(cli *c, edit_kind kind, const char *flag, const char *s) {
     return -1;
 }
 
-static bool takes_value(const char *name) {
-    static const char *valued[] = {"--shape",     "--seed",         "--out",        "--dim",
-                                   "--proj",      "--layers",       "--highway",    "--char-dim",
-                                   "--max-chars", "--n-characters", "--filters",    "--activation",
-                                   "--cell-clip", "--proj-clip",    "--clip-style", "--omit",
-                                   "--reshape",   "--dtype",        "--truncate"};
-    for (size_t i = 0; i < sizeof valued / sizeof valued[0]; i++)
-        if (strcmp(name, valued[i]) == 0) return true;
-    return false;
+static int parse_shape(cli *c, const char *name, const char *v) {
+    (void)name;
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (!strcmp(v, presets[i].name)) {
+            c->preset = &presets[i];
+            return 0;
+        }
+    fail("--shape must be tiny, small, medium or original, got '%s'", v);
+    return -1;
 }
 
-static bool is_switch(const char *name) {
-    static const char *switches[] = {"--help",
-                                     "-h",
-                                     "--no-skip",
-                                     "--force-cnn-proj",
-                                     "--force-lstm-proj",
-                                     "--options-only",
-                                     "--weights-only",
-                                     "--list"};
-    for (size_t i = 0; i < sizeof switches / sizeof switches[0]; i++)
-        if (strcmp(name, switches[i]) == 0) return true;
-    return false;
-}
-
-static int parse_switch(cli *c, const char *name) {
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) c->help = true;
-    else if (!strcmp(name, "--no-skip")) c->no_skip = true;
-    else if (!strcmp(name, "--force-cnn-proj")) c->force_cnn_proj = true;
-    else if (!strcmp(name, "--force-lstm-proj")) c->force_lstm_proj = true;
-    else if (!strcmp(name, "--options-only")) c->options_only = true;
-    else if (!strcmp(name, "--weights-only")) c->weights_only = true;
-    else c->list_only = true;
+static int parse_out(cli *c, const char *name, const char *v) {
+    (void)name;
+    if (!*v) {
+        fail("--out expects a directory");
+        return -1;
+    }
+    c->out_dir = v;
     return 0;
 }
 
-static int parse_valued(cli *c, const char *name, const char *v) {
-    long long n;
-    if (!strcmp(name, "--shape")) {
-        for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-            if (!strcmp(v, presets[i].name)) {
-                c->preset = &presets[i];
-                return 0;
-            }
-        fail("--shape must be tiny, small, medium or original, got '%s'", v);
+static int parse_activation(cli *c, const char *name, const char *v) {
+    (void)name;
+    if (strcmp(v, "relu") && strcmp(v, "tanh")) {
+        fail("--activation must be relu or tanh, got '%s'", v);
         return -1;
     }
-    if (!strcmp(name, "--seed")) return parse_seed(v, &c->seed);
-    if (!strcmp(name, "--out")) {
-        if (!*v) {
-            fail("--out expects a directory");
-            return -1;
+    c->activation = v;
+    return 0;
+}
+
+static int parse_cell_clip(cli *c, const char *name, const char *v) {
+    c->has_cell_clip = true;
+    return parse_clip(name, v, &c->cell_clip);
+}
+
+static int parse_proj_clip(cli *c, const char *name, const char *v) {
+    c->has_proj_clip = true;
+    return parse_clip(name, v, &c->proj_clip);
+}
+
+static int parse_clip_style(cli *c, const char *name, const char *v) {
+    (void)name;
+    static const char *styles[] = {"null", "absent", "zero"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(v, styles[i])) {
+            c->clip_style = (clip_style)i;
+            return 0;
         }
-        c->out_dir = v;
-        return 0;
-    }
-    if (!strcmp(name, "--dim")) return parse_int_field(name, v, 1, &c->dim);
-    if (!strcmp(name, "--proj")) return parse_int_field(name, v, 1, &c->proj);
-    if (!strcmp(name, "--layers")) return parse_int_field(name, v, 1, &c->layers);
-    if (!strcmp(name, "--highway")) return parse_int_field(name, v, 0, &c->n_highway);
-    if (!strcmp(name, "--char-dim")) return parse_int_field(name, v, 1, &c->char_dim);
-    if (!strcmp(name, "--max-chars")) return parse_int_field(name, v, 1, &c->max_chars);
-    if (!strcmp(name, "--n-characters")) return parse_int_field(name, v, 0, &c->n_characters);
-    if (!strcmp(name, "--filters")) return parse_filters(v, c);
-    if (!strcmp(name, "--activation")) {
-        if (strcmp(v, "relu") && strcmp(v, "tanh")) {
-            fail("--activation must be relu or tanh, got '%s'", v);
-            return -1;
-        }
-        c->activation = v;
-        return 0;
-    }
-    if (!strcmp(name, "--cell-clip")) {
-        c->has_cell_clip = true;
-        return parse_clip(name, v, &c->cell_clip);
-    }
-    if (!strcmp(name, "--proj-clip")) {
-        c->has_proj_clip = true;
-        return parse_clip(name, v, &c->proj_clip);
-    }
-    if (!strcmp(name, "--clip-style")) {
-        static const char *styles[] = {"null", "absent", "zero"};
-        for (int i = 0; i < 3; i++)
-            if (!strcmp(v, styles[i])) {
-                c->clip_style = (clip_style)i;
-                return 0;
-            }
-        fail("--clip-style must be null, absent or zero, got '%s'", v);
-        return -1;
-    }
-    if (!strcmp(name, "--omit")) {
-        edit *e = new_edit(c, EDIT_OMIT);
-        return e ? parse_dataset_name(name, v, strlen(v), e->name) : -1;
-    }
-    if (!strcmp(name, "--reshape")) return parse_edit(c, EDIT_RESHAPE, name, v);
-    if (!strcmp(name, "--dtype")) return parse_edit(c, EDIT_DTYPE, name, v);
-    if (!strcmp(name, "--truncate")) {
-        if (parse_int(name, v, 0, INT64_MAX, &n) < 0) return -1;
-        c->truncate_bytes = n;
-        return 0;
-    }
-    fail("unknown option '%s' (see --help)", name);
+    fail("--clip-style must be null, absent or zero, got '%s'", v);
     return -1;
+}
+
+static int parse_omit(cli *c, const char *name, const char *v) {
+    edit *e = new_edit(c, EDIT_OMIT);
+    return e ? parse_dataset_name(name, v, strlen(v), e->name) : -1;
+}
+
+static int parse_reshape(cli *c, const char *name, const char *v) {
+    return parse_edit(c, EDIT_RESHAPE, name, v);
+}
+
+static int parse_dtype(cli *c, const char *name, const char *v) {
+    return parse_edit(c, EDIT_DTYPE, name, v);
+}
+
+static int parse_truncate(cli *c, const char *name, const char *v) {
+    long long n;
+    if (parse_int(name, v, 0, INT64_MAX, &n) < 0) return -1;
+    c->truncate_bytes = n;
+    return 0;
+}
+
+/* The flags, in --help order. `before`: text printed before the flag's help line (section
+ * titles); a flag without help (--out, in the usage line, and -h) is not listed. */
+typedef enum flag_kind {
+    FLAG_SWITCH, /* sets the bool at `offset` */
+    FLAG_INT,    /* an int field at `offset`, in [min, MAX_SIZE_FIELD] */
+    FLAG_PARSE   /* parse(c, name, value) */
+} flag_kind;
+
+typedef struct flag {
+    const char *name;
+    const char *value; /* the value's name in --help ("N"); NULL for a switch */
+    flag_kind kind;
+    size_t offset; /* FLAG_SWITCH, FLAG_INT: offsetof(cli, field) */
+    int min;       /* FLAG_INT */
+    int (*parse)(cli *c, const char *name, const char *v); /* FLAG_PARSE */
+    const char *help;
+    const char *before;
+} flag;
+
+#define SWITCH(name, field, help, before)                                                          \
+    { name, NULL, FLAG_SWITCH, offsetof(cli, field), 0, NULL, help, before }
+#define INT(name, value, field, min, help)                                                         \
+    { name, value, FLAG_INT, offsetof(cli, field), min, NULL, help, NULL }
+#define PARSE(name, value, parse, help, before)                                                    \
+    { name, value, FLAG_PARSE, 0, 0, parse, help, before }
+
+static const flag flags[] = {
+    PARSE("--shape", "NAME", parse_shape,
+          "tiny | small | medium | original  (default tiny)\n"
+          "                          tiny     d_c 4, filters 1:4,2:8,3:16,4:32,5:64, 2 highway,\n"
+          "                                   H 64, P 16 (the test-fixture shape)\n"
+          "                          small    H 1024, P 128, 1 highway    } d_c 16, filters\n"
+          "                          medium   H 2048, P 256, 1 highway    } 1:32,2:32,3:64,4:128,\n"
+          "                          original H 4096, P 512, 2 highway    } 5:256,6:512,7:1024\n"
+          "                        all: L 2, relu, clips 3, skip connections, 262 chars, 50/token",
+          "\nModel:\n"),
+    PARSE("--seed", "N", parse_seed, "64-bit seed, decimal or 0x hex (default 1)", NULL),
+    PARSE("--out", "DIR", parse_out, NULL, NULL),
+    INT("--dim", "H", dim, 1, "LSTM cell size"),
+    INT("--proj", "P", proj, 1, "projection_dim"),
+    INT("--layers", "L", layers, 1, "LSTM layers"),
+    INT("--highway", "K", n_highway, 0, "highway layers (0 allowed)"),
+    INT("--char-dim", "D", char_dim, 1, "character embedding width"),
+    PARSE("--filters", "LIST", parse_filters,
+          "CNN filters as width:count pairs, e.g. 1:32,2:32,3:64", NULL),
+    PARSE("--activation", "A", parse_activation, "relu | tanh", NULL),
+    SWITCH("--no-skip", no_skip, "use_skip_connections false", NULL),
+    PARSE("--cell-clip", "X", parse_cell_clip,
+          "cell_clip; 0 or none = no clipping (written as --clip-style says)", NULL),
+    PARSE("--proj-clip", "X", parse_proj_clip, "proj_clip; likewise", NULL),
+    PARSE("--clip-style", "S", parse_clip_style,
+          "how \"no clipping\" is written: null (default) | absent | zero", NULL),
+    INT("--max-chars", "C", max_chars, 1, "max_characters_per_token"),
+    INT("--n-characters", "N", n_characters, 0,
+        "n_characters (default 262; anything else is invalid at inference)"),
+    SWITCH("--force-cnn-proj", force_cnn_proj, "write CNN_proj/{W_proj,b_proj} even when F == P",
+           NULL),
+    SWITCH("--force-lstm-proj", force_lstm_proj, "write W_P_0 even when P >= H", NULL),
+    PARSE("--omit", "NAME", parse_omit,
+          "leave dataset NAME out; a group name omits everything below it",
+          "\nCorruption (for malformed-file tests; NAME is a dataset path such as "
+          "CNN_high_1/W_carry):\n"),
+    PARSE("--reshape", "NAME=D0,D1,...", parse_reshape,
+          "write NAME with this shape (random values; 0 dims allowed)", NULL),
+    PARSE("--dtype", "NAME=T", parse_dtype,
+          "write NAME as f64 | i32 | f16 (i32 holds round(1000*value))", NULL),
+    PARSE("--truncate", "BYTES", parse_truncate,
+          "cut weights.hdf5 to its first BYTES bytes after writing", NULL),
+    SWITCH("--options-only", options_only, "write only options.json", NULL),
+    SWITCH("--weights-only", weights_only, "write only weights.hdf5", NULL),
+    SWITCH("--list", list_only,
+           "print the datasets that would be written, write nothing\n"
+           "                        (--out not needed)",
+           "  --omit, --reshape and --dtype may be repeated.\n\nOther:\n"),
+    SWITCH("--help", help, "this text", NULL),
+    SWITCH("-h", help, NULL, NULL),
+};
+#define N_FLAGS (sizeof flags / sizeof flags[0])
+
+#undef SWITCH
+#undef INT
+#undef PARSE
+
+static const flag *find_flag(const char *name) {
+    for (size_t i = 0; i < N_FLAGS; i++)
+        if (strcmp(name, flags[i].name) == 0) return &flags[i];
+    return NULL;
+}
+
+static void usage(FILE *f) {
+    fprintf(
+        f,
+        "Usage: %s --out DIR [--shape NAME] [--seed N] [options]\n"
+        "\n"
+        "Writes DIR/options.json and DIR/weights.hdf5: an ELMo model in the AllenNLP/bilm-tf\n"
+        "layout with seeded random weights (float32, contiguous, uncompressed). DIR is created\n"
+        "if needed. The same seed and flags always give byte-identical files.\n",
+        prog);
+    for (size_t i = 0; i < N_FLAGS; i++) {
+        const flag *fl = &flags[i];
+        if (fl->before) fputs(fl->before, f);
+        if (!fl->help) continue;
+        char left[64]; /* "--name VALUE", its help from column 24 (at least 3 spaces on) */
+        int len = snprintf(left, sizeof left, "%s%s%s", fl->name, fl->value ? " " : "",
+                           fl->value ? fl->value : "");
+        fprintf(f, "  %s%*s%s\n", left, len < 19 ? 22 - len : 3, "", fl->help);
+    }
+    fputs("\n"
+          "Prints the parameter count, payload and file bytes. Exit status 0 on success, 2 on any\n"
+          "error (bad flag, file not writable, HDF5 failure).\n",
+          f);
 }
 
 static int parse_args(int argc, char **argv, cli *c) {
@@ -891,17 +919,18 @@ static int parse_args(int argc, char **argv, cli *c) {
         }
         memcpy(name, arg, len);
         name[len] = '\0';
-        if (is_switch(name)) {
+        const flag *fl = find_flag(name);
+        if (!fl) {
+            fail("unknown option '%s' (see --help)", name);
+            return -1;
+        }
+        if (fl->kind == FLAG_SWITCH) {
             if (eq) {
                 fail("%s takes no value", name);
                 return -1;
             }
-            parse_switch(c, name);
+            *(bool *)((char *)c + fl->offset) = true;
             continue;
-        }
-        if (!takes_value(name)) {
-            fail("unknown option '%s' (see --help)", name);
-            return -1;
         }
         if (eq) {
             value = eq + 1;
@@ -911,7 +940,10 @@ static int parse_args(int argc, char **argv, cli *c) {
             fail("%s needs a value (see --help)", name);
             return -1;
         }
-        if (parse_valued(c, name, value) < 0) return -1;
+        int rc = fl->kind == FLAG_INT
+                     ? parse_int_field(name, value, fl->min, (int *)((char *)c + fl->offset))
+                     : fl->parse(c, name, value);
+        if (rc < 0) return -1;
     }
     if (c->help) return 0;
     if (!c->out_dir && !c->list_only) {
