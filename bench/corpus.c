@@ -18,7 +18,9 @@ static unsigned long long next(unsigned long long *s) { /* xorshift64* */
     return *s * 2685821657736338717ULL;
 }
 
-static double uniform(unsigned long long *s) { return (double)(next(s) >> 11) / 9007199254740992.0; }
+static double uniform(unsigned long long *s) {
+    return (double)(next(s) >> 11) / 9007199254740992.0;
+}
 
 int corpus_make(corpus *c, size_t n, unsigned long long seed) {
     unsigned long long s = seed ? seed : 1;

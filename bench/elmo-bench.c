@@ -39,8 +39,7 @@ static elmo_load_params load_params(void) {
 
 /* The JSON fields every model measurement carries. */
 static void print_setup(void) {
-    printf("\"precision\":\"%s\",\"threads\":%d,", elmo_precision_name(precision),
-           threads);
+    printf("\"precision\":\"%s\",\"threads\":%d,", elmo_precision_name(precision), threads);
 }
 
 static double peak_rss_mib(void) {
@@ -183,8 +182,8 @@ static sqlite3 *open_with_model(const char *ext, const char *dir) {
         sqlite3_close(db);
         return NULL;
     }
-    snprintf(sql, sizeof sql, "SELECT elmo_load('default', '%s', '{\"precision\":\"%s\"}')",
-             dir, elmo_precision_name(precision));
+    snprintf(sql, sizeof sql, "SELECT elmo_load('default', '%s', '{\"precision\":\"%s\"}')", dir,
+             elmo_precision_name(precision));
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         fprintf(stderr, "elmo-bench: %s\n", msg ? msg : "elmo_load failed");
         sqlite3_free(msg);
@@ -199,13 +198,17 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
     if (!db) return 1;
     corpus c;
     if (corpus_make(&c, n, 7)) return die("sql-batch", "out of memory");
-    sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);"
-                     "CREATE TABLE doc_vec(id INTEGER PRIMARY KEY, vector BLOB);", NULL, NULL, NULL);
+    sqlite3_exec(db,
+                 "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);"
+                 "CREATE TABLE doc_vec(id INTEGER PRIMARY KEY, vector BLOB);",
+                 NULL, NULL, NULL);
     size_t tokens = insert_corpus(db, &c);
     char *msg = NULL;
     double t0 = bench_now();
-    int rc = sqlite3_exec(db, "INSERT INTO doc_vec SELECT id, vector FROM "
-                              "elmo_batch('SELECT id, body FROM docs')", NULL, NULL, &msg);
+    int rc = sqlite3_exec(db,
+                          "INSERT INTO doc_vec SELECT id, vector FROM "
+                          "elmo_batch('SELECT id, body FROM docs')",
+                          NULL, NULL, &msg);
     double dt = bench_now() - t0;
     if (rc != SQLITE_OK) return die("sql-batch", msg ? msg : "failed");
     printf("{\"bench\":\"sql-batch\",\"model\":\"%s\",", dir);
@@ -225,8 +228,8 @@ static int bench_corpus_db(const char *path, size_t n) {
     corpus c;
     if (corpus_make(&c, n, 7)) return die("corpus-db", "out of memory");
     if (sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT); BEGIN", NULL,
-                     NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT); BEGIN", NULL, NULL,
+                     NULL) != SQLITE_OK)
         return die("corpus-db", sqlite3_errmsg(db));
     size_t tokens = insert_corpus(db, &c);
     int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
@@ -278,10 +281,8 @@ int main(int argc, char **argv) {
             precision = ELMO_PRECISION_BF16;
         else if (!strcmp(argv[1], "--precision") && !strcmp(argv[2], "fp32"))
             precision = ELMO_PRECISION_FP32;
-        else if (!strcmp(argv[1], "--threads") && atoi(argv[2]) > 0)
-            threads = atoi(argv[2]);
-        else
-            break;
+        else if (!strcmp(argv[1], "--threads") && atoi(argv[2]) > 0) threads = atoi(argv[2]);
+        else break;
         argv += 2;
         argc -= 2;
     }
@@ -305,8 +306,10 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "dram") && argc == 3) return bench_dram(atoi(argv[2]));
     if (!strcmp(cmd, "gemm") && argc == 7)
         return bench_gemm(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]));
-    fprintf(stderr, "usage: elmo-bench sgemm | load DIR | core-batch DIR N | "
-                    "sql-batch EXT DIR N | sql-latency EXT DIR | corpus-db DB N | peak-fma T | peak-bf16 T | "
-                    "dram T | gemm fp32|bf16|fp32-avx2|fp32-portable T M K N\n");
+    fprintf(
+        stderr,
+        "usage: elmo-bench sgemm | load DIR | core-batch DIR N | "
+        "sql-batch EXT DIR N | sql-latency EXT DIR | corpus-db DB N | peak-fma T | peak-bf16 T | "
+        "dram T | gemm fp32|bf16|fp32-avx2|fp32-portable T M K N\n");
     return 2;
 }

@@ -31,7 +31,6 @@ double bench_now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-
 /* CPU time of the calling thread (stalls on memory count, waiting for the CPU does not). */
 static double thread_cpu(void) {
     struct timespec t;
@@ -44,8 +43,8 @@ typedef struct runner {
     int stop, rounds;
     double t_end, best, best_wall;
     double start[MAX_THREADS], end[MAX_THREADS]; /* wall clock, current round */
-    double cpu[MAX_THREADS];   /* CPU seconds of each thread in the current round */
-    double times[MAX_ROUNDS];  /* the rounds after the warm-up: busiest thread's CPU time */
+    double cpu[MAX_THREADS];  /* CPU seconds of each thread in the current round */
+    double times[MAX_ROUNDS]; /* the rounds after the warm-up: busiest thread's CPU time */
 } runner;
 
 typedef struct job {
@@ -53,8 +52,8 @@ typedef struct job {
     int index, threads;
     long round_no;
     runner *r;
-    void *ctx;      /* shared input */
-    double work;    /* out: work of one round */
+    void *ctx;   /* shared input */
+    double work; /* out: work of one round */
 } job;
 
 static void *thread_main(void *arg) {
@@ -99,8 +98,7 @@ static int cmp_double(const void *a, const void *b) {
 /* Runs rounds of fn on n threads; returns the work of a round over the fastest round in
  * CPU time, or -1; optionally the same over the median round and over the fastest in
  * wall time. */
-static double run_threads_all(int n, double (*fn)(job *), void *ctx, double *median,
-                              double *wall) {
+static double run_threads_all(int n, double (*fn)(job *), void *ctx, double *median, double *wall) {
     if (n < 1 || n > MAX_THREADS) return -1;
     pthread_t tid[MAX_THREADS];
     job jobs[MAX_THREADS];
@@ -137,39 +135,38 @@ static double run_threads(int n, double (*fn)(job *), void *ctx, double *wall) {
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512bf16,fma")
 #include <immintrin.h>
 
-
 static volatile float sink;
 
 /* 16 independent accumulators (zmm0-15, > 2 pipes x 4 cycles of latency), inputs zmm16-17
  * = 1.0; written in assembly so that nothing but the instruction under test is in the loop. */
-#define ACC16(INS)                                                                          \
-    INS " %%zmm16, %%zmm17, %%zmm0\n\t" INS " %%zmm16, %%zmm17, %%zmm1\n\t"                 \
-    INS " %%zmm16, %%zmm17, %%zmm2\n\t" INS " %%zmm16, %%zmm17, %%zmm3\n\t"                 \
-    INS " %%zmm16, %%zmm17, %%zmm4\n\t" INS " %%zmm16, %%zmm17, %%zmm5\n\t"                 \
-    INS " %%zmm16, %%zmm17, %%zmm6\n\t" INS " %%zmm16, %%zmm17, %%zmm7\n\t"                 \
-    INS " %%zmm16, %%zmm17, %%zmm8\n\t" INS " %%zmm16, %%zmm17, %%zmm9\n\t"                 \
-    INS " %%zmm16, %%zmm17, %%zmm10\n\t" INS " %%zmm16, %%zmm17, %%zmm11\n\t"               \
-    INS " %%zmm16, %%zmm17, %%zmm12\n\t" INS " %%zmm16, %%zmm17, %%zmm13\n\t"               \
-    INS " %%zmm16, %%zmm17, %%zmm14\n\t" INS " %%zmm16, %%zmm17, %%zmm15\n\t"
-#define LOOP(INS, ONE, N)                                                                   \
-    __asm__ volatile("vbroadcastss %1, %%zmm16\n\t"                                         \
-                     "vbroadcastss %1, %%zmm17\n\t"                                         \
-                     "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"                                    \
-                     "vmovaps %%zmm0, %%zmm1\n\tvmovaps %%zmm0, %%zmm2\n\t"                 \
-                     "vmovaps %%zmm0, %%zmm3\n\tvmovaps %%zmm0, %%zmm4\n\t"                 \
-                     "vmovaps %%zmm0, %%zmm5\n\tvmovaps %%zmm0, %%zmm6\n\t"                 \
-                     "vmovaps %%zmm0, %%zmm7\n\tvmovaps %%zmm0, %%zmm8\n\t"                 \
-                     "vmovaps %%zmm0, %%zmm9\n\tvmovaps %%zmm0, %%zmm10\n\t"                \
-                     "vmovaps %%zmm0, %%zmm11\n\tvmovaps %%zmm0, %%zmm12\n\t"               \
-                     "vmovaps %%zmm0, %%zmm13\n\tvmovaps %%zmm0, %%zmm14\n\t"               \
-                     "vmovaps %%zmm0, %%zmm15\n\t"                                          \
-                     "1:\n\t" ACC16(INS) ACC16(INS) "dec %0\n\tjnz 1b\n\t"                  \
-                     "vzeroupper"                                                           \
-                     : "+r"(N)                                                              \
-                     : "m"(ONE)                                                             \
-                     : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",         \
-                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",  \
-                       "xmm15", "xmm16", "xmm17")
+#define ACC16(INS)                                                                                 \
+    INS " %%zmm16, %%zmm17, %%zmm0\n\t" INS " %%zmm16, %%zmm17, %%zmm1\n\t" INS                    \
+        " %%zmm16, %%zmm17, %%zmm2\n\t" INS " %%zmm16, %%zmm17, %%zmm3\n\t" INS                    \
+        " %%zmm16, %%zmm17, %%zmm4\n\t" INS " %%zmm16, %%zmm17, %%zmm5\n\t" INS                    \
+        " %%zmm16, %%zmm17, %%zmm6\n\t" INS " %%zmm16, %%zmm17, %%zmm7\n\t" INS                    \
+        " %%zmm16, %%zmm17, %%zmm8\n\t" INS " %%zmm16, %%zmm17, %%zmm9\n\t" INS                    \
+        " %%zmm16, %%zmm17, %%zmm10\n\t" INS " %%zmm16, %%zmm17, %%zmm11\n\t" INS                  \
+        " %%zmm16, %%zmm17, %%zmm12\n\t" INS " %%zmm16, %%zmm17, %%zmm13\n\t" INS                  \
+        " %%zmm16, %%zmm17, %%zmm14\n\t" INS " %%zmm16, %%zmm17, %%zmm15\n\t"
+#define LOOP(INS, ONE, N)                                                                          \
+    __asm__ volatile("vbroadcastss %1, %%zmm16\n\t"                                                \
+                     "vbroadcastss %1, %%zmm17\n\t"                                                \
+                     "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"                                           \
+                     "vmovaps %%zmm0, %%zmm1\n\tvmovaps %%zmm0, %%zmm2\n\t"                        \
+                     "vmovaps %%zmm0, %%zmm3\n\tvmovaps %%zmm0, %%zmm4\n\t"                        \
+                     "vmovaps %%zmm0, %%zmm5\n\tvmovaps %%zmm0, %%zmm6\n\t"                        \
+                     "vmovaps %%zmm0, %%zmm7\n\tvmovaps %%zmm0, %%zmm8\n\t"                        \
+                     "vmovaps %%zmm0, %%zmm9\n\tvmovaps %%zmm0, %%zmm10\n\t"                       \
+                     "vmovaps %%zmm0, %%zmm11\n\tvmovaps %%zmm0, %%zmm12\n\t"                      \
+                     "vmovaps %%zmm0, %%zmm13\n\tvmovaps %%zmm0, %%zmm14\n\t"                      \
+                     "vmovaps %%zmm0, %%zmm15\n\t"                                                 \
+                     "1:\n\t" ACC16(INS) ACC16(INS) "dec %0\n\tjnz 1b\n\t"                         \
+                                                    "vzeroupper"                                   \
+                     : "+r"(N)                                                                     \
+                     : "m"(ONE)                                                                    \
+                     : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",       \
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",       \
+                       "xmm16", "xmm17")
 
 #define PEAK_ITERS 2000000L /* x 32 instructions per round: about 8 ms at 2 per cycle */
 
@@ -190,8 +187,8 @@ static double bf16_round(job *j) {
 }
 
 typedef struct stream {
-    const float *buf;  /* [threads * floats] */
-    size_t floats;     /* per thread */
+    const float *buf; /* [threads * floats] */
+    size_t floats;    /* per thread */
 } stream;
 
 /* One pass over this thread's slice, as four streams (one stream alone leaves the
@@ -226,10 +223,18 @@ static int have_avx512(void) {
     return __builtin_cpu_supports("avx512f");
 }
 #else
-static double fma_round(job *j) { return (void)j, 0; }
-static double bf16_round(job *j) { return (void)j, 0; }
-static double read_round(job *j) { return (void)j, 0; }
-static int have_avx512(void) { return 0; }
+static double fma_round(job *j) {
+    return (void)j, 0;
+}
+static double bf16_round(job *j) {
+    return (void)j, 0;
+}
+static double read_round(job *j) {
+    return (void)j, 0;
+}
+static int have_avx512(void) {
+    return 0;
+}
 #endif
 
 static int bad_threads(int threads) {
@@ -255,7 +260,8 @@ int bench_peak_bf16(int threads) {
     if (bad_threads(threads)) return 1;
     if (!elmo_precision_supported(ELMO_PRECISION_BF16)) {
         printf("{\"bench\":\"peak-bf16\",\"threads\":%d,\"gflops\":0,"
-               "\"reason\":\"no AVX512-BF16\"}\n", threads);
+               "\"reason\":\"no AVX512-BF16\"}\n",
+               threads);
         return 0;
     }
     double wall, r = run_threads(threads, bf16_round, NULL, &wall);
@@ -280,7 +286,8 @@ int bench_dram(int threads) {
     double wall, r = run_threads(threads, read_round, &s, &wall);
     elmo_big_free(buf);
     printf("{\"bench\":\"dram\",\"threads\":%d,\"mib\":512,\"gb_per_s\":%.1f,"
-           "\"gb_per_s_wall\":%.1f}\n", threads, r / 1e9, wall / 1e9);
+           "\"gb_per_s_wall\":%.1f}\n",
+           threads, r / 1e9, wall / 1e9);
     return 0;
 }
 
@@ -305,8 +312,7 @@ static double gemm_round(job *j) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1,
                     g->a[j->index], (int)K, g->w[r % g->wcopies], (int)N, 0, g->c[j->index],
                     (int)N);
-    else
-        elmo_gemm(g->a[j->index], K, M, &g->W[r % g->copies], g->c[j->index], N, 0);
+    else elmo_gemm(g->a[j->index], K, M, &g->W[r % g->copies], g->c[j->index], N, 0);
     return 2.0 * (double)M * (double)K * (double)N;
 }
 
@@ -323,11 +329,16 @@ static void gemm_free(gemm_ctx *g, int threads) {
 
 int bench_gemm(const char *precision, int threads, long M, long K, long N) {
     /* the fallbacks of CPUs without AVX-512 */
-    int portable = !strcmp(precision, "fp32-portable") ? 1 : !strcmp(precision, "fp32-avx2") ? 2 : 0;
+    int portable = !strcmp(precision, "fp32-portable") ? 1
+                   : !strcmp(precision, "fp32-avx2")   ? 2
+                                                       : 0;
     int p = !strcmp(precision, "fp32") || portable ? ELMO_PRECISION_FP32
-            : !strcmp(precision, "bf16") ? ELMO_PRECISION_BF16 : 0;
+            : !strcmp(precision, "bf16")           ? ELMO_PRECISION_BF16
+                                                   : 0;
     if (!p || M < 1 || K < 1 || N < 1 || bad_threads(threads))
-        return fprintf(stderr, "elmo-bench: gemm fp32|bf16|fp32-avx2|fp32-portable THREADS M K N\n"), 1;
+        return fprintf(stderr,
+                       "elmo-bench: gemm fp32|bf16|fp32-avx2|fp32-portable THREADS M K N\n"),
+               1;
     if (!elmo_precision_supported(p)) {
         printf("{\"bench\":\"gemm\",\"precision\":\"%s\",\"threads\":%d,\"M\":%ld,\"K\":%ld,"
                "\"N\":%ld,\"gflops\":0,\"reason\":\"no AVX512-BF16\"}\n",
@@ -351,7 +362,8 @@ int bench_gemm(const char *precision, int threads, long M, long K, long N) {
         g->a[t] = elmo_big_alloc(sizeof(float) * g->M * g->K);
         g->c[t] = elmo_big_alloc(sizeof(float) * g->M * g->N);
         ok = g->a[t] && g->c[t];
-        for (size_t e = 0; ok && e < g->M * g->K; e++) g->a[t][e] = (float)((e + (size_t)t) % 13) * 0.01f;
+        for (size_t e = 0; ok && e < g->M * g->K; e++)
+            g->a[t][e] = (float)((e + (size_t)t) % 13) * 0.01f;
         if (ok) memset(g->c[t], 0, sizeof(float) * g->M * g->N);
     }
     if (!ok) return gemm_free(g, threads), fprintf(stderr, "elmo-bench: gemm: out of memory\n"), 1;
@@ -369,7 +381,7 @@ int bench_gemm(const char *precision, int threads, long M, long K, long N) {
            "\"N\":%ld,\"weights_mib\":%zu,\"gflops\":%.1f,\"gflops_median\":%.1f,"
            "\"gflops_wall\":%.1f,\"openblas_sgemm_gflops\":%.1f,"
            "\"openblas_sgemm_gflops_median\":%.1f,\"openblas_sgemm_gflops_wall\":%.1f}\n",
-           precision, threads, M, K, N, span_mib, ours / 1e9, ours_median / 1e9,
-           ours_wall / 1e9, theirs / 1e9, theirs_median / 1e9, theirs_wall / 1e9);
+           precision, threads, M, K, N, span_mib, ours / 1e9, ours_median / 1e9, ours_wall / 1e9,
+           theirs / 1e9, theirs_median / 1e9, theirs_wall / 1e9);
     return 0;
 }

@@ -15,14 +15,14 @@
 
 /* Exit codes of every subcommand (documented in README.md, "Batch embedding"). */
 enum {
-    EXIT_DONE = 0,        /* finished (rows that failed, if any, are in the errors table) */
-    EXIT_ERROR = 1,       /* another error (the message says which) */
-    EXIT_USAGE = 2,       /* bad flags or arguments */
-    EXIT_INPUT = 3,       /* database, table or column missing or unusable */
-    EXIT_MODEL = 4,       /* no model, a model that does not load, or bad --options */
-    EXIT_LOCKED = 5,      /* the database stayed locked by another connection */
-    EXIT_FULL = 6,        /* disk full */
-    EXIT_ROW_FAILED = 7,  /* a row failed and --on-error=fail was given */
+    EXIT_DONE = 0,       /* finished (rows that failed, if any, are in the errors table) */
+    EXIT_ERROR = 1,      /* another error (the message says which) */
+    EXIT_USAGE = 2,      /* bad flags or arguments */
+    EXIT_INPUT = 3,      /* database, table or column missing or unusable */
+    EXIT_MODEL = 4,      /* no model, a model that does not load, or bad --options */
+    EXIT_LOCKED = 5,     /* the database stayed locked by another connection */
+    EXIT_FULL = 6,       /* disk full */
+    EXIT_ROW_FAILED = 7, /* a row failed and --on-error=fail was given */
     EXIT_SIGINT = 130,
     EXIT_SIGTERM = 143
 };
@@ -33,9 +33,9 @@ int sqlite3_elmo_init(sqlite3 *db, char **err, const sqlite3_api_routines *api);
 /* A subcommand: `elmo NAME ARGS...`; argv[0] is NAME. Returns the exit code. */
 typedef int (*cli_command_fn)(int argc, char **argv);
 
-int cmd_embed(int argc, char **argv);   /* cli/embed.c (table mode) */
-int cmd_stream(int argc, char **argv);  /* cli/stream.c (elmo embed --stream) */
-void embed_usage(FILE *f);              /* cli/embed_usage.c */
+int cmd_embed(int argc, char **argv);  /* cli/embed.c (table mode) */
+int cmd_stream(int argc, char **argv); /* cli/stream.c (elmo embed --stream) */
+void embed_usage(FILE *f);             /* cli/embed_usage.c */
 
 /* argv[0] of the program, for the resume command. */
 extern const char *cli_program;

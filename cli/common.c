@@ -49,12 +49,14 @@ int cli_open(const char *path, int busy_ms, sqlite3 **db) {
     struct stat st;
     if (strcmp(path, ":memory:") != 0 && stat(path, &st) != 0) {
         cli_error("cannot open database '%s': no such file; give the path of an existing "
-                  "SQLite database", path);
+                  "SQLite database",
+                  path);
         return EXIT_INPUT;
     }
     int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE, NULL);
     if (rc != SQLITE_OK) {
-        cli_error("cannot open database '%s': %s", path, *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+        cli_error("cannot open database '%s': %s", path,
+                  *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
         return EXIT_INPUT;
     }
     sqlite3_busy_timeout(*db, busy_ms);

@@ -25,11 +25,11 @@ typedef struct job {
     const char *db_path, *table, *column, *id, *into, *model, *options, *precision;
     int chunk, refresh, prune, fail, quiet, busy_ms;
     double interval;
-    char *errors;          /* the errors table's name */
-    char *idx;             /* the id expression, quoted: "id" or rowid */
-    int int_key;           /* the id is the rowid: the output key is INTEGER PRIMARY KEY */
+    char *errors; /* the errors table's name */
+    char *idx;    /* the id expression, quoted: "id" or rowid */
+    int int_key;  /* the id is the rowid: the output key is INTEGER PRIMARY KEY */
     sqlite3 *db;
-    uint64_t hash_seed;    /* FNV-1a state after the options and the model fingerprint */
+    uint64_t hash_seed; /* FNV-1a state after the options and the model fingerprint */
     int argc;
     char **argv;
 } job;
@@ -51,8 +51,10 @@ static void hash_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     const job *j = sqlite3_user_data(ctx);
     unsigned char type = (unsigned char)sqlite3_value_type(argv[0]);
     uint64_t h = fnv(j->hash_seed, &type, 1);
-    if (type == SQLITE_BLOB) h = fnv(h, sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
-    else if (type != SQLITE_NULL) h = fnv(h, sqlite3_value_text(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
+    if (type == SQLITE_BLOB)
+        h = fnv(h, sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
+    else if (type != SQLITE_NULL)
+        h = fnv(h, sqlite3_value_text(argv[0]), (size_t)sqlite3_value_bytes(argv[0]));
     sqlite3_result_int64(ctx, (sqlite3_int64)h);
 }
 
@@ -77,13 +79,13 @@ static int sql_fail(job *j, int rc, const char *what) {
     const char *msg = sqlite3_errmsg(j->db);
     if (code == EXIT_LOCKED)
         cli_error("%s: database '%s' is locked by another connection (waited %d ms): %s; rerun "
-                  "when the other writer is done, or raise --busy-timeout", what, j->db_path,
-                  j->busy_ms, msg);
+                  "when the other writer is done, or raise --busy-timeout",
+                  what, j->db_path, j->busy_ms, msg);
     else if (code == EXIT_FULL)
         cli_error("%s: disk full writing '%s' (%s); free space and rerun the same command to "
-                  "resume (finished chunks are kept)", what, j->db_path, msg);
-    else
-        cli_error("%s: %s", what, msg);
+                  "resume (finished chunks are kept)",
+                  what, j->db_path, msg);
+    else cli_error("%s: %s", what, msg);
     return code;
 }
 
@@ -115,11 +117,11 @@ static int parse(job *j, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         int m;
-#define FLAG(name, dest)                                                                 \
-    if ((m = cli_flag_value(argc, argv, &i, name, &v)) != 0) {                           \
-        if (m < 0) return EXIT_USAGE;                                                    \
-        dest = v;                                                                        \
-        continue;                                                                        \
+#define FLAG(name, dest)                                                                           \
+    if ((m = cli_flag_value(argc, argv, &i, name, &v)) != 0) {                                     \
+        if (m < 0) return EXIT_USAGE;                                                              \
+        dest = v;                                                                                  \
+        continue;                                                                                  \
     }
         FLAG("--table", j->table)
         FLAG("--column", j->column)
@@ -133,7 +135,8 @@ static int parse(job *j, int argc, char **argv) {
             char *end;
             long n = m > 0 ? strtol(v, &end, 10) : 0;
             if (m < 0 || *end || n < 1 || n > 1000000) {
-                if (m > 0) cli_error("--chunk must be a number of rows from 1 to 1000000, got '%s'", v);
+                if (m > 0)
+                    cli_error("--chunk must be a number of rows from 1 to 1000000, got '%s'", v);
                 return EXIT_USAGE;
             }
             j->chunk = (int)n;
@@ -198,7 +201,8 @@ static int check_source(job *j) {
     if (sqlite3_table_column_metadata(j->db, "main", j->table, NULL, NULL, NULL, NULL, NULL,
                                       NULL) != SQLITE_OK) {
         cli_error("no table '%s' in '%s'; check --table (list the tables with: sqlite3 %s "
-                  ".tables)", j->table, j->db_path, j->db_path);
+                  ".tables)",
+                  j->table, j->db_path, j->db_path);
         return EXIT_INPUT;
     }
     if (sqlite3_table_column_metadata(j->db, "main", j->table, j->column, &type, NULL, &notnull,
@@ -210,16 +214,18 @@ static int check_source(job *j) {
     if (sqlite3_table_column_metadata(j->db, "main", j->table, id, &type, NULL, &notnull, &pk,
                                       &autoinc) != SQLITE_OK) {
         if (j->id) cli_error("table '%s' has no column '%s'; check --id", j->table, j->id);
-        else cli_error("table '%s' has no rowid (it is WITHOUT ROWID); name its key column "
-                       "with --id", j->table);
+        else
+            cli_error("table '%s' has no rowid (it is WITHOUT ROWID); name its key column "
+                      "with --id",
+                      j->table);
         return EXIT_INPUT;
     }
     /* The rowid, or an INTEGER PRIMARY KEY (the only key column): integer keys. */
     int ipk = !j->id;
     if (!ipk && pk && is_integer_type(type)) {
         sqlite3_stmt *st;
-        char *sql = sqlite3_mprintf("SELECT count(*) FROM pragma_table_info(%Q) WHERE pk > 0",
-                                    j->table);
+        char *sql =
+            sqlite3_mprintf("SELECT count(*) FROM pragma_table_info(%Q) WHERE pk > 0", j->table);
         if (sqlite3_prepare_v2(j->db, sql, -1, &st, NULL) == SQLITE_OK) {
             if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1) ipk = 1;
             sqlite3_finalize(st);
@@ -245,16 +251,17 @@ static int prepare_output(job *j) {
     if (rc != SQLITE_OK) return sql_fail(j, rc, "cannot create the output tables");
     static const char *const need[] = {"id", "vector", "text_hash"};
     for (int k = 0; k < 3; k++)
-        if (sqlite3_table_column_metadata(j->db, "main", j->into, need[k], NULL, NULL, NULL,
-                                          NULL, NULL) != SQLITE_OK) {
+        if (sqlite3_table_column_metadata(j->db, "main", j->into, need[k], NULL, NULL, NULL, NULL,
+                                          NULL) != SQLITE_OK) {
             cli_error("table '%s' exists but is not an output table of elmo embed (it has no "
-                      "column '%s'); choose another --into", j->into, need[k]);
+                      "column '%s'); choose another --into",
+                      j->into, need[k]);
             return EXIT_INPUT;
         }
-    rc = exec(j,
-        "CREATE TEMP TABLE elmo_cli_chunk(seq INTEGER PRIMARY KEY, id, body, h INTEGER, "
-        "ntok INTEGER);"
-        "CREATE TEMP TABLE elmo_cli_result(seq INTEGER PRIMARY KEY, vector BLOB, error TEXT);");
+    rc = exec(
+        j, "CREATE TEMP TABLE elmo_cli_chunk(seq INTEGER PRIMARY KEY, id, body, h INTEGER, "
+           "ntok INTEGER);"
+           "CREATE TEMP TABLE elmo_cli_result(seq INTEGER PRIMARY KEY, vector BLOB, error TEXT);");
     return rc == SQLITE_OK ? EXIT_DONE : sql_fail(j, rc, "cannot create the temporary tables");
 }
 
@@ -265,8 +272,8 @@ static void seed_hash(job *j) {
     const char *o = j->options ? j->options : "";
     h = fnv(h, o, strlen(o) + 1);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, "SELECT fingerprint FROM elmo_models WHERE name = 'default'",
-                           -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(j->db, "SELECT fingerprint FROM elmo_models WHERE name = 'default'", -1,
+                           &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
             h = fnv(h, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
         sqlite3_finalize(st);
@@ -276,8 +283,10 @@ static void seed_hash(job *j) {
 
 /* The condition "the source row s has no current vector e". */
 static char *stale_condition(const job *j) {
-    return sqlite3_mprintf(j->refresh ? "(e.id IS NULL OR e.text_hash IS NOT elmo_cli_hash(s.\"%w\"))"
-                                      : "e.id IS NULL", j->column);
+    return sqlite3_mprintf(j->refresh
+                               ? "(e.id IS NULL OR e.text_hash IS NOT elmo_cli_hash(s.\"%w\"))"
+                               : "e.id IS NULL",
+                           j->column);
 }
 
 /* Counts the source rows and those to embed. */
@@ -310,7 +319,8 @@ static int prune(job *j, sqlite3_int64 *pruned) {
     if (rc == SQLITE_OK) {
         *pruned = sqlite3_changes(j->db);
         sql = sqlite3_mprintf("DELETE FROM \"%w\" WHERE id NOT IN (SELECT %s FROM \"%w\" WHERE "
-                              "%s IS NOT NULL); COMMIT;", j->errors, j->idx, j->table, j->idx);
+                              "%s IS NOT NULL); COMMIT;",
+                              j->errors, j->idx, j->table, j->idx);
         rc = exec(j, sql);
         sqlite3_free(sql);
     }
@@ -336,24 +346,24 @@ static int prep(job *j, sqlite3_stmt **st, char *sql) {
 
 static int prepare_all(job *j, stmts *s) {
     char *cond = stale_condition(j);
-    const char *sel =
-        "INSERT INTO temp.elmo_cli_chunk(id, body, h, ntok) "
-        "SELECT s.%s, s.\"%w\", elmo_cli_hash(s.\"%w\"), elmo_cli_ntokens(s.\"%w\") "
-        "FROM \"%w\" AS s LEFT JOIN \"%w\" AS e ON e.id = s.%s "
-        "WHERE s.%s IS NOT NULL AND %s%s ORDER BY s.%s LIMIT ?1";
+    const char *sel = "INSERT INTO temp.elmo_cli_chunk(id, body, h, ntok) "
+                      "SELECT s.%s, s.\"%w\", elmo_cli_hash(s.\"%w\"), elmo_cli_ntokens(s.\"%w\") "
+                      "FROM \"%w\" AS s LEFT JOIN \"%w\" AS e ON e.id = s.%s "
+                      "WHERE s.%s IS NOT NULL AND %s%s ORDER BY s.%s LIMIT ?1";
     const char *ok = "FROM temp.elmo_cli_chunk c JOIN temp.elmo_cli_result r ON r.seq = c.seq "
                      "WHERE r.error IS NULL";
     const char *bad = "FROM temp.elmo_cli_chunk c JOIN temp.elmo_cli_result r ON r.seq = c.seq "
                       "WHERE r.error IS NOT NULL";
     int rc = SQLITE_OK;
-#define P(field, sql) if (rc == SQLITE_OK) rc = prep(j, &s->field, sql)
+#define P(field, sql)                                                                              \
+    if (rc == SQLITE_OK) rc = prep(j, &s->field, sql)
     P(clear, sqlite3_mprintf("DELETE FROM temp.elmo_cli_chunk"));
     P(clear_result, sqlite3_mprintf("DELETE FROM temp.elmo_cli_result"));
     P(first, sqlite3_mprintf(sel, j->idx, j->column, j->column, j->column, j->table, j->into,
                              j->idx, j->idx, cond, "", j->idx));
     char *after = sqlite3_mprintf(" AND s.%s > ?2", j->idx);
-    P(next, sqlite3_mprintf(sel, j->idx, j->column, j->column, j->column, j->table, j->into,
-                            j->idx, j->idx, cond, after, j->idx));
+    P(next, sqlite3_mprintf(sel, j->idx, j->column, j->column, j->column, j->table, j->into, j->idx,
+                            j->idx, cond, after, j->idx));
     sqlite3_free(after);
     P(last, sqlite3_mprintf("SELECT id, (SELECT count(*) FROM temp.elmo_cli_chunk), "
                             "(SELECT coalesce(sum(ntok), 0) FROM temp.elmo_cli_chunk) "
@@ -368,11 +378,14 @@ static int prepare_all(job *j, stmts *s) {
                                "VALUES (?2, ?1)"));
     P(stats, sqlite3_mprintf("SELECT count(*) FROM temp.elmo_cli_result WHERE error IS NOT NULL"));
     P(w_vec, sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(id, vector, text_hash) "
-                             "SELECT c.id, r.vector, c.h %s", j->into, ok));
-    P(w_clear_err, sqlite3_mprintf("DELETE FROM \"%w\" WHERE id IN (SELECT c.id %s)", j->errors, ok));
+                             "SELECT c.id, r.vector, c.h %s",
+                             j->into, ok));
+    P(w_clear_err,
+      sqlite3_mprintf("DELETE FROM \"%w\" WHERE id IN (SELECT c.id %s)", j->errors, ok));
     P(w_drop_vec, sqlite3_mprintf("DELETE FROM \"%w\" WHERE id IN (SELECT c.id %s)", j->into, bad));
     P(w_err, sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(id, message, text_hash) "
-                             "SELECT c.id, r.error, c.h %s", j->errors, bad));
+                             "SELECT c.id, r.error, c.h %s",
+                             j->errors, bad));
     P(first_err, sqlite3_mprintf("SELECT quote(c.id), r.error %s ORDER BY c.seq LIMIT 1", bad));
 #undef P
     sqlite3_free(cond);
@@ -479,7 +492,10 @@ static int run(job *j) {
         sqlite3_stmt *sel = last ? s.next : s.first;
         sqlite3_bind_int(sel, 1, j->chunk);
         if (last) sqlite3_bind_value(sel, 2, last);
-        if ((rc = step_all(sel)) != SQLITE_OK) { failed_step = "cannot read the next rows"; break; }
+        if ((rc = step_all(sel)) != SQLITE_OK) {
+            failed_step = "cannot read the next rows";
+            break;
+        }
         sqlite3_int64 n = 0, tokens = 0;
         if ((rc = sqlite3_step(s.last)) == SQLITE_ROW) {
             sqlite3_value_free(last);
@@ -497,7 +513,10 @@ static int run(job *j) {
             if (rc == SQLITE_OK) rc = embed_rows(j, &s, n);
         }
         if (cli_signal_received()) break;
-        if (rc != SQLITE_OK) { failed_step = "cannot embed the chunk"; break; }
+        if (rc != SQLITE_OK) {
+            failed_step = "cannot embed the chunk";
+            break;
+        }
         /* 3. write */
         sqlite3_int64 bad = 0;
         if (sqlite3_step(s.stats) == SQLITE_ROW) bad = sqlite3_column_int64(s.stats, 0);
@@ -545,19 +564,21 @@ static int run(job *j) {
             sqlite3_finalize(st);
         }
         sqlite3_free(sql);
-        fprintf(stderr, "elmo embed: %lld rows embedded, %lld skipped (already current), %lld "
+        fprintf(stderr,
+                "elmo embed: %lld rows embedded, %lld skipped (already current), %lld "
                 "errors%s%s%s, %.1f s (%.0f rows/s, %.0f tokens/s)",
                 (long long)embedded, (long long)(total - todo), (long long)failed,
-                failed ? " (see table " : "", failed ? j->errors : "", failed ? ")" : "",
-                secs, secs > 0 ? embedded / secs : 0.0, secs > 0 ? p.tokens / secs : 0.0);
+                failed ? " (see table " : "", failed ? j->errors : "", failed ? ")" : "", secs,
+                secs > 0 ? embedded / secs : 0.0, secs > 0 ? p.tokens / secs : 0.0);
         if (j->prune) fprintf(stderr, ", %lld pruned", (long long)pruned);
         fprintf(stderr, "; %s has %lld vectors for %lld source rows\n", j->into, (long long)have,
                 (long long)total);
     }
     if (sig) {
-        fprintf(stderr, "elmo embed: stopped by %s; the unfinished chunk was rolled back, the "
-                "%lld rows embedded are committed\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                (long long)embedded);
+        fprintf(stderr,
+                "elmo embed: stopped by %s; the unfinished chunk was rolled back, the "
+                "%lld rows embedded are committed\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)embedded);
         print_resume(j);
         return cli_signal_exit_code(sig);
     }
@@ -575,8 +596,10 @@ int cmd_embed(int argc, char **argv) {
     job j;
     int code = parse(&j, argc, argv);
     if (code != EXIT_DONE) {
-        if (code == EXIT_USAGE) fputs("usage: elmo embed DB --table TABLE --column COLUMN "
-                                      "[options]; see elmo embed --help\n", stderr);
+        if (code == EXIT_USAGE)
+            fputs("usage: elmo embed DB --table TABLE --column COLUMN "
+                  "[options]; see elmo embed --help\n",
+                  stderr);
         return code;
     }
     char *into = j.into ? NULL : sqlite3_mprintf("%s_elmo", j.table);
@@ -587,8 +610,8 @@ int cmd_embed(int argc, char **argv) {
     if (code == EXIT_DONE) code = check_source(&j);
     if (code == EXIT_DONE) code = cli_load_model(j.db, j.model, j.precision, j.options);
     if (code == EXIT_DONE) {
-        sqlite3_create_function(j.db, "elmo_cli_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                &j, hash_func, NULL, NULL);
+        sqlite3_create_function(j.db, "elmo_cli_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, &j,
+                                hash_func, NULL, NULL);
         sqlite3_create_function(j.db, "elmo_cli_ntokens", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                 NULL, ntokens_func, NULL, NULL);
         seed_hash(&j);

@@ -15,7 +15,7 @@
 
 static const struct {
     const char *name;
-    const char *help;  /* one line */
+    const char *help; /* one line */
     cli_command_fn run;
 } commands[] = {
     {"embed", "embed a text column into a table (resumable), or stdin lines with --stream",
@@ -26,8 +26,10 @@ static const struct {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: elmo COMMAND [ARGS...]\n\ncommands:\n");
-    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\n`elmo COMMAND --help` describes a command; `elmo --version` prints the version.\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f,
+            "\n`elmo COMMAND --help` describes a command; `elmo --version` prints the version.\n");
 }
 
 const char *cli_program = "elmo";

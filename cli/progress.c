@@ -27,7 +27,8 @@ static void draw(progress *p) {
     double elapsed = progress_now() - p->start;
     int64_t done = p->done + p->errors;
     int64_t total = p->total > done ? p->total : done;
-    double rate = elapsed > 0 ? done / elapsed : 0, tok_rate = elapsed > 0 ? p->tokens / elapsed : 0;
+    double rate = elapsed > 0 ? done / elapsed : 0,
+           tok_rate = elapsed > 0 ? p->tokens / elapsed : 0;
     double pct = total > 0 ? 100.0 * done / total : 100.0;
     char el[32], eta[32];
     duration(el, sizeof el, elapsed);
@@ -40,12 +41,14 @@ static void draw(progress *p) {
         int fill = total > 0 ? (int)(WIDTH * done / total) : WIDTH;
         for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
         bar[WIDTH] = '\0';
-        fprintf(stderr, "\r\033[K[%s] %lld/%lld rows %3.0f%%  %.0f rows/s  %.0f tokens/s  %s  ETA %s",
-                bar, (long long)done, (long long)total, pct, rate, tok_rate, el, eta);
+        fprintf(stderr,
+                "\r\033[K[%s] %lld/%lld rows %3.0f%%  %.0f rows/s  %.0f tokens/s  %s  ETA %s", bar,
+                (long long)done, (long long)total, pct, rate, tok_rate, el, eta);
     } else {
-        fprintf(stderr, "elmo embed: %lld/%lld rows (%.0f%%), %.0f rows/s, %.0f tokens/s, "
-                "elapsed %s, ETA %s\n", (long long)done, (long long)total, pct, rate, tok_rate,
-                el, eta);
+        fprintf(stderr,
+                "elmo embed: %lld/%lld rows (%.0f%%), %.0f rows/s, %.0f tokens/s, "
+                "elapsed %s, ETA %s\n",
+                (long long)done, (long long)total, pct, rate, tok_rate, el, eta);
     }
     fflush(stderr);
 }

@@ -11,14 +11,14 @@ typedef enum { PROGRESS_NONE, PROGRESS_BAR, PROGRESS_LINES } progress_mode;
 
 typedef struct progress {
     progress_mode mode;
-    double interval;        /* seconds between timed redraws */
+    double interval; /* seconds between timed redraws */
     pthread_t thread;
     int have_thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
-    double start;           /* monotonic seconds */
-    int64_t total;          /* rows to do, as counted at the start */
+    double start;  /* monotonic seconds */
+    int64_t total; /* rows to do, as counted at the start */
     int64_t done, errors, tokens;
 } progress;
 

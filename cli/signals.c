@@ -26,8 +26,14 @@ void cli_signals_install(sqlite3 *db) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
-void cli_signals_db(sqlite3 *db) { interrupt_db = db; }
+void cli_signals_db(sqlite3 *db) {
+    interrupt_db = db;
+}
 
-int cli_signal_received(void) { return received; }
+int cli_signal_received(void) {
+    return received;
+}
 
-int cli_signal_exit_code(int sig) { return sig == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT; }
+int cli_signal_exit_code(int sig) {
+    return sig == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
+}

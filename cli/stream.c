@@ -23,10 +23,10 @@
 enum { INPUT_AUTO, INPUT_TSV, INPUT_JSON };
 
 typedef struct item {
-    char *id;       /* as written back */
-    char *text;     /* NULL: no text (JSON null) -> no vector */
-    char *error;    /* set when the line or its embedding failed */
-    void *vector;   /* float32 bytes, NULL for no vector */
+    char *id;     /* as written back */
+    char *text;   /* NULL: no text (JSON null) -> no vector */
+    char *error;  /* set when the line or its embedding failed */
+    void *vector; /* float32 bytes, NULL for no vector */
     int bytes;
 } item;
 
@@ -125,7 +125,8 @@ static char *dup_printf(const char *fmt, ...) {
  * break, which TSV cannot carry), a number as an integer when it is one. */
 static char *json_id(const cJSON *id) {
     if (cJSON_IsString(id)) {
-        if (!strpbrk(id->valuestring, "\t\r\n")) return dup_n(id->valuestring, strlen(id->valuestring));
+        if (!strpbrk(id->valuestring, "\t\r\n"))
+            return dup_n(id->valuestring, strlen(id->valuestring));
         return cJSON_PrintUnformatted(id);
     }
     double v = id->valuedouble;
@@ -139,7 +140,8 @@ static void parse_json(item *it, const char *line, size_t n, long long line_no) 
     const cJSON *text = root ? cJSON_GetObjectItemCaseSensitive(root, "text") : NULL;
     if (!cJSON_IsObject(root)) {
         it->id = dup_n("", 0);
-        it->error = dup_printf("line %lld is not a JSON object; expected {\"id\": ..., \"text\": ...}", line_no);
+        it->error = dup_printf(
+            "line %lld is not a JSON object; expected {\"id\": ..., \"text\": ...}", line_no);
     } else if (!cJSON_IsString(id) && !cJSON_IsNumber(id)) {
         it->id = dup_n("", 0);
         it->error = dup_printf("line %lld has no \"id\" string or number", line_no);
@@ -202,7 +204,8 @@ static int embed(stream_job *s, item *items, int n) {
     if (rc != SQLITE_OK) return rc;
     bind_opts(s, s->embed_batch, 1);
     while ((rc = sqlite3_step(s->embed_batch)) == SQLITE_ROW)
-        take_vector(&items[sqlite3_column_int(s->embed_batch, 0)], sqlite3_column_value(s->embed_batch, 1));
+        take_vector(&items[sqlite3_column_int(s->embed_batch, 0)],
+                    sqlite3_column_value(s->embed_batch, 1));
     sqlite3_reset(s->embed_batch);
     if (rc == SQLITE_DONE) return SQLITE_OK;
     if (cli_signal_received()) return SQLITE_INTERRUPT;
@@ -248,14 +251,16 @@ static int write_batch(stream_job *s, item *items, int n) {
         fputc('\t', stdout);
         if (it->error) {
             fputs("ERROR: ", stdout);
-            for (const char *c = it->error; *c; c++) fputc(*c == '\t' || *c == '\n' || *c == '\r' ? ' ' : *c, stdout);
+            for (const char *c = it->error; *c; c++)
+                fputc(*c == '\t' || *c == '\n' || *c == '\r' ? ' ' : *c, stdout);
         } else if (!it->vector) {
             if (!s->base64) fputs("null", stdout);
         } else if (s->base64) {
             put_base64(it->vector, it->bytes);
         } else {
             sqlite3_bind_blob(s->json, 1, it->vector, it->bytes, SQLITE_STATIC);
-            if (sqlite3_step(s->json) == SQLITE_ROW) fputs((const char *)sqlite3_column_text(s->json, 0), stdout);
+            if (sqlite3_step(s->json) == SQLITE_ROW)
+                fputs((const char *)sqlite3_column_text(s->json, 0), stdout);
             sqlite3_reset(s->json);
         }
         fputc('\n', stdout);
@@ -377,7 +382,8 @@ int cmd_stream(int argc, char **argv) {
     int code = parse_flags(&s, argc, argv);
     if (code != EXIT_DONE) {
         fputs("usage: elmo embed --stream [--model PATH] [--format json|base64] [--input "
-              "auto|tsv|json] [--options JSON] [--batch N]; see elmo embed --help\n", stderr);
+              "auto|tsv|json] [--options JSON] [--batch N]; see elmo embed --help\n",
+              stderr);
         return code;
     }
     cli_signals_install(NULL);

@@ -24,32 +24,32 @@ enum { COL_ID, COL_VECTOR, COL_SQL, COL_OPTIONS };
 typedef struct batch_vtab {
     sqlite3_vtab base;
     sqlite3 *db;
-    elmo_conn *conn;
+    ext_conn *conn;
 } batch_vtab;
 
 /* The rows of one window. */
 typedef struct window {
-    size_t n;                   /* rows read */
+    size_t n; /* rows read */
     sqlite3_value *id[WINDOW_ROWS];
     sqlite3_value *text[WINDOW_ROWS]; /* copies of the text values (NULL: no vector) */
     elmo_span *spans[WINDOW_ROWS];
     elmo_sentence sentence[WINDOW_ROWS];
-    float *vectors;             /* [WINDOW_ROWS, width] */
+    float *vectors; /* [WINDOW_ROWS, width] */
 } window;
 
 typedef struct batch_cursor {
     sqlite3_vtab_cursor base;
-    sqlite3_stmt *query;        /* the caller's SELECT, NULL once exhausted */
-    sqlite3_int64 query_row;    /* rows read from it so far */
-    elmo_interrupt interrupt;
-    elmo_call_options opts;
+    sqlite3_stmt *query;     /* the caller's SELECT, NULL once exhausted */
+    sqlite3_int64 query_row; /* rows read from it so far */
+    ext_interrupt interrupt;
+    ext_call_options opts;
     int have_opts;
-    elmo_handle *handle;
+    ext_handle *handle;
     elmo_mix mix;
     size_t width;
     sqlite3_value *sql_arg, *options_arg;
     window *win;
-    size_t at;                  /* current row of the window */
+    size_t at; /* current row of the window */
     sqlite3_int64 rowid;
 } batch_cursor;
 
@@ -79,10 +79,10 @@ static int batch_disconnect(sqlite3_vtab *vtab) {
 }
 
 static int batch_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
-    int rc = elmo_plan_arguments(vtab, info, COL_SQL, COL_OPTIONS,
-                                 "elmo_batch: the sql argument is missing; call it as "
-                                 "elmo_batch(sql [, options]), e.g. SELECT id, vector FROM "
-                                 "elmo_batch('SELECT id, body FROM docs')");
+    int rc = ext_plan_arguments(vtab, info, COL_SQL, COL_OPTIONS,
+                                "elmo_batch: the sql argument is missing; call it as "
+                                "elmo_batch(sql [, options]), e.g. SELECT id, vector FROM "
+                                "elmo_batch('SELECT id, body FROM docs')");
     info->estimatedCost = 1e9; /* runs the model over a whole query */
     info->estimatedRows = 100000;
     return rc;
@@ -113,9 +113,9 @@ static void cursor_reset(batch_cursor *cur) {
         sqlite3_free(cur->win);
     }
     sqlite3_finalize(cur->query);
-    elmo_interrupt_close(&cur->interrupt);
-    if (cur->have_opts) elmo_options_free(&cur->opts);
-    elmo_registry_release(cur->handle);
+    ext_interrupt_close(&cur->interrupt);
+    if (cur->have_opts) ext_options_free(&cur->opts);
+    ext_registry_release(cur->handle);
     sqlite3_value_free(cur->sql_arg);
     sqlite3_value_free(cur->options_arg);
     memset((char *)cur + sizeof cur->base, 0, sizeof *cur - sizeof cur->base);
@@ -128,7 +128,7 @@ static int batch_close(sqlite3_vtab_cursor *base) {
 }
 
 static int fail(batch_cursor *cur, int rc, char *msg) {
-    return elmo_vtab_fail(cur->base.pVtab, rc, msg);
+    return ext_vtab_fail(cur->base.pVtab, rc, msg);
 }
 
 /* Prepares the caller's query and checks that it is one read-only (id, text) SELECT. */
@@ -136,12 +136,12 @@ static int prepare_query(batch_cursor *cur, sqlite3 *db, sqlite3_value *sql_valu
     static const char fn[] = "elmo_batch";
     if (sqlite3_value_type(sql_value) != SQLITE_TEXT) {
         *msg = sqlite3_mprintf("%s: sql must be TEXT (a SELECT returning id, text), got %s", fn,
-                               elmo_type_name(sqlite3_value_type(sql_value)));
+                               ext_type_name(sqlite3_value_type(sql_value)));
         return SQLITE_ERROR;
     }
     const char *sql = (const char *)sqlite3_value_text(sql_value), *tail = NULL;
     if (!sql) return SQLITE_NOMEM;
-    if (elmo_check_no_nul(fn, "sql", sql, (size_t)sqlite3_value_bytes(sql_value), msg))
+    if (ext_check_no_nul(fn, "sql", sql, (size_t)sqlite3_value_bytes(sql_value), msg))
         return SQLITE_ERROR;
     int rc = sqlite3_prepare_v2(db, sql, -1, &cur->query, &tail);
     if (rc == SQLITE_INTERRUPT) {
@@ -152,20 +152,20 @@ static int prepare_query(batch_cursor *cur, sqlite3 *db, sqlite3_value *sql_valu
         *msg = sqlite3_mprintf("%s: cannot prepare the query: %s", fn, sqlite3_errmsg(db));
         return SQLITE_ERROR;
     }
-    while (tail && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';'))
+    while (tail &&
+           (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';'))
         tail++;
-    char shown[ELMO_SHOWN_MAX + 1];
+    char shown[EXT_SHOWN_MAX + 1];
     if (!cur->query) {
         *msg = sqlite3_mprintf("%s: the query is empty; give a SELECT returning id, text", fn);
     } else if (tail && *tail) {
         *msg = sqlite3_mprintf("%s: give one SELECT statement; found more after it: '%s'", fn,
-                               elmo_shown(tail, shown));
+                               ext_shown(tail, shown));
     } else if (!sqlite3_stmt_readonly(cur->query)) {
-        *msg = sqlite3_mprintf("%s: the query must be a read-only SELECT returning id, text",
-                               fn);
+        *msg = sqlite3_mprintf("%s: the query must be a read-only SELECT returning id, text", fn);
     } else if (sqlite3_column_count(cur->query) != 2) {
-        *msg = sqlite3_mprintf("%s: the query must return 2 columns (id, text); it returns %d",
-                               fn, sqlite3_column_count(cur->query));
+        *msg = sqlite3_mprintf("%s: the query must return 2 columns (id, text); it returns %d", fn,
+                               sqlite3_column_count(cur->query));
     } else {
         return SQLITE_OK;
     }
@@ -178,25 +178,23 @@ static char *row_message(batch_cursor *cur, sqlite3_value *id, char *inner) {
     const char *rest = inner && strncmp(inner, prefix, sizeof prefix - 1) == 0
                            ? inner + sizeof prefix - 1
                            : (inner ? inner : "out of memory");
-    char shown[ELMO_SHOWN_MAX + 1];
-    const char *id_text = sqlite3_value_type(id) == SQLITE_NULL
-                              ? "NULL"
-                              : sqlite3_value_type(id) == SQLITE_BLOB
-                                    ? "a BLOB"
-                                    : (const char *)sqlite3_value_text(id);
-    char *msg = sqlite3_mprintf("%srow %lld of the query (id %s): %s", prefix,
-                                (long long)cur->query_row, id_text ? elmo_shown(id_text, shown) : "?",
-                                rest);
+    char shown[EXT_SHOWN_MAX + 1];
+    const char *id_text = sqlite3_value_type(id) == SQLITE_NULL ? "NULL"
+                          : sqlite3_value_type(id) == SQLITE_BLOB
+                              ? "a BLOB"
+                              : (const char *)sqlite3_value_text(id);
+    char *msg =
+        sqlite3_mprintf("%srow %lld of the query (id %s): %s", prefix, (long long)cur->query_row,
+                        id_text ? ext_shown(id_text, shown) : "?", rest);
     sqlite3_free(inner);
     return msg;
 }
 
 /* Adds the query's current row to the window; *positions grows by its token positions. */
-static int take_row(batch_cursor *cur, const elmo_limits *limits, size_t *positions,
-                    char **msg) {
+static int take_row(batch_cursor *cur, const ext_limits *limits, size_t *positions, char **msg) {
     window *w = cur->win;
     size_t k = w->n;
-    elmo_text text = {0};
+    ext_text text = {0};
     /* Column values live until the next step and are unprotected: keep protected copies
      * (the sentence points into the text copy's bytes). */
     sqlite3_value *id = sqlite3_value_dup(sqlite3_column_value(cur->query, 0));
@@ -207,7 +205,7 @@ static int take_row(batch_cursor *cur, const elmo_limits *limits, size_t *positi
     w->sentence[k] = (elmo_sentence){0};
     w->n++;
     if (!id || !body) return SQLITE_NOMEM;
-    int rc = elmo_text_read("elmo_batch", body, limits, cur->opts.tokenizer, &text, msg);
+    int rc = ext_text_read("elmo_batch", body, limits, cur->opts.tokenizer, &text, msg);
     if (rc) {
         *msg = row_message(cur, id, *msg);
         return rc;
@@ -221,7 +219,7 @@ static int take_row(batch_cursor *cur, const elmo_limits *limits, size_t *positi
         sqlite3_value_free(body); /* NULL or no tokens: no vector */
         w->text[k] = NULL;
     }
-    elmo_text_free(&text);
+    ext_text_free(&text);
     return SQLITE_OK;
 }
 
@@ -242,7 +240,8 @@ static int fill_window(batch_cursor *cur) {
             break;
         }
         if (step != SQLITE_ROW) {
-            if (step == SQLITE_INTERRUPT) return fail(cur, SQLITE_INTERRUPT, sqlite3_mprintf("interrupted"));
+            if (step == SQLITE_INTERRUPT)
+                return fail(cur, SQLITE_INTERRUPT, sqlite3_mprintf("interrupted"));
             return fail(cur, step,
                         sqlite3_mprintf("elmo_batch: the query failed at row %lld: %s",
                                         (long long)cur->query_row + 1, sqlite3_errmsg(vtab->db)));
@@ -254,15 +253,15 @@ static int fill_window(batch_cursor *cur) {
     if (positions == 0) return SQLITE_OK; /* nothing to embed (all NULL or no tokens) */
 
     elmo_run_params run = elmo_run_default_params();
-    run.interrupt = elmo_interrupt_poll;
+    run.interrupt = ext_interrupt_poll;
     run.interrupt_arg = &cur->interrupt;
     elmo_embed_params params = elmo_embed_default_params();
     params.mix = cur->mix;
     params.pooling = cur->opts.pooling;
     elmo_error err;
-    if (elmo_embed_batch(elmo_handle_model(cur->handle), &run, &params, w->sentence, w->n,
+    if (elmo_embed_batch(ext_handle_model(cur->handle), &run, &params, w->sentence, w->n,
                          w->vectors, &err) != ELMO_OK) {
-        rc = elmo_core_failure("elmo_batch", &err, &msg);
+        rc = ext_core_failure("elmo_batch", &err, &msg);
         return fail(cur, rc, msg);
     }
     return SQLITE_OK;
@@ -275,16 +274,16 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxSt
     batch_cursor *cur = (batch_cursor *)base;
     batch_vtab *vtab = (batch_vtab *)base->pVtab;
     cursor_reset(cur);
-    if (!(idxNum & ELMO_ARG_FIRST) || argc < 1) return SQLITE_OK; /* not reached */
-    sqlite3_value *options = idxNum & ELMO_ARG_SECOND && argc > 1 ? argv[1] : NULL;
+    if (!(idxNum & EXT_ARG_FIRST) || argc < 1) return SQLITE_OK; /* not reached */
+    sqlite3_value *options = idxNum & EXT_ARG_SECOND && argc > 1 ? argv[1] : NULL;
     char *msg = NULL;
-    int rc = elmo_options_parse(fn, options, &cur->opts, &msg);
+    int rc = ext_options_parse(fn, options, &cur->opts, &msg);
     if (rc) return fail(cur, rc, msg);
     cur->have_opts = 1;
     const elmo_model *model = NULL;
-    if ((rc = elmo_registry_acquire(fn, elmo_options_model(&cur->opts), &cur->handle, &msg)) ||
-        (rc = elmo_options_mix(fn, &cur->opts, model = elmo_handle_model(cur->handle), &cur->mix,
-                               &msg)) ||
+    if ((rc = ext_registry_acquire(fn, ext_options_model(&cur->opts), &cur->handle, &msg)) ||
+        (rc = ext_options_mix(fn, &cur->opts, model = ext_handle_model(cur->handle), &cur->mix,
+                              &msg)) ||
         (rc = prepare_query(cur, vtab->db, argv[0], &msg))) {
         cursor_reset(cur);
         return fail(cur, rc, msg);
@@ -302,7 +301,7 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxSt
         cursor_reset(cur);
         return SQLITE_NOMEM;
     }
-    if ((rc = elmo_interrupt_open(fn, vtab->db, &cur->interrupt, &msg)) != SQLITE_OK) {
+    if ((rc = ext_interrupt_open(fn, vtab->db, &cur->interrupt, &msg)) != SQLITE_OK) {
         cursor_reset(cur);
         return fail(cur, rc, msg);
     }
@@ -331,7 +330,7 @@ static int batch_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col
     switch (col) {
     case COL_ID: sqlite3_result_value(ctx, w->id[cur->at]); break;
     case COL_VECTOR: /* NULL text or no tokens: NULL, as elmo_embed */
-        if (w->text[cur->at]) elmo_result_vector(ctx, w->vectors + cur->at * cur->width, cur->width);
+        if (w->text[cur->at]) ext_result_vector(ctx, w->vectors + cur->at * cur->width, cur->width);
         break;
     case COL_SQL: sqlite3_result_value(ctx, cur->sql_arg); break;
     case COL_OPTIONS:
@@ -346,7 +345,7 @@ static int batch_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
     return SQLITE_OK;
 }
 
-static const sqlite3_module batch_module = {
+const sqlite3_module ext_batch_module = {
     .iVersion = 0,
     .xCreate = NULL, /* eponymous only */
     .xConnect = batch_connect,
@@ -361,8 +360,3 @@ static const sqlite3_module batch_module = {
     .xColumn = batch_column,
     .xRowid = batch_rowid,
 };
-
-int elmo_register_batch_vtab(sqlite3 *db, elmo_conn *conn) {
-    return sqlite3_create_module_v2(db, "elmo_batch", &batch_module, elmo_conn_ref(conn),
-                                    elmo_conn_unref);
-}

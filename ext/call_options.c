@@ -9,23 +9,24 @@
 SQLITE_EXTENSION_INIT3
 
 #define VALID_OPTIONS "model, output, gamma, layer_norm, tokenizer, pooling"
-#define VALID_OUTPUTS                                                                        \
-    "average, top, word, lstm1 ... lstmL (L = the model's LSTM layers), all, hub, or a "     \
+#define VALID_OUTPUTS                                                                              \
+    "average, top, word, lstm1 ... lstmL (L = the model's LSTM layers), all, hub, or a "           \
     "JSON array of L+1 mix weights"
-#define OPTIONS_EXAMPLE "an output name such as 'top' or a JSON object such as " \
-                        "'{\"output\":\"top\",\"gamma\":1}'"
+#define OPTIONS_EXAMPLE                                                                            \
+    "an output name such as 'top' or a JSON object such as "                                       \
+    "'{\"output\":\"top\",\"gamma\":1}'"
 
 /* A short rendering of a JSON value for messages (into buf [cap]). */
 static const char *describe(const cJSON *item, char *buf, size_t cap) {
-    char *s = cJSON_PrintUnformatted(item), shown[ELMO_SHOWN_MAX + 1];
-    snprintf(buf, cap, "%s", s ? elmo_shown(s, shown) : "(a JSON value)");
+    char *s = cJSON_PrintUnformatted(item), shown[EXT_SHOWN_MAX + 1];
+    snprintf(buf, cap, "%s", s ? ext_shown(s, shown) : "(a JSON value)");
     cJSON_free(s);
     return buf;
 }
 
 static int bad_value(const char *fn, const char *key, const char *valid, const cJSON *item,
                      char **msg) {
-    char shown[ELMO_SHOWN_MAX + 1];
+    char shown[EXT_SHOWN_MAX + 1];
     *msg = sqlite3_mprintf("%s: option '%s' must be %s, got %s", fn, key, valid,
                            describe(item, shown, sizeof shown));
     return SQLITE_ERROR;
@@ -42,30 +43,32 @@ static int lstm_layer(const char *s) {
     return k;
 }
 
-static int parse_output_name(const char *fn, const char *name, elmo_call_options *o, char **msg) {
+static int parse_output_name(const char *fn, const char *name, ext_call_options *o, char **msg) {
     int k;
-    if (strcmp(name, "average") == 0) o->output = ELMO_OUTPUT_AVERAGE;
-    else if (strcmp(name, "top") == 0) o->output = ELMO_OUTPUT_TOP;
-    else if (strcmp(name, "all") == 0) o->output = ELMO_OUTPUT_ALL;
-    else if (strcmp(name, "hub") == 0) o->output = ELMO_OUTPUT_HUB;
-    else if (strcmp(name, "word") == 0) {
-        o->output = ELMO_OUTPUT_LAYER;
-        o->layer = 0;
+    if (strcmp(name, "average") == 0) o->mix.kind = ELMO_MIX_AVERAGE;
+    else if (strcmp(name, "top") == 0) o->mix.kind = ELMO_MIX_TOP;
+    else if (strcmp(name, "all") == 0) o->mix.kind = ELMO_MIX_ALL;
+    else if (strcmp(name, "hub") == 0) {
+        o->mix.kind = ELMO_MIX_WEIGHTS; /* the weights come from the model */
+        o->hub = 1;
+    } else if (strcmp(name, "word") == 0) {
+        o->mix.kind = ELMO_MIX_LAYER;
+        o->mix.layer = 0;
     } else if ((k = lstm_layer(name)) > 0) {
-        o->output = ELMO_OUTPUT_LAYER;
-        o->layer = k;
+        o->mix.kind = ELMO_MIX_LAYER;
+        o->mix.layer = k;
     } else {
-        char shown[ELMO_SHOWN_MAX + 1];
+        char shown[EXT_SHOWN_MAX + 1];
         *msg = sqlite3_mprintf("%s: unknown output '%s'; valid outputs: " VALID_OUTPUTS, fn,
-                               elmo_shown(name, shown));
+                               ext_shown(name, shown));
         return SQLITE_ERROR;
     }
     return SQLITE_OK;
 }
 
-static int parse_weights(const char *fn, const cJSON *array, elmo_call_options *o, char **msg) {
+static int parse_weights(const char *fn, const cJSON *array, ext_call_options *o, char **msg) {
     size_t n = 0;
-    char shown[ELMO_SHOWN_MAX + 1];
+    char shown[EXT_SHOWN_MAX + 1];
     for (const cJSON *w = array->child; w; w = w->next, n++) {
         float f = cJSON_IsNumber(w) ? (float)w->valuedouble : NAN;
         if (!isfinite(f)) {
@@ -73,7 +76,7 @@ static int parse_weights(const char *fn, const cJSON *array, elmo_call_options *
                                    fn, (int)n, describe(w, shown, sizeof shown));
             return SQLITE_ERROR;
         }
-        if (n < ELMO_MAX_MIX_WEIGHTS) o->weights[n] = f;
+        if (n < EXT_MAX_MIX_WEIGHTS) o->weights[n] = f;
     }
     if (n == 0) {
         *msg = sqlite3_mprintf("%s: output weights are an empty array; give one number per "
@@ -81,12 +84,12 @@ static int parse_weights(const char *fn, const cJSON *array, elmo_call_options *
                                fn);
         return SQLITE_ERROR;
     }
-    o->output = ELMO_OUTPUT_WEIGHTS;
-    o->n_weights = n;
+    o->mix.kind = ELMO_MIX_WEIGHTS;
+    o->mix.n_weights = n;
     return SQLITE_OK;
 }
 
-static int parse_output(const char *fn, const cJSON *item, elmo_call_options *o, char **msg) {
+static int parse_output(const char *fn, const cJSON *item, ext_call_options *o, char **msg) {
     if (cJSON_IsString(item)) return parse_output_name(fn, item->valuestring, o, msg);
     if (cJSON_IsArray(item)) return parse_weights(fn, item, o, msg);
     return bad_value(fn, "output", "an output name or a JSON array of numbers", item, msg);
@@ -94,7 +97,7 @@ static int parse_output(const char *fn, const cJSON *item, elmo_call_options *o,
 
 /* One key of the options object (already known to be valid and not repeated); a JSON
  * null keeps the default. */
-static int parse_key(const char *fn, const cJSON *item, elmo_call_options *o, char **msg) {
+static int parse_key(const char *fn, const cJSON *item, ext_call_options *o, char **msg) {
     const char *key = item->string;
     if (cJSON_IsNull(item)) return SQLITE_OK;
     if (strcmp(key, "output") == 0) return parse_output(fn, item, o, msg);
@@ -107,12 +110,12 @@ static int parse_key(const char *fn, const cJSON *item, elmo_call_options *o, ch
     if (strcmp(key, "gamma") == 0) {
         float g = cJSON_IsNumber(item) ? (float)item->valuedouble : NAN;
         if (!isfinite(g)) return bad_value(fn, key, "a finite number", item, msg);
-        o->gamma = g;
+        o->mix.gamma = g;
         return SQLITE_OK;
     }
     if (strcmp(key, "layer_norm") == 0) {
         if (!cJSON_IsBool(item)) return bad_value(fn, key, "true or false", item, msg);
-        o->layer_norm = cJSON_IsTrue(item);
+        o->mix.layer_norm = cJSON_IsTrue(item);
         return SQLITE_OK;
     }
     if (strcmp(key, "tokenizer") == 0) {
@@ -133,8 +136,8 @@ static int parse_key(const char *fn, const cJSON *item, elmo_call_options *o, ch
     return SQLITE_OK; /* not reached: parse_object checked the key */
 }
 
-static const char *const option_keys[] = {"model", "output", "gamma", "layer_norm",
-                                          "tokenizer", "pooling"};
+static const char *const option_keys[] = {"model",      "output",    "gamma",
+                                          "layer_norm", "tokenizer", "pooling"};
 #define N_OPTION_KEYS (int)(sizeof option_keys / sizeof option_keys[0])
 
 /* Index of a valid key in option_keys, or -1. */
@@ -147,19 +150,19 @@ static int key_index(const char *key) {
 /* One pass over the keys: each is checked against the six valid ones and a bit set of
  * those already seen, so the cost is linear in the object's size and the first unknown or
  * repeated key (whatever its value, null included) stops the parse. */
-static int parse_object(const char *fn, const cJSON *root, elmo_call_options *o, char **msg) {
+static int parse_object(const char *fn, const cJSON *root, ext_call_options *o, char **msg) {
     unsigned seen = 0;
     for (const cJSON *item = root->child; item; item = item->next) {
-        char shown[ELMO_SHOWN_MAX + 1];
+        char shown[EXT_SHOWN_MAX + 1];
         int k = key_index(item->string);
         if (k < 0) {
             *msg = sqlite3_mprintf("%s: unknown option '%s'; valid options: " VALID_OPTIONS, fn,
-                                   elmo_shown(item->string, shown));
+                                   ext_shown(item->string, shown));
             return SQLITE_ERROR;
         }
         if (seen & 1u << k) {
             *msg = sqlite3_mprintf("%s: option '%s' is given twice", fn,
-                                   elmo_shown(item->string, shown));
+                                   ext_shown(item->string, shown));
             return SQLITE_ERROR;
         }
         seen |= 1u << k;
@@ -182,7 +185,7 @@ static int has_nul_escape(const char *text, size_t len) {
 }
 
 /* Parses JSON text (an object, or an array of weights) that fills the whole argument. */
-static int parse_json(const char *fn, const char *text, size_t len, elmo_call_options *o,
+static int parse_json(const char *fn, const char *text, size_t len, ext_call_options *o,
                       char **msg) {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
@@ -213,23 +216,22 @@ static int parse_json(const char *fn, const char *text, size_t len, elmo_call_op
     return rc;
 }
 
-int elmo_options_parse(const char *fn, sqlite3_value *value, elmo_call_options *o, char **msg) {
+int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *o, char **msg) {
     memset(o, 0, sizeof *o);
-    o->output = ELMO_OUTPUT_AVERAGE;
-    o->gamma = 1.0f;
+    o->mix = elmo_mix_default();
     o->tokenizer = ELMO_TOKENIZER_DEFAULT;
     o->pooling = ELMO_POOL_MEAN;
     int type = value ? sqlite3_value_type(value) : SQLITE_NULL;
     if (type == SQLITE_NULL) return SQLITE_OK;
     if (type != SQLITE_TEXT) {
-        *msg = sqlite3_mprintf("%s: options must be TEXT (%s) or NULL, got %s", fn,
-                               OPTIONS_EXAMPLE, elmo_type_name(type));
+        *msg = sqlite3_mprintf("%s: options must be TEXT (%s) or NULL, got %s", fn, OPTIONS_EXAMPLE,
+                               ext_type_name(type));
         return SQLITE_ERROR;
     }
     const char *text = (const char *)sqlite3_value_text(value);
     if (!text) return SQLITE_NOMEM;
     size_t len = (size_t)sqlite3_value_bytes(value);
-    if (elmo_check_no_nul(fn, "options", text, len, msg)) return SQLITE_ERROR;
+    if (ext_check_no_nul(fn, "options", text, len, msg)) return SQLITE_ERROR;
     if (len == 0) {
         *msg = sqlite3_mprintf("%s: options are empty; pass NULL for the defaults, or %s", fn,
                                OPTIONS_EXAMPLE);
@@ -237,13 +239,13 @@ int elmo_options_parse(const char *fn, sqlite3_value *value, elmo_call_options *
     }
     size_t first = strspn(text, " \t\r\n");
     int rc = text[first] == '{' || text[first] == '[' ? parse_json(fn, text, len, o, msg)
-                                                        : parse_output_name(fn, text, o, msg);
-    if (rc) elmo_options_free(o);
+                                                      : parse_output_name(fn, text, o, msg);
+    if (rc) ext_options_free(o);
     return rc;
 }
 
-const char *elmo_options_model(const elmo_call_options *o) {
-    return o->model ? o->model : ELMO_DEFAULT_MODEL;
+const char *ext_options_model(const ext_call_options *o) {
+    return o->model ? o->model : EXT_DEFAULT_MODEL;
 }
 
 /* "average, top, word, lstm1, ..., lstmL, all" for a model with L LSTM layers. */
@@ -262,58 +264,41 @@ static char *output_list(int L) {
     return s;
 }
 
-int elmo_options_mix(const char *fn, const elmo_call_options *o, const elmo_model *model,
-                     elmo_mix *mix, char **msg) {
+int ext_options_mix(const char *fn, const ext_call_options *o, const elmo_model *model,
+                    elmo_mix *mix, char **msg) {
     elmo_model_info info;
     elmo_model_get_info(model, &info);
     int layers = info.n_output_layers; /* L + 1 */
-    *mix = elmo_mix_default();
-    mix->gamma = o->gamma;
-    mix->layer_norm = o->layer_norm;
-    switch (o->output) {
-    case ELMO_OUTPUT_AVERAGE: mix->kind = ELMO_MIX_AVERAGE; break;
-    case ELMO_OUTPUT_TOP: mix->kind = ELMO_MIX_TOP; break;
-    case ELMO_OUTPUT_ALL: mix->kind = ELMO_MIX_ALL; break;
-    case ELMO_OUTPUT_LAYER:
-        if (o->layer >= layers) {
-            char *list = output_list(layers - 1);
-            if (!list) return SQLITE_NOMEM;
-            char shown[ELMO_SHOWN_MAX + 1];
-            *msg = sqlite3_mprintf("%s: output 'lstm%d' does not exist; model '%s' has outputs %s",
-                                   fn, o->layer, elmo_shown(elmo_options_model(o), shown), list);
-            sqlite3_free(list);
-            return SQLITE_ERROR;
-        }
-        mix->kind = ELMO_MIX_LAYER;
-        mix->layer = o->layer;
-        break;
-    case ELMO_OUTPUT_WEIGHTS:
-        if (o->n_weights != (size_t)layers) {
-            char shown[ELMO_SHOWN_MAX + 1];
-            *msg = sqlite3_mprintf("%s: output weights need %d numbers (one per layer of model "
-                                   "'%s': word and %d LSTM layers), got %lld",
-                                   fn, layers, elmo_shown(elmo_options_model(o), shown),
-                                   layers - 1, (long long)o->n_weights);
-            return SQLITE_ERROR;
-        }
-        mix->kind = ELMO_MIX_WEIGHTS;
-        mix->weights = o->weights;
-        mix->n_weights = o->n_weights;
-        break;
-    case ELMO_OUTPUT_HUB: { /* scaling x sum_k softmax(w)_k layer_k, with the model's w */
+    *mix = o->mix;
+    if (o->hub) { /* scaling x sum_k softmax(w)_k layer_k, with the model's w */
         float scaling = 1;
         if (!elmo_model_trained_mix(model, &mix->weights, &mix->n_weights, &scaling)) {
-            char shown[ELMO_SHOWN_MAX + 1];
+            char shown[EXT_SHOWN_MAX + 1];
             *msg = sqlite3_mprintf("%s: output 'hub' needs a model with a trained mix "
                                    "(aggregation/weights, as TF-Hub modules have); model '%s' "
                                    "has none",
-                                   fn, elmo_shown(elmo_options_model(o), shown));
+                                   fn, ext_shown(ext_options_model(o), shown));
             return SQLITE_ERROR;
         }
-        mix->kind = ELMO_MIX_WEIGHTS;
-        mix->gamma = o->gamma * scaling;
-        break;
-    }
+        mix->gamma = o->mix.gamma * scaling;
+    } else if (mix->kind == ELMO_MIX_LAYER && mix->layer >= layers) {
+        char *list = output_list(layers - 1);
+        if (!list) return SQLITE_NOMEM;
+        char shown[EXT_SHOWN_MAX + 1];
+        *msg = sqlite3_mprintf("%s: output 'lstm%d' does not exist; model '%s' has outputs %s", fn,
+                               mix->layer, ext_shown(ext_options_model(o), shown), list);
+        sqlite3_free(list);
+        return SQLITE_ERROR;
+    } else if (mix->kind == ELMO_MIX_WEIGHTS) {
+        if (mix->n_weights != (size_t)layers) {
+            char shown[EXT_SHOWN_MAX + 1];
+            *msg = sqlite3_mprintf("%s: output weights need %d numbers (one per layer of model "
+                                   "'%s': word and %d LSTM layers), got %lld",
+                                   fn, layers, ext_shown(ext_options_model(o), shown), layers - 1,
+                                   (long long)mix->n_weights);
+            return SQLITE_ERROR;
+        }
+        mix->weights = o->weights;
     }
     elmo_error err;
     if (elmo_mix_check(model, mix, &err) != ELMO_OK) { /* not expected after the checks above */
@@ -323,7 +308,7 @@ int elmo_options_mix(const char *fn, const elmo_call_options *o, const elmo_mode
     return SQLITE_OK;
 }
 
-void elmo_options_free(elmo_call_options *o) {
+void ext_options_free(ext_call_options *o) {
     if (!o) return;
     sqlite3_free(o->model);
     o->model = NULL;

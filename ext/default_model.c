@@ -91,7 +91,7 @@ static int from_directory(const char *fn, const char *dir, char **options, char 
     return rc;
 }
 
-int elmo_default_model_files(const char *fn, char **options, char **weights, char **msg) {
+int ext_default_model_files(const char *fn, char **options, char **weights, char **msg) {
     *options = *weights = NULL;
     const char *dir = getenv("ELMO_MODEL");
     const char *o = getenv("ELMO_OPTIONS"), *w = getenv("ELMO_WEIGHTS");

@@ -9,36 +9,36 @@
 SQLITE_EXTENSION_INIT3
 
 /* elmo_embed(text [, options]) -> float32 BLOB: the pooled mix over the text's tokens. */
-void elmo_embed_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+void ext_embed_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     static const char fn[] = "elmo_embed";
-    elmo_conn *conn = sqlite3_user_data(ctx);
-    elmo_call_options opts;
-    elmo_text text = {0};
+    ext_conn *conn = sqlite3_user_data(ctx);
+    ext_call_options opts;
+    ext_text text = {0};
     float *rows = NULL, *pooled = NULL; /* [n, width], [width] */
     size_t width = 0;
     char *msg = NULL;
-    int rc = elmo_options_parse(fn, argc > 1 ? argv[1] : NULL, &opts, &msg);
+    int rc = ext_options_parse(fn, argc > 1 ? argv[1] : NULL, &opts, &msg);
     if (rc) {
-        elmo_result_failure(ctx, rc, msg);
+        ext_result_failure(ctx, rc, msg);
         return;
     }
-    rc = elmo_text_read(fn, argv[0], &conn->limits, opts.tokenizer, &text, &msg);
+    rc = ext_text_read(fn, argv[0], &conn->limits, opts.tokenizer, &text, &msg);
     if (rc == SQLITE_OK && !text.is_null && text.sentence.n_tokens > 0) {
         size_t n = text.sentence.n_tokens;
-        rc = elmo_embed_tokens(sqlite3_context_db_handle(ctx), fn, &opts, &text, &rows, &width,
-                               &msg);
+        rc =
+            ext_embed_tokens(sqlite3_context_db_handle(ctx), fn, &opts, &text, &rows, &width, &msg);
         if (rc == SQLITE_OK && !(pooled = sqlite3_malloc64(width * sizeof *pooled)))
             rc = SQLITE_NOMEM;
         if (rc == SQLITE_OK) {
             elmo_pool(rows, n, width, opts.pooling, pooled);
-            elmo_result_vector(ctx, pooled, width);
+            ext_result_vector(ctx, pooled, width);
         }
     } /* else NULL text or no tokens: the result stays NULL */
-    if (rc) elmo_result_failure(ctx, rc, msg);
+    if (rc) ext_result_failure(ctx, rc, msg);
     sqlite3_free(rows);
     sqlite3_free(pooled);
-    elmo_text_free(&text);
-    elmo_options_free(&opts);
+    ext_text_free(&text);
+    ext_options_free(&opts);
 }
 
 /* The text of argument i, or an error naming it when it is not TEXT or has a NUL. */
@@ -46,8 +46,8 @@ static const char *text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value 
                             const char *what) {
     int type = sqlite3_value_type(argv[i]);
     if (type != SQLITE_TEXT) {
-        char *msg = sqlite3_mprintf("%s: %s must be TEXT, got %s", fn, what, elmo_type_name(type));
-        elmo_result_failure(ctx, SQLITE_ERROR, msg);
+        char *msg = sqlite3_mprintf("%s: %s must be TEXT, got %s", fn, what, ext_type_name(type));
+        ext_result_failure(ctx, SQLITE_ERROR, msg);
         return NULL;
     }
     const char *s = (const char *)sqlite3_value_text(argv[i]);
@@ -56,29 +56,28 @@ static const char *text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value 
         return NULL;
     }
     char *msg = NULL;
-    if (elmo_check_no_nul(fn, what, s, (size_t)sqlite3_value_bytes(argv[i]), &msg)) {
-        elmo_result_failure(ctx, SQLITE_ERROR, msg);
+    if (ext_check_no_nul(fn, what, s, (size_t)sqlite3_value_bytes(argv[i]), &msg)) {
+        ext_result_failure(ctx, SQLITE_ERROR, msg);
         return NULL;
     }
     return s;
 }
 
 /* Parses elmo_load's load_options JSON object into p. */
-static int parse_load_options(const char *fn, const char *text, elmo_load_params *p,
-                              char **msg) {
-    char shown[ELMO_SHOWN_MAX + 1];
+static int parse_load_options(const char *fn, const char *text, elmo_load_params *p, char **msg) {
+    char shown[EXT_SHOWN_MAX + 1];
     cJSON *root = cJSON_Parse(text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         *msg = sqlite3_mprintf("%s: load options must be a JSON object such as "
                                "'{\"precision\":\"bf16\"}', got '%s'",
-                               fn, elmo_shown(text, shown));
+                               fn, ext_shown(text, shown));
         return SQLITE_ERROR;
     }
     int rc = SQLITE_OK;
     for (const cJSON *it = root->child; it && !rc; it = it->next) {
         char *value = cJSON_PrintUnformatted(it);
-        const char *v = value ? elmo_shown(value, shown) : "?";
+        const char *v = value ? ext_shown(value, shown) : "?";
         if (strcmp(it->string, "precision") == 0) {
             const char *s = cJSON_IsString(it) ? it->valuestring : "";
             if (strcmp(s, "auto") == 0) p->precision = ELMO_PRECISION_AUTO;
@@ -86,7 +85,8 @@ static int parse_load_options(const char *fn, const char *text, elmo_load_params
             else if (strcmp(s, "bf16") == 0) p->precision = ELMO_PRECISION_BF16;
             else {
                 *msg = sqlite3_mprintf("%s: load option 'precision' must be 'auto', 'fp32' or "
-                                       "'bf16', got %s", fn, v);
+                                       "'bf16', got %s",
+                                       fn, v);
                 rc = SQLITE_ERROR;
             }
         } else if (strcmp(it->string, "cache_bytes") == 0) {
@@ -95,13 +95,14 @@ static int parse_load_options(const char *fn, const char *text, elmo_load_params
                 p->cache_bytes = (int64_t)d;
             } else {
                 *msg = sqlite3_mprintf("%s: load option 'cache_bytes' must be an integer >= 0 "
-                                       "(0 disables the cache), got %s", fn, v);
+                                       "(0 disables the cache), got %s",
+                                       fn, v);
                 rc = SQLITE_ERROR;
             }
         } else {
             *msg = sqlite3_mprintf("%s: unknown load option '%s'; valid load options: "
                                    "precision, cache_bytes",
-                                   fn, elmo_shown(it->string, shown));
+                                   fn, ext_shown(it->string, shown));
             rc = SQLITE_ERROR;
         }
         cJSON_free(value);
@@ -112,14 +113,14 @@ static int parse_load_options(const char *fn, const char *text, elmo_load_params
 
 /* A third argument that is JSON object text is load_options, not a weights path. */
 static int is_json_object(sqlite3_value *v) {
-    const char *s = sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v)
-                                                         : NULL;
+    const char *s =
+        sqlite3_value_type(v) == SQLITE_TEXT ? (const char *)sqlite3_value_text(v) : NULL;
     return s && s[strspn(s, " \t\r\n")] == '{';
 }
 
 /* elmo_load(name, path [, load_options]) or
  * elmo_load(name, options_path, weights_path [, load_options]) -> name */
-void elmo_load_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+void ext_load_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     static const char fn[] = "elmo_load";
     const char *name = text_arg(ctx, fn, argv, 0, "the model name");
     if (!name) return;
@@ -144,43 +145,44 @@ void elmo_load_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         if (!text) return;
         rc = parse_load_options(fn, text, &params, &msg);
     }
-    if (!rc) rc = elmo_registry_load(fn, name, options, weights, &params, &msg);
-    if (rc) elmo_result_failure(ctx, rc, msg);
+    if (!rc) rc = ext_registry_load(fn, name, options, weights, &params, &msg);
+    if (rc) ext_result_failure(ctx, rc, msg);
     else sqlite3_result_value(ctx, argv[0]);
 }
 
 /* elmo_unload(name) -> 1 */
-void elmo_unload_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+void ext_unload_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     static const char fn[] = "elmo_unload";
     (void)argc;
     const char *name = text_arg(ctx, fn, argv, 0, "the model name");
     if (!name) return;
     char *msg = NULL;
-    int rc = elmo_registry_unload(fn, name, &msg);
-    if (rc) elmo_result_failure(ctx, rc, msg);
+    int rc = ext_registry_unload(fn, name, &msg);
+    if (rc) ext_result_failure(ctx, rc, msg);
     else sqlite3_result_int(ctx, 1);
 }
 
-void elmo_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+void ext_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     (void)argc;
     (void)argv;
     sqlite3_result_text(ctx, elmo_version(), -1, SQLITE_STATIC);
 }
 
 /* elmo_limit(name [, value]) -> the value before the call (like sqlite3_limit). */
-void elmo_limit_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+void ext_limit_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     static const char fn[] = "elmo_limit";
-    elmo_conn *conn = sqlite3_user_data(ctx);
-    const char *name = text_arg(ctx, fn, argv, 0, "the limit name ('max_text_bytes' or "
-                                                  "'max_tokens')");
+    ext_conn *conn = sqlite3_user_data(ctx);
+    const char *name = text_arg(ctx, fn, argv, 0,
+                                "the limit name ('max_text_bytes' or "
+                                "'max_tokens')");
     if (!name) return;
-    sqlite3_int64 *slot = elmo_limit_slot(&conn->limits, name);
+    sqlite3_int64 *slot = ext_limit_slot(&conn->limits, name);
     if (!slot) {
-        char shown[ELMO_SHOWN_MAX + 1];
+        char shown[EXT_SHOWN_MAX + 1];
         char *msg = sqlite3_mprintf("%s: unknown limit '%s'; valid limits: max_text_bytes, "
                                     "max_tokens",
-                                    fn, elmo_shown(name, shown));
-        elmo_result_failure(ctx, SQLITE_ERROR, msg);
+                                    fn, ext_shown(name, shown));
+        ext_result_failure(ctx, SQLITE_ERROR, msg);
         return;
     }
     sqlite3_int64 previous = *slot;
@@ -189,12 +191,12 @@ void elmo_limit_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         sqlite3_int64 v = sqlite3_value_int64(argv[1]);
         if (type != SQLITE_INTEGER || v < 1 || v > INT_MAX) {
             char *shown = type == SQLITE_INTEGER ? sqlite3_mprintf("%lld", (long long)v)
-                                                 : sqlite3_mprintf("%s", elmo_type_name(type));
+                                                 : sqlite3_mprintf("%s", ext_type_name(type));
             char *msg = shown ? sqlite3_mprintf("%s: %s must be an integer from 1 to %d, got %s",
                                                 fn, name, INT_MAX, shown)
                               : NULL;
             sqlite3_free(shown);
-            elmo_result_failure(ctx, SQLITE_ERROR, msg);
+            ext_result_failure(ctx, SQLITE_ERROR, msg);
             return;
         }
         *slot = v;

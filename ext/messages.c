@@ -8,8 +8,11 @@ SQLITE_EXTENSION_INIT3
 /* Length of the valid UTF-8 sequence at s [n], or 0 when s[0] does not start one. */
 static size_t utf8_sequence(const unsigned char *s, size_t n) {
     unsigned char c = s[0];
-    size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-                 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    size_t len = c < 0x80                 ? 1
+                 : c >= 0xC2 && c <= 0xDF ? 2
+                 : c >= 0xE0 && c <= 0xEF ? 3
+                 : c >= 0xF0 && c <= 0xF4 ? 4
+                                          : 0;
     if (len == 0 || len > n) return 0;
     for (size_t i = 1; i < len; i++)
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -20,7 +23,7 @@ static size_t utf8_sequence(const unsigned char *s, size_t n) {
     return len;
 }
 
-void elmo_message_clean(char *msg) {
+void ext_message_clean(char *msg) {
     size_t n = strlen(msg);
     for (size_t i = 0; i < n;) {
         size_t len = utf8_sequence((const unsigned char *)msg + i, n - i);
@@ -29,18 +32,18 @@ void elmo_message_clean(char *msg) {
     }
 }
 
-const char *elmo_shown(const char *s, char buf[ELMO_SHOWN_MAX + 1]) {
-    if (strlen(s) <= ELMO_SHOWN_MAX) return s;
-    memcpy(buf, s, ELMO_SHOWN_MAX - 3);
-    memcpy(buf + ELMO_SHOWN_MAX - 3, "...", 4);
+const char *ext_shown(const char *s, char buf[EXT_SHOWN_MAX + 1]) {
+    if (strlen(s) <= EXT_SHOWN_MAX) return s;
+    memcpy(buf, s, EXT_SHOWN_MAX - 3);
+    memcpy(buf + EXT_SHOWN_MAX - 3, "...", 4);
     return buf;
 }
 
-void elmo_result_failure(sqlite3_context *ctx, int rc, char *msg) {
+void ext_result_failure(sqlite3_context *ctx, int rc, char *msg) {
     if (rc == SQLITE_NOMEM || !msg) {
         sqlite3_result_error_nomem(ctx);
     } else {
-        elmo_message_clean(msg);
+        ext_message_clean(msg);
         sqlite3_result_error(ctx, msg, -1);
         sqlite3_result_error_code(ctx, rc);
     }

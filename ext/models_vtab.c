@@ -8,14 +8,25 @@
 SQLITE_EXTENSION_INIT3
 
 enum {
-    COL_NAME, COL_OPTIONS_PATH, COL_WEIGHTS_PATH, COL_DIM, COL_LAYERS, COL_PARAMS, COL_BYTES,
-    COL_LSTM_LAYERS, COL_PROJECTION_DIM, COL_LSTM_DIM, COL_MODEL_ID, COL_FORMAT,
-    COL_PRECISION, COL_FINGERPRINT
+    COL_NAME,
+    COL_OPTIONS_PATH,
+    COL_WEIGHTS_PATH,
+    COL_DIM,
+    COL_LAYERS,
+    COL_PARAMS,
+    COL_BYTES,
+    COL_LSTM_LAYERS,
+    COL_PROJECTION_DIM,
+    COL_LSTM_DIM,
+    COL_MODEL_ID,
+    COL_FORMAT,
+    COL_PRECISION,
+    COL_FINGERPRINT
 };
 
 typedef struct models_cursor {
     sqlite3_vtab_cursor base;
-    elmo_registry_row *rows;  /* [n] */
+    ext_registry_row *rows; /* [n] */
     int n;
     int row;
 } models_cursor;
@@ -63,7 +74,7 @@ static int models_open(sqlite3_vtab *vtab, sqlite3_vtab_cursor **out) {
 
 static int models_close(sqlite3_vtab_cursor *base) {
     models_cursor *cur = (models_cursor *)base;
-    elmo_registry_rows_free(cur->rows, cur->n);
+    ext_registry_rows_free(cur->rows, cur->n);
     sqlite3_free(cur);
     return SQLITE_OK;
 }
@@ -75,10 +86,10 @@ static int models_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxS
     (void)argc;
     (void)argv;
     models_cursor *cur = (models_cursor *)base;
-    elmo_registry_rows_free(cur->rows, cur->n);
+    ext_registry_rows_free(cur->rows, cur->n);
     cur->rows = NULL;
     cur->n = cur->row = 0;
-    return elmo_registry_list(&cur->rows, &cur->n);
+    return ext_registry_list(&cur->rows, &cur->n);
 }
 
 static int models_next(sqlite3_vtab_cursor *base) {
@@ -93,7 +104,7 @@ static int models_eof(sqlite3_vtab_cursor *base) {
 
 static int models_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col) {
     models_cursor *cur = (models_cursor *)base;
-    const elmo_registry_row *r = &cur->rows[cur->row];
+    const ext_registry_row *r = &cur->rows[cur->row];
     switch (col) {
     case COL_NAME: sqlite3_result_text(ctx, r->name, -1, SQLITE_TRANSIENT); break;
     case COL_OPTIONS_PATH: sqlite3_result_text(ctx, r->options_path, -1, SQLITE_TRANSIENT); break;
@@ -122,7 +133,7 @@ static int models_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
     return SQLITE_OK;
 }
 
-static const sqlite3_module models_module = {
+const sqlite3_module ext_models_module = {
     .iVersion = 0,
     .xCreate = NULL, /* eponymous only */
     .xConnect = models_connect,
@@ -137,7 +148,3 @@ static const sqlite3_module models_module = {
     .xColumn = models_column,
     .xRowid = models_rowid,
 };
-
-int elmo_register_models_vtab(sqlite3 *db) {
-    return sqlite3_create_module(db, "elmo_models", &models_module, NULL);
-}

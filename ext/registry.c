@@ -28,33 +28,33 @@ SQLITE_EXTENSION_INIT3
 
 /* What identifies a model file: its real path, size and modification time. */
 typedef struct file_id {
-    char *path;  /* realpath(), malloc'd */
+    char *path; /* realpath(), malloc'd */
     dev_t dev;
     ino_t ino;
     off_t size;
     struct timespec mtime;
 } file_id;
 
-struct elmo_handle {
+struct ext_handle {
     elmo_model *model;
-    file_id options;        /* path NULL: the model path carries its options */
-    file_id weights;        /* the weights file, or the model path */
-    int precision;          /* as requested (elmo_precision) */
-    int refs;               /* names + calls in progress */
+    file_id options; /* path NULL: the model path carries its options */
+    file_id weights; /* the weights file, or the model path */
+    int precision;   /* as requested (elmo_precision) */
+    int refs;        /* names + calls in progress */
     sqlite3_int64 id;
-    elmo_handle *next;
+    ext_handle *next;
 };
 
 typedef struct name_entry {
     char *name;
-    elmo_handle *model;
+    ext_handle *model;
     struct name_entry *next;
 } name_entry;
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static elmo_handle *models;   /* every model in memory */
-static name_entry *names;     /* registered names, in load order */
+static ext_handle *models; /* every model in memory */
+static name_entry *names;  /* registered names, in load order */
 static sqlite3_int64 last_id;
 
 static char *copy_string(const char *s) {
@@ -125,8 +125,8 @@ static int identify(const char *fn, const char *kind, const char *path, file_id 
                                                             : "HDF5 weights file");
         return SQLITE_ERROR;
     }
-    *id = (file_id){.path = real, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
-                    .mtime = st.st_mtim};
+    *id = (file_id){
+        .path = real, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size, .mtime = st.st_mtim};
     return SQLITE_OK;
 }
 
@@ -137,7 +137,7 @@ static int same_file(const file_id *a, const file_id *b) {
            a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-static int same_model(const elmo_handle *h, const file_id *o, const file_id *w, int precision) {
+static int same_model(const ext_handle *h, const file_id *o, const file_id *w, int precision) {
     return same_file(&h->options, o) && same_file(&h->weights, w) && h->precision == precision;
 }
 
@@ -149,9 +149,9 @@ static name_entry *find_name(const char *name) {
 
 /* Drops one reference; returns the handle to free (outside the lock) when it was the last.
  * Caller holds `lock`. */
-static elmo_handle *unref_locked(elmo_handle *h) {
+static ext_handle *unref_locked(ext_handle *h) {
     if (--h->refs > 0) return NULL;
-    for (elmo_handle **p = &models; *p; p = &(*p)->next)
+    for (ext_handle **p = &models; *p; p = &(*p)->next)
         if (*p == h) {
             *p = h->next;
             break;
@@ -159,7 +159,7 @@ static elmo_handle *unref_locked(elmo_handle *h) {
     return h;
 }
 
-static void handle_free(elmo_handle *h) {
+static void handle_free(ext_handle *h) {
     if (!h) return;
     elmo_model_free(h->model);
     free(h->options.path);
@@ -187,7 +187,7 @@ static void name_entry_free(name_entry *e) {
 }
 
 /* Appends e -> h, taking a reference to h. Caller holds `lock`. */
-static void add_name_locked(name_entry *e, elmo_handle *h) {
+static void add_name_locked(name_entry *e, ext_handle *h) {
     e->model = h;
     h->refs++;
     name_entry **tail = &names;
@@ -209,10 +209,9 @@ static char *name_list_locked(void) {
 
 /* "no model named 'x'; loaded: a, b" (or "no models are loaded"). Caller holds `lock`. */
 static int unknown_name_locked(const char *fn, const char *name, char **msg) {
-    char *list = name_list_locked(), shown[ELMO_SHOWN_MAX + 1];
-    name = elmo_shown(name, shown);
-    if (list)
-        *msg = sqlite3_mprintf("%s: no model named '%s'; loaded: %s", fn, name, list);
+    char *list = name_list_locked(), shown[EXT_SHOWN_MAX + 1];
+    name = ext_shown(name, shown);
+    if (list) *msg = sqlite3_mprintf("%s: no model named '%s'; loaded: %s", fn, name, list);
     else
         *msg = sqlite3_mprintf("%s: no model named '%s'; no models are loaded; load one with "
                                "SELECT elmo_load('%s', '/path/options.json', "
@@ -223,10 +222,10 @@ static int unknown_name_locked(const char *fn, const char *name, char **msg) {
 }
 
 /* The error for loading other files under a registered name. Caller holds `lock`. */
-static int name_conflict_locked(const char *fn, const char *name, const elmo_handle *h,
+static int name_conflict_locked(const char *fn, const char *name, const ext_handle *h,
                                 const file_id *o, const file_id *w, int precision, char **msg) {
-    char shown[ELMO_SHOWN_MAX + 1];
-    name = elmo_shown(name, shown);
+    char shown[EXT_SHOWN_MAX + 1];
+    name = ext_shown(name, shown);
     int same_paths = (h->options.path && o->path ? strcmp(h->options.path, o->path) == 0
                                                  : h->options.path == o->path) &&
                      strcmp(h->weights.path, w->path) == 0;
@@ -256,7 +255,7 @@ static int name_conflict_locked(const char *fn, const char *name, const elmo_han
 
 /* Reads the files into a new, unlisted handle that takes over o's and w's paths. */
 static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
-                       const elmo_load_params *params, const char *source, elmo_handle **out,
+                       const elmo_load_params *params, const char *source, ext_handle **out,
                        char **msg) {
     elmo_error err;
     elmo_model *model = NULL;
@@ -264,20 +263,24 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
                      : elmo_model_load_path(w->path, params, &model, &err);
     if (rc != ELMO_OK) {
         /* out of memory included: the core's message says how much and for what */
-        char shown[ELMO_SHOWN_MAX + 1];
+        char shown[EXT_SHOWN_MAX + 1];
         *msg = source ? sqlite3_mprintf("%s: cannot load the default model (%s): %s", fn, source,
                                         err.message)
                       : sqlite3_mprintf("%s: cannot load model '%s': %s", fn,
-                                        elmo_shown(name, shown), err.message);
+                                        ext_shown(name, shown), err.message);
         return SQLITE_ERROR;
     }
-    elmo_handle *h = calloc(1, sizeof *h);
+    ext_handle *h = calloc(1, sizeof *h);
     if (!h) {
         elmo_model_free(model);
         return SQLITE_NOMEM;
     }
-    *h = (elmo_handle){.model = model, .options = *o, .weights = *w,
-                       .precision = (int)params->precision, .refs = 0, .id = 0};
+    *h = (ext_handle){.model = model,
+                      .options = *o,
+                      .weights = *w,
+                      .precision = (int)params->precision,
+                      .refs = 0,
+                      .id = 0};
     o->path = w->path = NULL;
     *out = h;
     return SQLITE_OK;
@@ -291,9 +294,8 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
  * same lock as the registration, so that an elmo_unload in between cannot take it away.
  */
 static int load_named(const char *fn, const char *name, const char *options_path,
-                      const char *weights_path, const elmo_load_params *params,
-                      int keep_existing, const char *source, elmo_handle **acquire,
-                      char **msg) {
+                      const char *weights_path, const elmo_load_params *params, int keep_existing,
+                      const char *source, ext_handle **acquire, char **msg) {
     file_id o = {0}, w = {0};
     elmo_load_params defaults = elmo_load_default_params();
     if (!params) params = &defaults;
@@ -315,7 +317,7 @@ static int load_named(const char *fn, const char *name, const char *options_path
             *acquire = existing->model;
         }
     } else {
-        elmo_handle *h = models;
+        ext_handle *h = models;
         while (h && !same_model(h, &o, &w, precision)) h = h->next;
         if (!h) { /* read the files without blocking calls on loaded models */
             pthread_mutex_unlock(&lock);
@@ -345,12 +347,12 @@ out:
     return rc;
 }
 
-int elmo_registry_load(const char *fn, const char *name, const char *options_path,
-                       const char *weights_path, const elmo_load_params *params, char **msg) {
+int ext_registry_load(const char *fn, const char *name, const char *options_path,
+                      const char *weights_path, const elmo_load_params *params, char **msg) {
     return load_named(fn, name, options_path, weights_path, params, 0, NULL, NULL, msg);
 }
 
-int elmo_registry_unload(const char *fn, const char *name, char **msg) {
+int ext_registry_unload(const char *fn, const char *name, char **msg) {
     pthread_mutex_lock(&lock);
     name_entry **p = &names;
     while (*p && strcmp((*p)->name, name) != 0) p = &(*p)->next;
@@ -361,14 +363,14 @@ int elmo_registry_unload(const char *fn, const char *name, char **msg) {
     }
     name_entry *e = *p;
     *p = e->next;
-    elmo_handle *dead = unref_locked(e->model);
+    ext_handle *dead = unref_locked(e->model);
     pthread_mutex_unlock(&lock);
     handle_free(dead);
     name_entry_free(e);
     return SQLITE_OK;
 }
 
-static int acquire_existing(const char *name, elmo_handle **out) {
+static int acquire_existing(const char *name, ext_handle **out) {
     pthread_mutex_lock(&lock);
     name_entry *e = find_name(name);
     if (e) {
@@ -402,16 +404,15 @@ static int no_default_model(const char *fn, char **msg) {
 
 /* Loads the default model the environment names, unless one is registered meanwhile, and
  * takes a reference to it in *out. */
-static int load_default(const char *fn, elmo_handle **out, char **msg) {
+static int load_default(const char *fn, ext_handle **out, char **msg) {
     char *options = NULL, *weights = NULL;
-    int rc = elmo_default_model_files(fn, &options, &weights, msg);
+    int rc = ext_default_model_files(fn, &options, &weights, msg);
     if (rc == SQLITE_OK && !weights) return no_default_model(fn, msg);
     if (rc == SQLITE_OK) {
         const char *dir = getenv("ELMO_MODEL");
         char *source = dir && *dir ? sqlite3_mprintf("ELMO_MODEL=%s", dir)
                                    : sqlite3_mprintf("ELMO_OPTIONS and ELMO_WEIGHTS");
-        rc = source ? load_named(fn, ELMO_DEFAULT_MODEL, options, weights, NULL, 1, source, out,
-                                 msg)
+        rc = source ? load_named(fn, EXT_DEFAULT_MODEL, options, weights, NULL, 1, source, out, msg)
                     : SQLITE_NOMEM;
         sqlite3_free(source);
     }
@@ -420,27 +421,29 @@ static int load_default(const char *fn, elmo_handle **out, char **msg) {
     return rc;
 }
 
-int elmo_registry_acquire(const char *fn, const char *name, elmo_handle **out, char **msg) {
+int ext_registry_acquire(const char *fn, const char *name, ext_handle **out, char **msg) {
     *out = NULL;
     if (acquire_existing(name, out)) return SQLITE_OK;
-    if (strcmp(name, ELMO_DEFAULT_MODEL) == 0) return load_default(fn, out, msg);
+    if (strcmp(name, EXT_DEFAULT_MODEL) == 0) return load_default(fn, out, msg);
     pthread_mutex_lock(&lock);
     int rc = unknown_name_locked(fn, name, msg);
     pthread_mutex_unlock(&lock);
     return rc;
 }
 
-void elmo_registry_release(elmo_handle *h) {
+void ext_registry_release(ext_handle *h) {
     if (!h) return;
     pthread_mutex_lock(&lock);
-    elmo_handle *dead = unref_locked(h);
+    ext_handle *dead = unref_locked(h);
     pthread_mutex_unlock(&lock);
     handle_free(dead);
 }
 
-const elmo_model *elmo_handle_model(const elmo_handle *h) { return h ? h->model : NULL; }
+const elmo_model *ext_handle_model(const ext_handle *h) {
+    return h ? h->model : NULL;
+}
 
-void elmo_registry_rows_free(elmo_registry_row *rows, int n) {
+void ext_registry_rows_free(ext_registry_row *rows, int n) {
     for (int i = 0; rows && i < n; i++) {
         sqlite3_free(rows[i].name);
         sqlite3_free(rows[i].options_path);
@@ -449,21 +452,21 @@ void elmo_registry_rows_free(elmo_registry_row *rows, int n) {
     sqlite3_free(rows);
 }
 
-int elmo_registry_list(elmo_registry_row **out, int *n_out) {
+int ext_registry_list(ext_registry_row **out, int *n_out) {
     *out = NULL;
     *n_out = 0;
     pthread_mutex_lock(&lock);
     int n = 0;
     for (name_entry *e = names; e; e = e->next) n++;
-    elmo_registry_row *rows = sqlite3_malloc64((n ? n : 1) * sizeof *rows); /* [n] */
+    ext_registry_row *rows = sqlite3_malloc64((n ? n : 1) * sizeof *rows); /* [n] */
     int rc = rows ? SQLITE_OK : SQLITE_NOMEM;
     if (rows) memset(rows, 0, (n ? n : 1) * sizeof *rows);
     int i = 0;
     for (name_entry *e = names; e && rc == SQLITE_OK; e = e->next, i++) {
-        elmo_registry_row *r = &rows[i];
+        ext_registry_row *r = &rows[i];
         r->name = sqlite3_mprintf("%s", e->name);
-        r->options_path = e->model->options.path
-                              ? sqlite3_mprintf("%s", e->model->options.path) : NULL;
+        r->options_path =
+            e->model->options.path ? sqlite3_mprintf("%s", e->model->options.path) : NULL;
         r->weights_path = sqlite3_mprintf("%s", e->model->weights.path);
         elmo_model_get_info(e->model->model, &r->info);
         r->model_id = e->model->id;
@@ -472,7 +475,7 @@ int elmo_registry_list(elmo_registry_row **out, int *n_out) {
     }
     pthread_mutex_unlock(&lock);
     if (rc) {
-        elmo_registry_rows_free(rows, n);
+        ext_registry_rows_free(rows, n);
         return rc;
     }
     *out = rows;

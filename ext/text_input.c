@@ -1,36 +1,11 @@
 /* text_input.c - turning a SQL text argument into a tokenized elmo_sentence, under the
- * per-connection limits of elmo_limit(). */
+ * per-connection limits of elmo_limit(), and the checks shared by other arguments. */
 #include <string.h>
 
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-elmo_conn *elmo_conn_new(void) {
-    elmo_conn *conn = sqlite3_malloc64(sizeof *conn);
-    if (!conn) return NULL;
-    conn->refs = 1;
-    conn->limits.max_text_bytes = ELMO_DEFAULT_MAX_TEXT_BYTES;
-    conn->limits.max_tokens = ELMO_DEFAULT_MAX_TOKENS;
-    return conn;
-}
-
-elmo_conn *elmo_conn_ref(elmo_conn *conn) {
-    conn->refs++;
-    return conn;
-}
-
-void elmo_conn_unref(void *p) {
-    elmo_conn *conn = p;
-    if (conn && --conn->refs == 0) sqlite3_free(conn);
-}
-
-sqlite3_int64 *elmo_limit_slot(elmo_limits *limits, const char *name) {
-    if (strcmp(name, "max_text_bytes") == 0) return &limits->max_text_bytes;
-    if (strcmp(name, "max_tokens") == 0) return &limits->max_tokens;
-    return NULL;
-}
-
-const char *elmo_type_name(int type) {
+const char *ext_type_name(int type) {
     switch (type) {
     case SQLITE_INTEGER: return "INTEGER";
     case SQLITE_FLOAT: return "REAL";
@@ -40,23 +15,23 @@ const char *elmo_type_name(int type) {
     }
 }
 
-int elmo_check_no_nul(const char *fn, const char *what, const char *s, size_t len, char **msg) {
+int ext_check_no_nul(const char *fn, const char *what, const char *s, size_t len, char **msg) {
     size_t at = strlen(s);
     if (at == len) return SQLITE_OK;
-    *msg = sqlite3_mprintf("%s: %s contain%s a NUL character (at byte %lld of %lld); remove it",
-                           fn, what, strcmp(what, "options") == 0 ? "" : "s", (long long)at,
+    *msg = sqlite3_mprintf("%s: %s contain%s a NUL character (at byte %lld of %lld); remove it", fn,
+                           what, strcmp(what, "options") == 0 ? "" : "s", (long long)at,
                            (long long)len);
     return SQLITE_ERROR;
 }
 
-void elmo_text_free(elmo_text *t) {
+void ext_text_free(ext_text *t) {
     if (!t) return;
     sqlite3_free(t->spans);
     memset(t, 0, sizeof *t);
 }
 
-int elmo_text_read(const char *fn, sqlite3_value *value, const elmo_limits *limits,
-                   elmo_tokenizer tokenizer, elmo_text *t, char **msg) {
+int ext_text_read(const char *fn, sqlite3_value *value, const ext_limits *limits,
+                  elmo_tokenizer tokenizer, ext_text *t, char **msg) {
     memset(t, 0, sizeof *t);
     int type = sqlite3_value_type(value);
     if (type == SQLITE_NULL) {
@@ -64,7 +39,7 @@ int elmo_text_read(const char *fn, sqlite3_value *value, const elmo_limits *limi
         return SQLITE_OK;
     }
     if (type != SQLITE_TEXT) {
-        *msg = sqlite3_mprintf("%s: text must be TEXT or NULL, got %s", fn, elmo_type_name(type));
+        *msg = sqlite3_mprintf("%s: text must be TEXT or NULL, got %s", fn, ext_type_name(type));
         return SQLITE_ERROR;
     }
     /* Bytes as stored: no UTF-8 validation, the tokenizer keeps invalid bytes as word bytes.

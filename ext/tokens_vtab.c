@@ -14,18 +14,18 @@ enum { COL_I, COL_TOKEN, COL_START, COL_END, COL_VECTOR, COL_TEXT, COL_OPTIONS }
 typedef struct tokens_vtab {
     sqlite3_vtab base;
     sqlite3 *db;
-    elmo_conn *conn;
+    ext_conn *conn;
 } tokens_vtab;
 
 typedef struct tokens_cursor {
     sqlite3_vtab_cursor base;
-    char *text;              /* copy of the text argument [len + 1] */
+    char *text; /* copy of the text argument [len + 1] */
     size_t len;
-    elmo_span *spans;        /* [n] */
+    elmo_span *spans; /* [n] */
     size_t n;
-    float *vectors;          /* [n, width] */
+    float *vectors; /* [n, width] */
     size_t width;
-    sqlite3_value *options;  /* copy of the options argument, or NULL */
+    sqlite3_value *options; /* copy of the options argument, or NULL */
     size_t row;
 } tokens_cursor;
 
@@ -52,10 +52,10 @@ static int tokens_disconnect(sqlite3_vtab *vtab) {
 }
 
 static int tokens_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
-    int rc = elmo_plan_arguments(vtab, info, COL_TEXT, COL_OPTIONS,
-                                 "elmo_tokens: the text argument is missing; call it as "
-                                 "elmo_tokens(text [, options]), e.g. SELECT * FROM "
-                                 "elmo_tokens('The bank raised rates.')");
+    int rc = ext_plan_arguments(vtab, info, COL_TEXT, COL_OPTIONS,
+                                "elmo_tokens: the text argument is missing; call it as "
+                                "elmo_tokens(text [, options]), e.g. SELECT * FROM "
+                                "elmo_tokens('The bank raised rates.')");
     info->estimatedCost = 1000.0; /* one run of the model */
     info->estimatedRows = 20;
     return rc;
@@ -85,7 +85,7 @@ static int tokens_close(sqlite3_vtab_cursor *base) {
 }
 
 static int fail(tokens_cursor *cur, int rc, char *msg) {
-    return elmo_vtab_fail(cur->base.pVtab, rc, msg);
+    return ext_vtab_fail(cur->base.pVtab, rc, msg);
 }
 
 static int tokens_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, int argc,
@@ -95,16 +95,16 @@ static int tokens_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxS
     tokens_cursor *cur = (tokens_cursor *)base;
     tokens_vtab *vtab = (tokens_vtab *)base->pVtab;
     cursor_reset(cur);
-    if (!(idxNum & ELMO_ARG_FIRST) || argc < 1) return SQLITE_OK; /* not reached */
-    sqlite3_value *options_arg = idxNum & ELMO_ARG_SECOND && argc > 1 ? argv[1] : NULL;
-    elmo_call_options opts;
-    elmo_text text = {0};
+    if (!(idxNum & EXT_ARG_FIRST) || argc < 1) return SQLITE_OK; /* not reached */
+    sqlite3_value *options_arg = idxNum & EXT_ARG_SECOND && argc > 1 ? argv[1] : NULL;
+    ext_call_options opts;
+    ext_text text = {0};
     char *msg = NULL;
-    int rc = elmo_options_parse(fn, options_arg, &opts, &msg);
+    int rc = ext_options_parse(fn, options_arg, &opts, &msg);
     if (rc) return fail(cur, rc, msg);
-    rc = elmo_text_read(fn, argv[0], &vtab->conn->limits, opts.tokenizer, &text, &msg);
+    rc = ext_text_read(fn, argv[0], &vtab->conn->limits, opts.tokenizer, &text, &msg);
     if (rc == SQLITE_OK && !text.is_null && text.sentence.n_tokens > 0) {
-        rc = elmo_embed_tokens(vtab->db, fn, &opts, &text, &cur->vectors, &cur->width, &msg);
+        rc = ext_embed_tokens(vtab->db, fn, &opts, &text, &cur->vectors, &cur->width, &msg);
         if (rc == SQLITE_OK) {
             cur->text = sqlite3_malloc64(text.len + 1); /* the argument outlives xFilter */
             if (options_arg) cur->options = sqlite3_value_dup(options_arg);
@@ -119,8 +119,8 @@ static int tokens_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxS
             text.spans = NULL;
         }
     }
-    elmo_text_free(&text);
-    elmo_options_free(&opts);
+    ext_text_free(&text);
+    ext_options_free(&opts);
     if (rc) {
         cursor_reset(cur);
         return fail(cur, rc, msg);
@@ -150,7 +150,7 @@ static int tokens_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
     case COL_START: sqlite3_result_int64(ctx, (sqlite3_int64)span->start); break;
     case COL_END: sqlite3_result_int64(ctx, (sqlite3_int64)span->end); break;
     case COL_VECTOR:
-        elmo_result_vector(ctx, cur->vectors + cur->row * cur->width, cur->width);
+        ext_result_vector(ctx, cur->vectors + cur->row * cur->width, cur->width);
         break;
     case COL_TEXT:
         sqlite3_result_text64(ctx, cur->text, cur->len, SQLITE_TRANSIENT, SQLITE_UTF8);
@@ -167,7 +167,7 @@ static int tokens_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
     return SQLITE_OK;
 }
 
-static const sqlite3_module tokens_module = {
+const sqlite3_module ext_tokens_module = {
     .iVersion = 0,
     .xCreate = NULL, /* eponymous only */
     .xConnect = tokens_connect,
@@ -182,9 +182,3 @@ static const sqlite3_module tokens_module = {
     .xColumn = tokens_column,
     .xRowid = tokens_rowid,
 };
-
-int elmo_register_tokens_vtab(sqlite3 *db, elmo_conn *conn) {
-    int rc = sqlite3_create_module_v2(db, "elmo_tokens", &tokens_module, elmo_conn_ref(conn),
-                                      elmo_conn_unref);
-    return rc;
-}

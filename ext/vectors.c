@@ -10,7 +10,7 @@
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-void elmo_vector_encode(const float *x, size_t n, unsigned char *out) {
+void ext_vector_encode(const float *x, size_t n, unsigned char *out) {
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &x[i], 4);
@@ -25,15 +25,15 @@ static float decode_one(const unsigned char *p) {
     return f;
 }
 
-void elmo_result_vector(sqlite3_context *ctx, const float *x, size_t n) {
+void ext_result_vector(sqlite3_context *ctx, const float *x, size_t n) {
     unsigned char *blob = sqlite3_malloc64(n ? 4 * n : 1); /* [4n] */
     if (!blob) {
         sqlite3_result_error_nomem(ctx);
         return;
     }
-    elmo_vector_encode(x, n, blob);
+    ext_vector_encode(x, n, blob);
     sqlite3_result_blob64(ctx, blob, 4 * n, sqlite3_free);
-    sqlite3_result_subtype(ctx, ELMO_VECTOR_SUBTYPE);
+    sqlite3_result_subtype(ctx, EXT_VECTOR_SUBTYPE);
 }
 
 static int not_finite(const char *fn, const char *which, size_t i, char **msg) {
@@ -112,7 +112,7 @@ static int read_vector(const char *fn, const char *which, sqlite3_value *v, floa
     else if (type == SQLITE_TEXT) rc = read_json(fn, which, v, x, n, msg);
     else {
         *msg = sqlite3_mprintf("%s: %s must be a float32 BLOB or a JSON array, got %s", fn, which,
-                               elmo_type_name(type));
+                               ext_type_name(type));
         rc = SQLITE_ERROR;
     }
     if (rc) {
@@ -122,7 +122,7 @@ static int read_vector(const char *fn, const char *which, sqlite3_value *v, floa
     return rc;
 }
 
-void elmo_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+void ext_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     (void)argc;
     float *a = NULL, *b = NULL; /* [na], [nb] */
     size_t na = 0, nb = 0;
@@ -135,7 +135,7 @@ void elmo_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
         rc = SQLITE_ERROR;
     }
     if (rc) {
-        elmo_result_failure(ctx, rc, msg);
+        ext_result_failure(ctx, rc, msg);
     } else if (a && b) {
         double dot = 0, aa = 0, bb = 0;
         for (size_t i = 0; i < na; i++) {
@@ -167,14 +167,14 @@ static int format_float(float f, char *buf, size_t cap) {
     return len;
 }
 
-void elmo_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+void ext_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     (void)argc;
     float *x = NULL; /* [n] */
     size_t n = 0;
     char *msg = NULL;
     int rc = read_vector("elmo_json", "the argument", argv[0], &x, &n, &msg);
     if (rc) {
-        elmo_result_failure(ctx, rc, msg);
+        ext_result_failure(ctx, rc, msg);
         return;
     }
     if (!x) return; /* NULL */
@@ -193,5 +193,5 @@ void elmo_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     *p++ = ']';
     sqlite3_free(x);
     sqlite3_result_text64(ctx, out, (sqlite3_uint64)(p - out), sqlite3_free, SQLITE_UTF8);
-    sqlite3_result_subtype(ctx, ELMO_JSON_SUBTYPE); /* json_object() etc. nest it as JSON */
+    sqlite3_result_subtype(ctx, EXT_JSON_SUBTYPE); /* json_object() etc. nest it as JSON */
 }

@@ -3,8 +3,8 @@
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-int elmo_plan_arguments(sqlite3_vtab *vtab, sqlite3_index_info *info, int required_col,
-                        int optional_col, const char *missing_message) {
+int ext_plan_arguments(sqlite3_vtab *vtab, sqlite3_index_info *info, int required_col,
+                       int optional_col, const char *missing_message) {
     int first = -1, second = -1, unusable = 0, seen_required = 0;
     for (int i = 0; i < info->nConstraint; i++) {
         const struct sqlite3_index_constraint *c = &info->aConstraint[i];
@@ -31,18 +31,18 @@ int elmo_plan_arguments(sqlite3_vtab *vtab, sqlite3_index_info *info, int requir
     if (first >= 0) {
         info->aConstraintUsage[first].argvIndex = ++arg;
         info->aConstraintUsage[first].omit = 1;
-        info->idxNum |= ELMO_ARG_FIRST;
+        info->idxNum |= EXT_ARG_FIRST;
     }
     if (second >= 0) {
         info->aConstraintUsage[second].argvIndex = ++arg;
         info->aConstraintUsage[second].omit = 1;
-        info->idxNum |= ELMO_ARG_SECOND;
+        info->idxNum |= EXT_ARG_SECOND;
     }
     return SQLITE_OK;
 }
 
-int elmo_vtab_fail(sqlite3_vtab *vtab, int rc, char *msg) {
-    if (msg) elmo_message_clean(msg);
+int ext_vtab_fail(sqlite3_vtab *vtab, int rc, char *msg) {
+    if (msg) ext_message_clean(msg);
     sqlite3_free(vtab->zErrMsg);
     vtab->zErrMsg = msg;
     return msg ? rc : SQLITE_NOMEM;

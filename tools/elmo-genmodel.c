@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +37,12 @@
 #define MAX_RANK 8
 #define NAME_LEN 128
 #define MAX_EDITS 256
-#define MAX_SIZE_FIELD 1000000               /* upper bound for H, P, d_c, filter sizes */
+#define MAX_SIZE_FIELD 1000000                /* upper bound for H, P, d_c, filter sizes */
 #define MAX_DATASET_ELEMS (UINT64_C(1) << 32) /* 16 GiB of fp32: refuse anything larger */
 
 static const char *prog = "elmo-genmodel";
 
-static void fail(const char *fmt, ...)
-{
+static void fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "%s: error: ", prog);
@@ -58,28 +58,28 @@ static void fail(const char *fmt, ...)
 typedef enum clip_style { CLIP_NULL, CLIP_ABSENT, CLIP_ZERO } clip_style;
 
 typedef struct model_options {
-    int char_dim;                    /* d_c */
+    int char_dim; /* d_c */
     int n_filters;
-    int filter_width[MAX_FILTERS];   /* w_i */
-    int filter_count[MAX_FILTERS];   /* n_i */
+    int filter_width[MAX_FILTERS]; /* w_i */
+    int filter_count[MAX_FILTERS]; /* n_i */
     int n_highway;
-    const char *activation;          /* "relu" or "tanh" */
+    const char *activation; /* "relu" or "tanh" */
     int n_characters;
     int max_chars;
-    int dim;                         /* H */
-    int proj;                        /* P */
-    int layers;                      /* L */
-    double cell_clip;                /* 0 = no clipping */
-    double proj_clip;                /* 0 = no clipping */
+    int dim;          /* H */
+    int proj;         /* P */
+    int layers;       /* L */
+    double cell_clip; /* 0 = no clipping */
+    double proj_clip; /* 0 = no clipping */
     bool skip;
-    bool force_cnn_proj;             /* write CNN_proj even when F == P */
-    bool force_lstm_proj;            /* write W_P_0 even when P >= H */
+    bool force_cnn_proj;  /* write CNN_proj even when F == P */
+    bool force_lstm_proj; /* write W_P_0 even when P >= H */
 } model_options;
 
 typedef struct shape_preset {
     const char *name;
     int dim, proj, n_highway;
-    bool tiny;                       /* fixture CNN instead of the published one */
+    bool tiny; /* fixture CNN instead of the published one */
 } shape_preset;
 
 static const shape_preset presets[] = {
@@ -89,8 +89,7 @@ static const shape_preset presets[] = {
     {"original", 4096, 512, 2, false},
 };
 
-static void apply_preset(model_options *m, const shape_preset *p)
-{
+static void apply_preset(model_options *m, const shape_preset *p) {
     static const int pub_w[] = {1, 2, 3, 4, 5, 6, 7};
     static const int pub_n[] = {32, 32, 64, 128, 256, 512, 1024};
     static const int tiny_w[] = {1, 2, 3, 4, 5};
@@ -117,8 +116,7 @@ static void apply_preset(model_options *m, const shape_preset *p)
 static int total_filters(const model_options *m) /* F */
 {
     int f = 0;
-    for (int i = 0; i < m->n_filters; i++)
-        f += m->filter_count[i];
+    for (int i = 0; i < m->n_filters; i++) f += m->filter_count[i];
     return f;
 }
 
@@ -132,12 +130,12 @@ static const char *elem_type_names[] = {"f32", "f64", "i32", "f16"};
 static const size_t elem_type_bytes[] = {4, 8, 4, 2};
 
 typedef struct dataset_spec {
-    char name[NAME_LEN];             /* path without leading '/', e.g. "CNN/W_cnn_0" */
+    char name[NAME_LEN]; /* path without leading '/', e.g. "CNN/W_cnn_0" */
     int rank;
     hsize_t dims[MAX_RANK];
     elem_type type;
     bool omit;
-    bool reshaped, retyped;          /* to reject the same edit given twice */
+    bool reshaped, retyped; /* to reject the same edit given twice */
 } dataset_spec;
 
 typedef struct plan {
@@ -145,8 +143,7 @@ typedef struct plan {
     size_t n, cap;
 } plan;
 
-static int plan_add(plan *p, int rank, const hsize_t *dims, const char *fmt, ...)
-{
+static int plan_add(plan *p, int rank, const hsize_t *dims, const char *fmt, ...) {
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 64;
         dataset_spec *v = realloc(p->v, cap * sizeof *v);
@@ -170,8 +167,7 @@ static int plan_add(plan *p, int rank, const hsize_t *dims, const char *fmt, ...
 }
 
 /* docs/model.md §4, in the order of the official files' groups. */
-static int build_plan(const model_options *m, plan *p)
-{
+static int build_plan(const model_options *m, plan *p) {
     hsize_t dc = (hsize_t)m->char_dim, F = (hsize_t)total_filters(m);
     hsize_t H = (hsize_t)m->dim, P = (hsize_t)m->proj;
     int rc = 0;
@@ -204,8 +200,7 @@ static int build_plan(const model_options *m, plan *p)
     return rc ? -1 : 0;
 }
 
-static uint64_t dataset_elems(const dataset_spec *d)
-{
+static uint64_t dataset_elems(const dataset_spec *d) {
     uint64_t n = 1;
     for (int i = 0; i < d->rank; i++)
         n *= d->dims[i]; /* bounded by the checks in parse_dims / parse_int */
@@ -221,20 +216,18 @@ typedef enum edit_kind { EDIT_OMIT, EDIT_RESHAPE, EDIT_DTYPE } edit_kind;
 typedef struct edit {
     edit_kind kind;
     char name[NAME_LEN];
-    int rank;                        /* EDIT_RESHAPE */
-    hsize_t dims[MAX_RANK];          /* EDIT_RESHAPE */
-    elem_type type;                  /* EDIT_DTYPE */
+    int rank;               /* EDIT_RESHAPE */
+    hsize_t dims[MAX_RANK]; /* EDIT_RESHAPE */
+    elem_type type;         /* EDIT_DTYPE */
 } edit;
 
 /* --omit also accepts a group (e.g. CNN_high_1): every dataset below it is left out. */
-static bool omit_matches(const char *pattern, const char *name)
-{
+static bool omit_matches(const char *pattern, const char *name) {
     size_t n = strlen(pattern);
     return strcmp(pattern, name) == 0 || (strncmp(pattern, name, n) == 0 && name[n] == '/');
 }
 
-static int apply_edit(plan *p, const edit *e)
-{
+static int apply_edit(plan *p, const edit *e) {
     static const char *flag[] = {"--omit", "--reshape", "--dtype"};
     bool matched = false;
 
@@ -247,8 +240,7 @@ static int apply_edit(plan *p, const edit *e)
             }
             continue;
         }
-        if (strcmp(e->name, d->name) != 0)
-            continue;
+        if (strcmp(e->name, d->name) != 0) continue;
         matched = true;
         if (e->kind == EDIT_RESHAPE) {
             if (d->reshaped) {
@@ -279,25 +271,21 @@ static int apply_edit(plan *p, const edit *e)
  * Seeded values
  * ------------------------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *state)
-{
+static uint64_t splitmix64(uint64_t *state) {
     uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
     z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
     return z ^ (z >> 31);
 }
 
-static uint64_t fnv1a64(const char *s)
-{
+static uint64_t fnv1a64(const char *s) {
     uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
     return h;
 }
 
 /* Uniform in [-1, 1): a 24-bit integer times 2^-23, exact in float. */
-static float uniform_pm1(uint64_t *state)
-{
+static float uniform_pm1(uint64_t *state) {
     int32_t k = (int32_t)(splitmix64(state) >> 40) - (1 << 23);
     return (float)k * 0x1p-23f;
 }
@@ -309,15 +297,11 @@ static float uniform_pm1(uint64_t *state)
  * ~0.4, LSTM gate pre-activations rms ~0.2-0.3 (max ~1.2), layer outputs rms ~0.2-0.25; no
  * gate saturates and clipping at 3 never fires (pass a small --cell-clip to exercise it).
  * +-1/sqrt(fan_in) shrinks every layer by sqrt(3) and leaves LSTM outputs at rms ~0.03. */
-static float value_scale(const dataset_spec *d)
-{
-    if (strcmp(d->name, "char_embed") == 0)
-        return 1.0f;
-    if (d->rank <= 1)
-        return 0.1f;
+static float value_scale(const dataset_spec *d) {
+    if (strcmp(d->name, "char_embed") == 0) return 1.0f;
+    if (d->rank <= 1) return 0.1f;
     uint64_t fan_in = 1;
-    for (int i = 0; i + 1 < d->rank; i++)
-        fan_in *= d->dims[i];
+    for (int i = 0; i + 1 < d->rank; i++) fan_in *= d->dims[i];
     return fan_in ? (float)sqrt(3.0 / (double)fan_in) : 1.0f;
 }
 
@@ -325,52 +309,43 @@ static void fill_values(const dataset_spec *d, uint64_t seed, float *out, size_t
 {
     uint64_t state = seed ^ fnv1a64(d->name);
     float scale = value_scale(d);
-    for (size_t i = 0; i < n; i++)
-        out[i] = scale * uniform_pm1(&state);
+    for (size_t i = 0; i < n; i++) out[i] = scale * uniform_pm1(&state);
 }
 
 /* ---------------------------------------------------------------------------------------
  * HDF5 writing
  * ------------------------------------------------------------------------------------- */
 
-static herr_t innermost_error(unsigned n, const H5E_error2_t *e, void *data)
-{
-    if (n == 0 && e->desc)
-        snprintf((char *)data, 256, "%s", e->desc);
+static herr_t innermost_error(unsigned n, const H5E_error2_t *e, void *data) {
+    if (n == 0 && e->desc) snprintf((char *)data, 256, "%s", e->desc);
     return 0;
 }
 
 /* Reports a failed HDF5 call with HDF5's own description of the innermost error. */
-static void h5_fail(const char *fmt, ...)
-{
+static void h5_fail(const char *fmt, ...) {
     char what[512], why[256] = "";
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     /* Best effort: if HDF5 cannot even walk its error stack, report without its reason. */
-    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, why) < 0)
-        why[0] = '\0';
+    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, why) < 0) why[0] = '\0';
     (void)H5Eclear2(H5E_DEFAULT);
     fail("%s%s%s", what, why[0] ? ": " : "", why);
 }
 
 /* Closes an HDF5 object (a negative id means "never opened"); reports a failure. */
-static int h5_close(herr_t (*close_fn)(hid_t), hid_t id, const char *what)
-{
-    if (id < 0 || close_fn(id) >= 0)
-        return 0;
+static int h5_close(herr_t (*close_fn)(hid_t), hid_t id, const char *what) {
+    if (id < 0 || close_fn(id) >= 0) return 0;
     h5_fail("closing %s", what);
     return -1;
 }
 
 /* IEEE binary16 little-endian; HDF5 1.10 has no predefined half type (h5py builds it the
  * same way). */
-static hid_t make_f16_type(void)
-{
+static hid_t make_f16_type(void) {
     hid_t t = H5Tcopy(H5T_IEEE_F32LE);
-    if (t < 0)
-        return -1;
+    if (t < 0) return -1;
     if (H5Tset_fields(t, 15, 10, 5, 0, 10) < 0 || H5Tset_precision(t, 16) < 0 ||
         H5Tset_size(t, 2) < 0 || H5Tset_ebias(t, 15) < 0) {
         (void)H5Tclose(t); /* the caller reports the failure */
@@ -381,8 +356,7 @@ static hid_t make_f16_type(void)
 
 /* Creates every missing group on the path of dataset `name` ("a/b/ds" -> a, a/b). Groups are
  * created only for datasets actually written, so omitting a whole group removes it. */
-static int ensure_parent_groups(hid_t file, hid_t gcpl, const char *name)
-{
+static int ensure_parent_groups(hid_t file, hid_t gcpl, const char *name) {
     char path[NAME_LEN];
     for (const char *slash = strchr(name, '/'); slash; slash = strchr(slash + 1, '/')) {
         size_t len = (size_t)(slash - name);
@@ -393,24 +367,20 @@ static int ensure_parent_groups(hid_t file, hid_t gcpl, const char *name)
             h5_fail("checking for group /%s", path);
             return -1;
         }
-        if (exists)
-            continue;
+        if (exists) continue;
         hid_t g = H5Gcreate2(file, path, H5P_DEFAULT, gcpl, H5P_DEFAULT);
         if (g < 0) {
             h5_fail("creating group /%s", path);
             return -1;
         }
-        if (h5_close(H5Gclose, g, path) < 0)
-            return -1;
+        if (h5_close(H5Gclose, g, path) < 0) return -1;
     }
     return 0;
 }
 
 /* Fills the dataset's values and writes them with one H5Dwrite; HDF5 converts float to
  * f64/f16 on the way. i32 datasets get round(1000 * value) so they are not all zero. */
-static int write_dataset(hid_t file, hid_t dcpl, hid_t f16, const dataset_spec *d,
-                         uint64_t seed)
-{
+static int write_dataset(hid_t file, hid_t dcpl, hid_t f16, const dataset_spec *d, uint64_t seed) {
     size_t n = (size_t)dataset_elems(d);
     int32_t *ints = NULL; /* [n], i32 datasets only */
     int rc = -1;
@@ -430,8 +400,7 @@ static int write_dataset(hid_t file, hid_t dcpl, hid_t f16, const dataset_spec *
             fail("out of memory for %s (%zu values)", d->name, n);
             goto done;
         }
-        for (size_t i = 0; i < n; i++)
-            ints[i] = (int32_t)lrintf(values[i] * 1000.0f);
+        for (size_t i = 0; i < n; i++) ints[i] = (int32_t)lrintf(values[i] * 1000.0f);
         buf = ints;
         mem_type = H5T_NATIVE_INT32;
     }
@@ -453,17 +422,14 @@ static int write_dataset(hid_t file, hid_t dcpl, hid_t f16, const dataset_spec *
     }
     rc = 0;
 done:
-    if (h5_close(H5Dclose, dset, d->name) < 0)
-        rc = -1;
-    if (h5_close(H5Sclose, space, "a dataspace") < 0)
-        rc = -1;
+    if (h5_close(H5Dclose, dset, d->name) < 0) rc = -1;
+    if (h5_close(H5Sclose, space, "a dataspace") < 0) rc = -1;
     free(ints);
     free(values);
     return rc;
 }
 
-static int write_weights(const char *path, const plan *p, uint64_t seed)
-{
+static int write_weights(const char *path, const plan *p, uint64_t seed) {
     int rc = -1;
     hid_t file = -1, gcpl = -1, dcpl = -1, f16 = -1;
 
@@ -484,24 +450,18 @@ static int write_weights(const char *path, const plan *p, uint64_t seed)
     }
     for (size_t i = 0; i < p->n; i++) {
         const dataset_spec *d = &p->v[i];
-        if (d->omit)
-            continue;
+        if (d->omit) continue;
         if (ensure_parent_groups(file, gcpl, d->name) < 0 ||
             write_dataset(file, dcpl, f16, d, seed) < 0)
             goto done;
     }
     rc = 0;
 done:
-    if (h5_close(H5Fclose, file, path) < 0)
-        rc = -1;
-    if (h5_close(H5Tclose, f16, "the f16 type") < 0)
-        rc = -1;
-    if (h5_close(H5Pclose, dcpl, "a property list") < 0)
-        rc = -1;
-    if (h5_close(H5Pclose, gcpl, "a property list") < 0)
-        rc = -1;
-    if (rc != 0 && file >= 0)
-        unlink(path); /* never leave a half-written model behind */
+    if (h5_close(H5Fclose, file, path) < 0) rc = -1;
+    if (h5_close(H5Tclose, f16, "the f16 type") < 0) rc = -1;
+    if (h5_close(H5Pclose, dcpl, "a property list") < 0) rc = -1;
+    if (h5_close(H5Pclose, gcpl, "a property list") < 0) rc = -1;
+    if (rc != 0 && file >= 0) unlink(path); /* never leave a half-written model behind */
     return rc;
 }
 
@@ -509,10 +469,8 @@ done:
  * Options JSON (docs/model.md §2)
  * ------------------------------------------------------------------------------------- */
 
-static bool add_clip(cJSON *lstm, const char *key, double clip, clip_style style)
-{
-    if (clip > 0)
-        return cJSON_AddNumberToObject(lstm, key, clip) != NULL;
+static bool add_clip(cJSON *lstm, const char *key, double clip, clip_style style) {
+    if (clip > 0) return cJSON_AddNumberToObject(lstm, key, clip) != NULL;
     switch (style) {
     case CLIP_NULL: return cJSON_AddNullToObject(lstm, key) != NULL;
     case CLIP_ZERO: return cJSON_AddNumberToObject(lstm, key, 0) != NULL;
@@ -521,8 +479,7 @@ static bool add_clip(cJSON *lstm, const char *key, double clip, clip_style style
     return false;
 }
 
-static cJSON *build_options_json(const model_options *m, clip_style style)
-{
+static cJSON *build_options_json(const model_options *m, clip_style style) {
     cJSON *root = cJSON_CreateObject();
     cJSON *cnn = cJSON_AddObjectToObject(root, "char_cnn");
     cJSON *emb = cJSON_AddObjectToObject(cnn, "embedding");
@@ -532,8 +489,7 @@ static cJSON *build_options_json(const model_options *m, clip_style style)
         int pair[2] = {m->filter_width[i], m->filter_count[i]};
         cJSON *item = cJSON_CreateIntArray(pair, 2);
         ok = item && cJSON_AddItemToArray(filters, item);
-        if (item && !ok)
-            cJSON_Delete(item);
+        if (item && !ok) cJSON_Delete(item);
     }
     ok = ok && cJSON_AddNumberToObject(cnn, "n_highway", m->n_highway) &&
          cJSON_AddNumberToObject(cnn, "n_characters", m->n_characters) &&
@@ -554,8 +510,7 @@ static cJSON *build_options_json(const model_options *m, clip_style style)
     return root;
 }
 
-static int write_options(const char *path, const model_options *m, clip_style style)
-{
+static int write_options(const char *path, const model_options *m, clip_style style) {
     cJSON *root = build_options_json(m, style);
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
@@ -574,10 +529,8 @@ static int write_options(const char *path, const model_options *m, clip_style st
             ok = false;
             err = errno;
         }
-        if (ok)
-            rc = 0;
-        else
-            fail("cannot write %s: %s", path, strerror(err));
+        if (ok) rc = 0;
+        else fail("cannot write %s: %s", path, strerror(err));
     }
     cJSON_free(text);
     return rc;
@@ -606,62 +559,8 @@ typedef struct cli {
     int n_edits;
 } cli;
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-"Usage: %s --out DIR [--shape NAME] [--seed N] [options]\n"
-"\n"
-"Writes DIR/options.json and DIR/weights.hdf5: an ELMo model in the AllenNLP/bilm-tf\n"
-"layout with seeded random weights (float32, contiguous, uncompressed). DIR is created\n"
-"if needed. The same seed and flags always give byte-identical files.\n"
-"\n"
-"Model:\n"
-"  --shape NAME          tiny | small | medium | original  (default tiny)\n"
-"                          tiny     d_c 4, filters 1:4,2:8,3:16,4:32,5:64, 2 highway,\n"
-"                                   H 64, P 16 (the test-fixture shape)\n"
-"                          small    H 1024, P 128, 1 highway    } d_c 16, filters\n"
-"                          medium   H 2048, P 256, 1 highway    } 1:32,2:32,3:64,4:128,\n"
-"                          original H 4096, P 512, 2 highway    } 5:256,6:512,7:1024\n"
-"                        all: L 2, relu, clips 3, skip connections, 262 chars, 50/token\n"
-"  --seed N              64-bit seed, decimal or 0x hex (default 1)\n"
-"  --dim H               LSTM cell size\n"
-"  --proj P              projection_dim\n"
-"  --layers L            LSTM layers\n"
-"  --highway K           highway layers (0 allowed)\n"
-"  --char-dim D          character embedding width\n"
-"  --filters LIST        CNN filters as width:count pairs, e.g. 1:32,2:32,3:64\n"
-"  --activation A        relu | tanh\n"
-"  --no-skip             use_skip_connections false\n"
-"  --cell-clip X         cell_clip; 0 or none = no clipping (written as --clip-style says)\n"
-"  --proj-clip X         proj_clip; likewise\n"
-"  --clip-style S        how \"no clipping\" is written: null (default) | absent | zero\n"
-"  --max-chars C         max_characters_per_token\n"
-"  --n-characters N      n_characters (default 262; anything else is invalid at inference)\n"
-"  --force-cnn-proj      write CNN_proj/{W_proj,b_proj} even when F == P\n"
-"  --force-lstm-proj     write W_P_0 even when P >= H\n"
-"\n"
-"Corruption (for malformed-file tests; NAME is a dataset path such as CNN_high_1/W_carry):\n"
-"  --omit NAME           leave dataset NAME out; a group name omits everything below it\n"
-"  --reshape NAME=D0,D1,...   write NAME with this shape (random values; 0 dims allowed)\n"
-"  --dtype NAME=T        write NAME as f64 | i32 | f16 (i32 holds round(1000*value))\n"
-"  --truncate BYTES      cut weights.hdf5 to its first BYTES bytes after writing\n"
-"  --options-only        write only options.json\n"
-"  --weights-only        write only weights.hdf5\n"
-"  --omit, --reshape and --dtype may be repeated.\n"
-"\n"
-"Other:\n"
-"  --list                print the datasets that would be written, write nothing\n"
-"                        (--out not needed)\n"
-"  --help                this text\n"
-"\n"
-"Prints the parameter count, payload and file bytes. Exit status 0 on success, 2 on any\n"
-"error (bad flag, file not writable, HDF5 failure).\n",
-            prog);
-}
-
 /* Strict integer parsing: the whole string, within [lo, hi]. */
-static int parse_int(const char *flag, const char *s, long long lo, long long hi, long long *out)
-{
+static int parse_int(const char *flag, const char *s, long long lo, long long hi, long long *out) {
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
@@ -673,17 +572,15 @@ static int parse_int(const char *flag, const char *s, long long lo, long long hi
     return 0;
 }
 
-static int parse_int_field(const char *flag, const char *s, int lo, int *out)
-{
+static int parse_int_field(const char *flag, const char *s, int lo, int *out) {
     long long v;
-    if (parse_int(flag, s, lo, MAX_SIZE_FIELD, &v) < 0)
-        return -1;
+    if (parse_int(flag, s, lo, MAX_SIZE_FIELD, &v) < 0) return -1;
     *out = (int)v;
     return 0;
 }
 
-static int parse_seed(const char *s, uint64_t *out)
-{
+static int parse_seed(cli *c, const char *name, const char *s) {
+    (void)name;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 0);
@@ -691,12 +588,11 @@ static int parse_seed(const char *s, uint64_t *out)
         fail("--seed expects a non-negative 64-bit integer (decimal or 0x hex), got '%s'", s);
         return -1;
     }
-    *out = (uint64_t)v;
+    c->seed = (uint64_t)v;
     return 0;
 }
 
-static int parse_clip(const char *flag, const char *s, double *out)
-{
+static int parse_clip(const char *flag, const char *s, double *out) {
     if (strcmp(s, "none") == 0) {
         *out = 0;
         return 0;
@@ -712,19 +608,17 @@ static int parse_clip(const char *flag, const char *s, double *out)
     return 0;
 }
 
-static int parse_filters(const char *s, cli *c)
-{
+static int parse_filters(cli *c, const char *name, const char *s) {
+    (void)name;
     const char *p = s;
     c->n_filters = 0;
     while (*p) {
         char *end;
         long w = strtol(p, &end, 10);
-        if (end == p || *end != ':')
-            goto bad;
+        if (end == p || *end != ':') goto bad;
         p = end + 1;
         long n = strtol(p, &end, 10);
-        if (end == p || (*end && *end != ','))
-            goto bad;
+        if (end == p || (*end && *end != ',')) goto bad;
         if (w < 1 || w > MAX_SIZE_FIELD || n < 1 || n > MAX_SIZE_FIELD) {
             fail("--filters: widths and counts must be in [1, %d], got '%s'", MAX_SIZE_FIELD, s);
             return -1;
@@ -737,19 +631,17 @@ static int parse_filters(const char *s, cli *c)
         c->filter_count[c->n_filters] = (int)n;
         c->n_filters++;
         p = *end ? end + 1 : end;
-        if (*end && !*p)
-            goto bad; /* trailing comma */
+        if (*end && !*p) goto bad; /* trailing comma */
     }
-    if (c->n_filters > 0)
-        return 0;
+    if (c->n_filters > 0) return 0;
 bad:
     fail("--filters expects width:count pairs separated by commas (e.g. 1:32,2:32,3:64), "
-         "got '%s'", s);
+         "got '%s'",
+         s);
     return -1;
 }
 
-static int parse_dataset_name(const char *flag, const char *s, size_t len, char *out)
-{
+static int parse_dataset_name(const char *flag, const char *s, size_t len, char *out) {
     while (len && *s == '/') {
         s++;
         len--;
@@ -763,27 +655,23 @@ static int parse_dataset_name(const char *flag, const char *s, size_t len, char 
     return 0;
 }
 
-static int parse_dims(const char *s, edit *e)
-{
+static int parse_dims(const char *s, edit *e) {
     const char *p = s;
     uint64_t total = 1;
     e->rank = 0;
     for (;;) {
         char *end;
-        if (*p < '0' || *p > '9')
-            goto bad;
+        if (*p < '0' || *p > '9') goto bad;
         errno = 0;
         unsigned long long v = strtoull(p, &end, 10);
-        if (errno || (*end && *end != ',') || e->rank == MAX_RANK)
-            goto bad;
+        if (errno || (*end && *end != ',') || e->rank == MAX_RANK) goto bad;
         if (v > MAX_DATASET_ELEMS || (v && total > MAX_DATASET_ELEMS / v)) {
             fail("--reshape %s: more than %" PRIu64 " elements", e->name, MAX_DATASET_ELEMS);
             return -1;
         }
         total *= v;
         e->dims[e->rank++] = (hsize_t)v;
-        if (!*end)
-            return 0;
+        if (!*end) return 0;
         p = end + 1;
     }
 bad:
@@ -791,8 +679,7 @@ bad:
     return -1;
 }
 
-static edit *new_edit(cli *c, edit_kind kind)
-{
+static edit *new_edit(cli *c, edit_kind kind) {
     if (c->n_edits == MAX_EDITS) {
         fail("at most %d --omit/--reshape/--dtype flags", MAX_EDITS);
         return NULL;
@@ -804,20 +691,16 @@ static edit *new_edit(cli *c, edit_kind kind)
 }
 
 /* NAME=VALUE for --reshape and --dtype. */
-static int parse_edit(cli *c, edit_kind kind, const char *flag, const char *s)
-{
+static int parse_edit(cli *c, edit_kind kind, const char *flag, const char *s) {
     const char *eq = strrchr(s, '=');
     edit *e = new_edit(c, kind);
-    if (!e)
-        return -1;
+    if (!e) return -1;
     if (!eq) {
         fail("%s expects NAME=%s, got '%s'", flag, kind == EDIT_RESHAPE ? "D0,D1,..." : "TYPE", s);
         return -1;
     }
-    if (parse_dataset_name(flag, s, (size_t)(eq - s), e->name) < 0)
-        return -1;
-    if (kind == EDIT_RESHAPE)
-        return parse_dims(eq + 1, e);
+    if (parse_dataset_name(flag, s, (size_t)(eq - s), e->name) < 0) return -1;
+    if (kind == EDIT_RESHAPE) return parse_dims(eq + 1, e);
     for (int t = ELEM_F64; t <= ELEM_F16; t++) {
         if (strcmp(eq + 1, elem_type_names[t]) == 0) {
             e->type = (elem_type)t;
@@ -828,133 +711,193 @@ static int parse_edit(cli *c, edit_kind kind, const char *flag, const char *s)
     return -1;
 }
 
-static bool takes_value(const char *name)
-{
-    static const char *valued[] = {
-        "--shape", "--seed", "--out", "--dim", "--proj", "--layers", "--highway",
-        "--char-dim", "--max-chars", "--n-characters", "--filters", "--activation",
-        "--cell-clip", "--proj-clip", "--clip-style", "--omit", "--reshape", "--dtype",
-        "--truncate"};
-    for (size_t i = 0; i < sizeof valued / sizeof valued[0]; i++)
-        if (strcmp(name, valued[i]) == 0)
-            return true;
-    return false;
-}
-
-static bool is_switch(const char *name)
-{
-    static const char *switches[] = {"--help", "-h", "--no-skip", "--force-cnn-proj",
-                                     "--force-lstm-proj", "--options-only", "--weights-only",
-                                     "--list"};
-    for (size_t i = 0; i < sizeof switches / sizeof switches[0]; i++)
-        if (strcmp(name, switches[i]) == 0)
-            return true;
-    return false;
-}
-
-static int parse_switch(cli *c, const char *name)
-{
-    if (!strcmp(name, "--help") || !strcmp(name, "-h"))
-        c->help = true;
-    else if (!strcmp(name, "--no-skip"))
-        c->no_skip = true;
-    else if (!strcmp(name, "--force-cnn-proj"))
-        c->force_cnn_proj = true;
-    else if (!strcmp(name, "--force-lstm-proj"))
-        c->force_lstm_proj = true;
-    else if (!strcmp(name, "--options-only"))
-        c->options_only = true;
-    else if (!strcmp(name, "--weights-only"))
-        c->weights_only = true;
-    else
-        c->list_only = true;
-    return 0;
-}
-
-static int parse_valued(cli *c, const char *name, const char *v)
-{
-    long long n;
-    if (!strcmp(name, "--shape")) {
-        for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-            if (!strcmp(v, presets[i].name)) {
-                c->preset = &presets[i];
-                return 0;
-            }
-        fail("--shape must be tiny, small, medium or original, got '%s'", v);
-        return -1;
-    }
-    if (!strcmp(name, "--seed"))
-        return parse_seed(v, &c->seed);
-    if (!strcmp(name, "--out")) {
-        if (!*v) {
-            fail("--out expects a directory");
-            return -1;
+static int parse_shape(cli *c, const char *name, const char *v) {
+    (void)name;
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (!strcmp(v, presets[i].name)) {
+            c->preset = &presets[i];
+            return 0;
         }
-        c->out_dir = v;
-        return 0;
-    }
-    if (!strcmp(name, "--dim"))
-        return parse_int_field(name, v, 1, &c->dim);
-    if (!strcmp(name, "--proj"))
-        return parse_int_field(name, v, 1, &c->proj);
-    if (!strcmp(name, "--layers"))
-        return parse_int_field(name, v, 1, &c->layers);
-    if (!strcmp(name, "--highway"))
-        return parse_int_field(name, v, 0, &c->n_highway);
-    if (!strcmp(name, "--char-dim"))
-        return parse_int_field(name, v, 1, &c->char_dim);
-    if (!strcmp(name, "--max-chars"))
-        return parse_int_field(name, v, 1, &c->max_chars);
-    if (!strcmp(name, "--n-characters"))
-        return parse_int_field(name, v, 0, &c->n_characters);
-    if (!strcmp(name, "--filters"))
-        return parse_filters(v, c);
-    if (!strcmp(name, "--activation")) {
-        if (strcmp(v, "relu") && strcmp(v, "tanh")) {
-            fail("--activation must be relu or tanh, got '%s'", v);
-            return -1;
-        }
-        c->activation = v;
-        return 0;
-    }
-    if (!strcmp(name, "--cell-clip")) {
-        c->has_cell_clip = true;
-        return parse_clip(name, v, &c->cell_clip);
-    }
-    if (!strcmp(name, "--proj-clip")) {
-        c->has_proj_clip = true;
-        return parse_clip(name, v, &c->proj_clip);
-    }
-    if (!strcmp(name, "--clip-style")) {
-        static const char *styles[] = {"null", "absent", "zero"};
-        for (int i = 0; i < 3; i++)
-            if (!strcmp(v, styles[i])) {
-                c->clip_style = (clip_style)i;
-                return 0;
-            }
-        fail("--clip-style must be null, absent or zero, got '%s'", v);
-        return -1;
-    }
-    if (!strcmp(name, "--omit")) {
-        edit *e = new_edit(c, EDIT_OMIT);
-        return e ? parse_dataset_name(name, v, strlen(v), e->name) : -1;
-    }
-    if (!strcmp(name, "--reshape"))
-        return parse_edit(c, EDIT_RESHAPE, name, v);
-    if (!strcmp(name, "--dtype"))
-        return parse_edit(c, EDIT_DTYPE, name, v);
-    if (!strcmp(name, "--truncate")) {
-        if (parse_int(name, v, 0, INT64_MAX, &n) < 0)
-            return -1;
-        c->truncate_bytes = n;
-        return 0;
-    }
-    fail("unknown option '%s' (see --help)", name);
+    fail("--shape must be tiny, small, medium or original, got '%s'", v);
     return -1;
 }
 
-static int parse_args(int argc, char **argv, cli *c)
-{
+static int parse_out(cli *c, const char *name, const char *v) {
+    (void)name;
+    if (!*v) {
+        fail("--out expects a directory");
+        return -1;
+    }
+    c->out_dir = v;
+    return 0;
+}
+
+static int parse_activation(cli *c, const char *name, const char *v) {
+    (void)name;
+    if (strcmp(v, "relu") && strcmp(v, "tanh")) {
+        fail("--activation must be relu or tanh, got '%s'", v);
+        return -1;
+    }
+    c->activation = v;
+    return 0;
+}
+
+static int parse_cell_clip(cli *c, const char *name, const char *v) {
+    c->has_cell_clip = true;
+    return parse_clip(name, v, &c->cell_clip);
+}
+
+static int parse_proj_clip(cli *c, const char *name, const char *v) {
+    c->has_proj_clip = true;
+    return parse_clip(name, v, &c->proj_clip);
+}
+
+static int parse_clip_style(cli *c, const char *name, const char *v) {
+    (void)name;
+    static const char *styles[] = {"null", "absent", "zero"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(v, styles[i])) {
+            c->clip_style = (clip_style)i;
+            return 0;
+        }
+    fail("--clip-style must be null, absent or zero, got '%s'", v);
+    return -1;
+}
+
+static int parse_omit(cli *c, const char *name, const char *v) {
+    edit *e = new_edit(c, EDIT_OMIT);
+    return e ? parse_dataset_name(name, v, strlen(v), e->name) : -1;
+}
+
+static int parse_reshape(cli *c, const char *name, const char *v) {
+    return parse_edit(c, EDIT_RESHAPE, name, v);
+}
+
+static int parse_dtype(cli *c, const char *name, const char *v) {
+    return parse_edit(c, EDIT_DTYPE, name, v);
+}
+
+static int parse_truncate(cli *c, const char *name, const char *v) {
+    long long n;
+    if (parse_int(name, v, 0, INT64_MAX, &n) < 0) return -1;
+    c->truncate_bytes = n;
+    return 0;
+}
+
+/* The flags, in --help order. `before`: text printed before the flag's help line (section
+ * titles); a flag without help (--out, in the usage line, and -h) is not listed. */
+typedef enum flag_kind {
+    FLAG_SWITCH, /* sets the bool at `offset` */
+    FLAG_INT,    /* an int field at `offset`, in [min, MAX_SIZE_FIELD] */
+    FLAG_PARSE   /* parse(c, name, value) */
+} flag_kind;
+
+typedef struct flag {
+    const char *name;
+    const char *value; /* the value's name in --help ("N"); NULL for a switch */
+    flag_kind kind;
+    size_t offset; /* FLAG_SWITCH, FLAG_INT: offsetof(cli, field) */
+    int min;       /* FLAG_INT */
+    int (*parse)(cli *c, const char *name, const char *v); /* FLAG_PARSE */
+    const char *help;
+    const char *before;
+} flag;
+
+#define SWITCH(name, field, help, before)                                                          \
+    { name, NULL, FLAG_SWITCH, offsetof(cli, field), 0, NULL, help, before }
+#define INT(name, value, field, min, help)                                                         \
+    { name, value, FLAG_INT, offsetof(cli, field), min, NULL, help, NULL }
+#define PARSE(name, value, parse, help, before)                                                    \
+    { name, value, FLAG_PARSE, 0, 0, parse, help, before }
+
+static const flag flags[] = {
+    PARSE("--shape", "NAME", parse_shape,
+          "tiny | small | medium | original  (default tiny)\n"
+          "                          tiny     d_c 4, filters 1:4,2:8,3:16,4:32,5:64, 2 highway,\n"
+          "                                   H 64, P 16 (the test-fixture shape)\n"
+          "                          small    H 1024, P 128, 1 highway    } d_c 16, filters\n"
+          "                          medium   H 2048, P 256, 1 highway    } 1:32,2:32,3:64,4:128,\n"
+          "                          original H 4096, P 512, 2 highway    } 5:256,6:512,7:1024\n"
+          "                        all: L 2, relu, clips 3, skip connections, 262 chars, 50/token",
+          "\nModel:\n"),
+    PARSE("--seed", "N", parse_seed, "64-bit seed, decimal or 0x hex (default 1)", NULL),
+    PARSE("--out", "DIR", parse_out, NULL, NULL),
+    INT("--dim", "H", dim, 1, "LSTM cell size"),
+    INT("--proj", "P", proj, 1, "projection_dim"),
+    INT("--layers", "L", layers, 1, "LSTM layers"),
+    INT("--highway", "K", n_highway, 0, "highway layers (0 allowed)"),
+    INT("--char-dim", "D", char_dim, 1, "character embedding width"),
+    PARSE("--filters", "LIST", parse_filters,
+          "CNN filters as width:count pairs, e.g. 1:32,2:32,3:64", NULL),
+    PARSE("--activation", "A", parse_activation, "relu | tanh", NULL),
+    SWITCH("--no-skip", no_skip, "use_skip_connections false", NULL),
+    PARSE("--cell-clip", "X", parse_cell_clip,
+          "cell_clip; 0 or none = no clipping (written as --clip-style says)", NULL),
+    PARSE("--proj-clip", "X", parse_proj_clip, "proj_clip; likewise", NULL),
+    PARSE("--clip-style", "S", parse_clip_style,
+          "how \"no clipping\" is written: null (default) | absent | zero", NULL),
+    INT("--max-chars", "C", max_chars, 1, "max_characters_per_token"),
+    INT("--n-characters", "N", n_characters, 0,
+        "n_characters (default 262; anything else is invalid at inference)"),
+    SWITCH("--force-cnn-proj", force_cnn_proj, "write CNN_proj/{W_proj,b_proj} even when F == P",
+           NULL),
+    SWITCH("--force-lstm-proj", force_lstm_proj, "write W_P_0 even when P >= H", NULL),
+    PARSE("--omit", "NAME", parse_omit,
+          "leave dataset NAME out; a group name omits everything below it",
+          "\nCorruption (for malformed-file tests; NAME is a dataset path such as "
+          "CNN_high_1/W_carry):\n"),
+    PARSE("--reshape", "NAME=D0,D1,...", parse_reshape,
+          "write NAME with this shape (random values; 0 dims allowed)", NULL),
+    PARSE("--dtype", "NAME=T", parse_dtype,
+          "write NAME as f64 | i32 | f16 (i32 holds round(1000*value))", NULL),
+    PARSE("--truncate", "BYTES", parse_truncate,
+          "cut weights.hdf5 to its first BYTES bytes after writing", NULL),
+    SWITCH("--options-only", options_only, "write only options.json", NULL),
+    SWITCH("--weights-only", weights_only, "write only weights.hdf5", NULL),
+    SWITCH("--list", list_only,
+           "print the datasets that would be written, write nothing\n"
+           "                        (--out not needed)",
+           "  --omit, --reshape and --dtype may be repeated.\n\nOther:\n"),
+    SWITCH("--help", help, "this text", NULL),
+    SWITCH("-h", help, NULL, NULL),
+};
+#define N_FLAGS (sizeof flags / sizeof flags[0])
+
+#undef SWITCH
+#undef INT
+#undef PARSE
+
+static const flag *find_flag(const char *name) {
+    for (size_t i = 0; i < N_FLAGS; i++)
+        if (strcmp(name, flags[i].name) == 0) return &flags[i];
+    return NULL;
+}
+
+static void usage(FILE *f) {
+    fprintf(
+        f,
+        "Usage: %s --out DIR [--shape NAME] [--seed N] [options]\n"
+        "\n"
+        "Writes DIR/options.json and DIR/weights.hdf5: an ELMo model in the AllenNLP/bilm-tf\n"
+        "layout with seeded random weights (float32, contiguous, uncompressed). DIR is created\n"
+        "if needed. The same seed and flags always give byte-identical files.\n",
+        prog);
+    for (size_t i = 0; i < N_FLAGS; i++) {
+        const flag *fl = &flags[i];
+        if (fl->before) fputs(fl->before, f);
+        if (!fl->help) continue;
+        char left[64]; /* "--name VALUE", its help from column 24 (at least 3 spaces on) */
+        int len = snprintf(left, sizeof left, "%s%s%s", fl->name, fl->value ? " " : "",
+                           fl->value ? fl->value : "");
+        fprintf(f, "  %s%*s%s\n", left, len < 19 ? 22 - len : 3, "", fl->help);
+    }
+    fputs("\n"
+          "Prints the parameter count, payload and file bytes. Exit status 0 on success, 2 on any\n"
+          "error (bad flag, file not writable, HDF5 failure).\n",
+          f);
+}
+
+static int parse_args(int argc, char **argv, cli *c) {
     memset(c, 0, sizeof *c);
     c->preset = &presets[0];
     c->dim = c->proj = c->layers = c->n_highway = -1;
@@ -976,17 +919,18 @@ static int parse_args(int argc, char **argv, cli *c)
         }
         memcpy(name, arg, len);
         name[len] = '\0';
-        if (is_switch(name)) {
+        const flag *fl = find_flag(name);
+        if (!fl) {
+            fail("unknown option '%s' (see --help)", name);
+            return -1;
+        }
+        if (fl->kind == FLAG_SWITCH) {
             if (eq) {
                 fail("%s takes no value", name);
                 return -1;
             }
-            parse_switch(c, name);
+            *(bool *)((char *)c + fl->offset) = true;
             continue;
-        }
-        if (!takes_value(name)) {
-            fail("unknown option '%s' (see --help)", name);
-            return -1;
         }
         if (eq) {
             value = eq + 1;
@@ -996,11 +940,12 @@ static int parse_args(int argc, char **argv, cli *c)
             fail("%s needs a value (see --help)", name);
             return -1;
         }
-        if (parse_valued(c, name, value) < 0)
-            return -1;
+        int rc = fl->kind == FLAG_INT
+                     ? parse_int_field(name, value, fl->min, (int *)((char *)c + fl->offset))
+                     : fl->parse(c, name, value);
+        if (rc < 0) return -1;
     }
-    if (c->help)
-        return 0;
+    if (c->help) return 0;
     if (!c->out_dir && !c->list_only) {
         fail("--out DIR is required (see --help)");
         return -1;
@@ -1016,10 +961,10 @@ static int parse_args(int argc, char **argv, cli *c)
     return 0;
 }
 
-static void resolve_model(const cli *c, model_options *m)
-{
+static void resolve_model(const cli *c, model_options *m) {
     apply_preset(m, c->preset);
-#define OVERRIDE(field, value) if ((value) >= 0) m->field = (value)
+#define OVERRIDE(field, value)                                                                     \
+    if ((value) >= 0) m->field = (value)
     OVERRIDE(dim, c->dim);
     OVERRIDE(proj, c->proj);
     OVERRIDE(layers, c->layers);
@@ -1033,12 +978,9 @@ static void resolve_model(const cli *c, model_options *m)
         memcpy(m->filter_width, c->filter_width, sizeof m->filter_width);
         memcpy(m->filter_count, c->filter_count, sizeof m->filter_count);
     }
-    if (c->activation)
-        m->activation = c->activation;
-    if (c->has_cell_clip)
-        m->cell_clip = c->cell_clip;
-    if (c->has_proj_clip)
-        m->proj_clip = c->proj_clip;
+    if (c->activation) m->activation = c->activation;
+    if (c->has_cell_clip) m->cell_clip = c->cell_clip;
+    if (c->has_proj_clip) m->proj_clip = c->proj_clip;
     m->skip = !c->no_skip;
     m->force_cnn_proj = c->force_cnn_proj;
     m->force_lstm_proj = c->force_lstm_proj;
@@ -1049,8 +991,7 @@ static void resolve_model(const cli *c, model_options *m)
  * ------------------------------------------------------------------------------------- */
 
 /* mkdir -p */
-static int make_dirs(const char *dir)
-{
+static int make_dirs(const char *dir) {
     size_t len = strlen(dir);
     char *path = malloc(len + 1);
     if (!path) {
@@ -1060,8 +1001,7 @@ static int make_dirs(const char *dir)
     memcpy(path, dir, len + 1);
     int rc = 0;
     for (size_t i = 1; i <= len && rc == 0; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
+        if (path[i] != '/' && path[i] != '\0') continue;
         char saved = path[i];
         path[i] = '\0';
         struct stat st;
@@ -1078,23 +1018,18 @@ static int make_dirs(const char *dir)
     return rc;
 }
 
-static char *join_path(const char *dir, const char *file)
-{
+static char *join_path(const char *dir, const char *file) {
     size_t n = strlen(dir) + strlen(file) + 2;
     char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, file);
-    else
-        fail("out of memory");
+    if (p) snprintf(p, n, "%s/%s", dir, file);
+    else fail("out of memory");
     return p;
 }
 
-static void print_plan(const plan *p)
-{
+static void print_plan(const plan *p) {
     for (size_t i = 0; i < p->n; i++) {
         const dataset_spec *d = &p->v[i];
-        if (d->omit)
-            continue;
+        if (d->omit) continue;
         printf("%-48s %s [", d->name, elem_type_names[d->type]);
         for (int k = 0; k < d->rank; k++)
             printf("%s%llu", k ? ", " : "", (unsigned long long)d->dims[k]);
@@ -1102,8 +1037,7 @@ static void print_plan(const plan *p)
     }
 }
 
-static int truncate_file(const char *path, long long bytes)
-{
+static int truncate_file(const char *path, long long bytes) {
     struct stat st;
     if (stat(path, &st) != 0) {
         fail("cannot stat %s: %s", path, strerror(errno));
@@ -1120,15 +1054,13 @@ static int truncate_file(const char *path, long long bytes)
     return 0;
 }
 
-static double now_seconds(void)
-{
+static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int run(const cli *c)
-{
+static int run(const cli *c) {
     model_options m;
     plan p = {0};
     char *options_path = NULL, *weights_path = NULL;
@@ -1136,21 +1068,19 @@ static int run(const cli *c)
     double t0 = now_seconds();
 
     resolve_model(c, &m);
-    if (build_plan(&m, &p) < 0)
-        goto done;
+    if (build_plan(&m, &p) < 0) goto done;
     for (int i = 0; i < c->n_edits; i++)
-        if (apply_edit(&p, &c->edits[i]) < 0)
-            goto done;
+        if (apply_edit(&p, &c->edits[i]) < 0) goto done;
 
     uint64_t params = 0, payload = 0;
     size_t written = 0;
     for (size_t i = 0; i < p.n; i++) {
-        if (p.v[i].omit)
-            continue;
+        if (p.v[i].omit) continue;
         uint64_t n = dataset_elems(&p.v[i]);
         if (n > MAX_DATASET_ELEMS) {
             fail("dataset %s would have %" PRIu64 " elements, more than this tool writes "
-                 "(%" PRIu64 "); use smaller sizes", p.v[i].name, n, MAX_DATASET_ELEMS);
+                 "(%" PRIu64 "); use smaller sizes",
+                 p.v[i].name, n, MAX_DATASET_ELEMS);
             goto done;
         }
         if (n > SIZE_MAX / sizeof(double)) {
@@ -1170,21 +1100,17 @@ static int run(const cli *c)
 
     options_path = join_path(c->out_dir, "options.json");
     weights_path = join_path(c->out_dir, "weights.hdf5");
-    if (!options_path || !weights_path || make_dirs(c->out_dir) < 0)
-        goto done;
-    if (!c->weights_only && write_options(options_path, &m, c->clip_style) < 0)
-        goto done;
+    if (!options_path || !weights_path || make_dirs(c->out_dir) < 0) goto done;
+    if (!c->weights_only && write_options(options_path, &m, c->clip_style) < 0) goto done;
     if (!c->options_only) {
-        if (write_weights(weights_path, &p, c->seed) < 0)
-            goto done;
+        if (write_weights(weights_path, &p, c->seed) < 0) goto done;
         if (c->truncate_bytes >= 0 && truncate_file(weights_path, c->truncate_bytes) < 0) {
             unlink(weights_path); /* the caller asked for a truncated file, not this one */
             goto done;
         }
     }
 
-    if (!c->weights_only)
-        printf("options: %s\n", options_path);
+    if (!c->weights_only) printf("options: %s\n", options_path);
     if (!c->options_only) {
         struct stat st;
         if (stat(weights_path, &st) != 0) {
@@ -1206,15 +1132,13 @@ done:
     return rc;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     cli c;
     if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) {
         fail("cannot silence HDF5's error printing");
         return EXIT_ERROR;
     }
-    if (parse_args(argc, argv, &c) < 0)
-        return EXIT_ERROR;
+    if (parse_args(argc, argv, &c) < 0) return EXIT_ERROR;
     if (c.help) {
         usage(stdout);
         return 0;
