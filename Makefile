@@ -191,13 +191,14 @@ clean:
 	rm -rf build
 
 # ---- formatting and static analysis -----------------------------------------------------
-# `make format` applies .clang-format (clang-format 14) to ext/ cli/ tools/ and the C files
-# of tests/ and bench/ (core/ is not formatted yet); `make format-check` fails when any of
-# them would change. `make lint` runs cppcheck over core/ ext/ cli/ and fails on any finding
+# `make format` applies .clang-format (clang-format 14) to every C file (include/ core/ ext/
+# cli/ tools/ tests/ bench/); `make format-check` fails when any of them would change. `make lint` runs cppcheck over core/ ext/ cli/ and fails on any finding
 # not listed, with its reason, in .cppcheck-suppressions.
 CLANG_FORMAT ?= clang-format-14
 CPPCHECK     ?= cppcheck
-FORMAT_SRC   := $(wildcard ext/*.c ext/*.h cli/*.c cli/*.h tools/*.c tests/*.c bench/*.c)
+FORMAT_SRC   := $(wildcard include/*.h core/*.c core/*.h ext/*.c ext/*.h cli/*.c cli/*.h \
+                  tools/*.c tests/*.c tests/*.h tests/ext/*.c tests/ext/*.h tests/fuzz/*.c \
+                  tests/fuzz/*.h tests/stress/*.c bench/*.c bench/*.h)
 .PHONY: format format-check lint
 format:
 	$(CLANG_FORMAT) -i $(FORMAT_SRC)

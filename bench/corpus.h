@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 typedef struct corpus {
-    size_t n;        /* sentences */
-    char **text;     /* [n] NUL-terminated raw text */
+    size_t n;    /* sentences */
+    char **text; /* [n] NUL-terminated raw text */
 } corpus;
 
 /* Builds n sentences from `seed`. Returns 0 on success. */

@@ -20,8 +20,8 @@
 #define MAX_POSITIONS 16384
 
 elmo_embed_params elmo_embed_default_params(void) {
-    return (elmo_embed_params){.mix = elmo_mix_default(), .pooling = ELMO_POOL_MEAN,
-                               .batch_positions = 0};
+    return (elmo_embed_params){
+        .mix = elmo_mix_default(), .pooling = ELMO_POOL_MEAN, .batch_positions = 0};
 }
 
 /* Positions per batch for `slots` stored [positions, D] arrays (3 when folding, else L+1). */
@@ -49,7 +49,7 @@ static int by_tokens_desc(const void *a, const void *b, void *ctx) {
 typedef struct fold {
     double a[ELMO_MAX_LSTM_LAYERS + 1]; /* mix coefficient of each layer */
     float gamma;
-    float **rows;                       /* [count] -> [n_i, D] mixed rows of sentence i */
+    float **rows; /* [count] -> [n_i, D] mixed rows of sentence i */
 } fold;
 
 static int can_fold(const elmo_embed_params *p) {
@@ -64,15 +64,15 @@ static void fold_layer(void *arg, const elmo_result *r, size_t i, int k, int hal
     size_t D = (size_t)r->dim, n = r->n_tokens[i];
     size_t from = half < 0 ? 0 : (size_t)half * D / 2, to = half < 0 ? D : from + D / 2;
     const float *x = elmo_result_rows(r, i, k) + D; /* [n, D], skipping <S> */
-    elmo_mix_add_layer(x, n, D, from, to, elmo_mix_scale(f->gamma, f->a[k], 1.0), 0.0,
-                       f->rows[i], D);
+    elmo_mix_add_layer(x, n, D, from, to, elmo_mix_scale(f->gamma, f->a[k], 1.0), 0.0, f->rows[i],
+                       D);
 }
 
 /* Runs sentences order[0..count) as one batch and writes their pooled vectors. */
-static int run_batch(const elmo_model *m, const elmo_run_params *run,
-                     const elmo_embed_params *p, const elmo_sentence *all, const size_t *order,
-                     size_t count, int threads, elmo_cancel *cancel, float *out, size_t width,
-                     elmo_sentence *batch, float *mixed, elmo_error *err) {
+static int run_batch(const elmo_model *m, const elmo_run_params *run, const elmo_embed_params *p,
+                     const elmo_sentence *all, const size_t *order, size_t count, int threads,
+                     elmo_cancel *cancel, float *out, size_t width, elmo_sentence *batch,
+                     float *mixed, elmo_error *err) {
     size_t tokens = 0;
     for (size_t k = 0; k < count; k++) {
         batch[k] = all[order[k]];
@@ -117,8 +117,8 @@ static int run_batch(const elmo_model *m, const elmo_run_params *run,
 }
 
 int elmo_embed_batch(const elmo_model *m, const elmo_run_params *run_params,
-                     const elmo_embed_params *params, const elmo_sentence *s, size_t n,
-                     float *out, elmo_error *err) {
+                     const elmo_embed_params *params, const elmo_sentence *s, size_t n, float *out,
+                     elmo_error *err) {
     if (!m) return elmo_fail(err, ELMO_ERR_ARG, "elmo_embed_batch: model is NULL");
     if (n && (!s || !out))
         return elmo_fail(err, ELMO_ERR_ARG, "elmo_embed_batch: sentences or out is NULL");
@@ -162,8 +162,8 @@ int elmo_embed_batch(const elmo_model *m, const elmo_run_params *run_params,
         while (first + count < n_run &&
                (count == 0 || positions + s[order[first + count]].n_tokens + 2 <= budget))
             positions += s[order[first + count++]].n_tokens + 2;
-        rc = run_batch(m, &run, &p, s, order + first, count, threads, &cancel, out, width,
-                       batch, mixed, err);
+        rc = run_batch(m, &run, &p, s, order + first, count, threads, &cancel, out, width, batch,
+                       mixed, err);
         first += count;
         if (!rc && first < n_run && elmo_cancel_check(&cancel))
             rc = elmo_fail(err, ELMO_ERR_INTERRUPTED, "interrupted");

@@ -11,7 +11,7 @@
 
 /* Stored just below the pointer handed out. */
 typedef struct header {
-    size_t mapped;  /* bytes mapped at base, or 0 when base came from malloc */
+    size_t mapped; /* bytes mapped at base, or 0 when base came from malloc */
     void *base;
 } header;
 

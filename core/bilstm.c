@@ -43,25 +43,25 @@ static size_t max_group(const elmo_config *c) {
 typedef struct lstm_job {
     const elmo_model *m;
     elmo_result *r;
-    elmo_stream *const *streams;  /* [n] or NULL */
-    const elmo_layer_sink *sink;  /* or NULL */
-    const size_t *order;          /* [n] sentences, longest first */
-    size_t n_groups;              /* group g holds order[g], order[g + G], ... */
+    elmo_stream *const *streams; /* [n] or NULL */
+    const elmo_layer_sink *sink; /* or NULL */
+    const size_t *order;         /* [n] sentences, longest first */
+    size_t n_groups;             /* group g holds order[g], order[g + G], ... */
     elmo_cancel *cancel;
     atomic_int nomem;
 } lstm_job;
 
 /* Scratch of one task (one direction of one group). */
 typedef struct lstm_scratch {
-    size_t *member;   /* [n_g] sentence index */
-    size_t *len;      /* [n_g] positions N_b */
-    size_t *active;   /* [S] sentences still running at step s */
-    float *x;         /* [cap, P] gathered layer inputs */
-    float *zx;        /* [cap, 4H] pre-activations */
-    float *h;         /* [n_g, P] recurrent state (clipped projection, no residual) */
-    float *c;         /* [n_g, H] memory cells */
-    float *mbuf;      /* [n_g, H] cell outputs m */
-    float *hn;        /* [n_g, P] new projected outputs */
+    size_t *member; /* [n_g] sentence index */
+    size_t *len;    /* [n_g] positions N_b */
+    size_t *active; /* [S] sentences still running at step s */
+    float *x;       /* [cap, P] gathered layer inputs */
+    float *zx;      /* [cap, 4H] pre-activations */
+    float *h;       /* [n_g, P] recurrent state (clipped projection, no residual) */
+    float *c;       /* [n_g, H] memory cells */
+    float *mbuf;    /* [n_g, H] cell outputs m */
+    float *hn;      /* [n_g, P] new projected outputs */
 } lstm_scratch;
 
 static void scratch_free(lstm_scratch *s) {
@@ -81,8 +81,7 @@ static inline float *half_row(const elmo_result *r, size_t b, int k, size_t pos,
     return elmo_result_rows(r, b, k) + pos * (size_t)r->dim + (size_t)dir * (r->dim / 2);
 }
 
-static void load_state(const lstm_job *j, const lstm_scratch *s, size_t n_g, int layer,
-                       int dir) {
+static void load_state(const lstm_job *j, const lstm_scratch *s, size_t n_g, int layer, int dir) {
     size_t P = (size_t)j->m->cfg.proj_dim, H = (size_t)j->m->cfg.cell_dim;
     for (size_t k = 0; k < n_g; k++) {
         elmo_stream *st = j->streams ? j->streams[s->member[k]] : NULL;
@@ -96,8 +95,7 @@ static void load_state(const lstm_job *j, const lstm_scratch *s, size_t n_g, int
     }
 }
 
-static void save_state(const lstm_job *j, const lstm_scratch *s, size_t n_g, int layer,
-                       int dir) {
+static void save_state(const lstm_job *j, const lstm_scratch *s, size_t n_g, int layer, int dir) {
     size_t P = (size_t)j->m->cfg.proj_dim, H = (size_t)j->m->cfg.cell_dim;
     for (size_t k = 0; k < n_g; k++) {
         elmo_stream *st = j->streams ? j->streams[s->member[k]] : NULL;
@@ -203,8 +201,8 @@ nomem:
 /* Copies of the streams' states, so that a run that fails leaves them as they were (the
  * tasks save each layer's final state as soon as that layer is done). */
 typedef struct stream_backup {
-    float *h;   /* [n, L * 2 * P] */
-    float *c;   /* [n, L * 2 * H] */
+    float *h; /* [n, L * 2 * P] */
+    float *c; /* [n, L * 2 * H] */
 } stream_backup;
 
 static int backup_streams(const elmo_model *m, elmo_stream *const *streams, size_t n,
@@ -253,8 +251,13 @@ int elmo_fill_lstm_layers(const elmo_model *m, elmo_result *r, elmo_stream *cons
         free(backup.c);
         return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for the stream states");
     }
-    lstm_job job = {.m = m, .r = r, .streams = streams, .sink = sink, .order = order,
-                    .n_groups = groups, .cancel = cancel};
+    lstm_job job = {.m = m,
+                    .r = r,
+                    .streams = streams,
+                    .sink = sink,
+                    .order = order,
+                    .n_groups = groups,
+                    .cancel = cancel};
     atomic_init(&job.nomem, 0);
     elmo_parallel(n_threads, 2 * groups, lstm_task, &job, cancel);
     free(order);

@@ -21,8 +21,8 @@ typedef struct elmo_layer_sink {
 /* Carried LSTM state of one stream. */
 struct elmo_stream {
     const elmo_model *model;
-    float *h;   /* [L, 2, P] final projected output per layer and direction */
-    float *c;   /* [L, 2, H] final memory cell per layer and direction */
+    float *h; /* [L, 2, P] final projected output per layer and direction */
+    float *c; /* [L, 2, H] final memory cell per layer and direction */
 };
 
 /* Stage 2: fills layers 1..L by running both LSTM directions over every sentence. */

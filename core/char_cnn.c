@@ -10,12 +10,12 @@
 #define CONV_TOKENS 16
 
 typedef struct cnn_scratch {
-    float *chars;   /* [CHUNK, C, d_c] embedded characters */
-    float *im2col;  /* [CONV_TOKENS * (C-w+1), w*d_c] for the widest bank */
-    float *conv;    /* [CONV_TOKENS * (C-w+1), n_i] for the largest bank */
-    float *x;       /* [CHUNK, F] highway state */
-    float *gate;    /* [CHUNK, F] */
-    float *trans;   /* [CHUNK, F] */
+    float *chars;  /* [CHUNK, C, d_c] embedded characters */
+    float *im2col; /* [CONV_TOKENS * (C-w+1), w*d_c] for the widest bank */
+    float *conv;   /* [CONV_TOKENS * (C-w+1), n_i] for the largest bank */
+    float *x;      /* [CHUNK, F] highway state */
+    float *gate;   /* [CHUNK, F] */
+    float *trans;  /* [CHUNK, F] */
 } cnn_scratch;
 
 static size_t max_im2col(const elmo_config *c) {
@@ -31,8 +31,8 @@ static size_t max_im2col(const elmo_config *c) {
 static size_t max_conv(const elmo_config *c) {
     size_t best = 0;
     for (int i = 0; i < c->n_banks; i++) {
-        size_t v = (size_t)(c->max_chars - c->bank_width[i] + 1) * CONV_TOKENS *
-                   (size_t)c->bank_count[i];
+        size_t v =
+            (size_t)(c->max_chars - c->bank_width[i] + 1) * CONV_TOKENS * (size_t)c->bank_count[i];
         if (v > best) best = v;
     }
     return best;
@@ -51,13 +51,13 @@ static cnn_scratch split_scratch(const elmo_config *c, float *base) {
 }
 
 size_t elmo_cnn_scratch_floats(const elmo_config *c) {
-    return (size_t)ELMO_CNN_CHUNK * c->max_chars * c->char_embed_dim + max_im2col(c) +
-           max_conv(c) + 3 * (size_t)ELMO_CNN_CHUNK * c->n_filters;
+    return (size_t)ELMO_CNN_CHUNK * c->max_chars * c->char_embed_dim + max_im2col(c) + max_conv(c) +
+           3 * (size_t)ELMO_CNN_CHUNK * c->n_filters;
 }
 
 /* Convolution bank i over tokens [t0, t0+nt): writes x[t, offset .. offset+n_i). */
-static void conv_bank(const elmo_config *c, const elmo_weights *w, const cnn_scratch *s,
-                      int bank, size_t t0, size_t nt, size_t offset) {
+static void conv_bank(const elmo_config *c, const elmo_weights *w, const cnn_scratch *s, int bank,
+                      size_t t0, size_t nt, size_t offset) {
     size_t C = (size_t)c->max_chars, dc = (size_t)c->char_embed_dim;
     size_t width = (size_t)c->bank_width[bank], n = (size_t)c->bank_count[bank];
     size_t positions = C - width + 1, k = width * dc;
@@ -74,8 +74,8 @@ static void conv_bank(const elmo_config *c, const elmo_weights *w, const cnn_scr
                       s->x + (t0 + t) * (size_t)c->n_filters + offset);
 }
 
-void elmo_cnn_embed(const elmo_config *c, const elmo_weights *w, const uint16_t *ids,
-                    size_t n, float *out, float *scratch) {
+void elmo_cnn_embed(const elmo_config *c, const elmo_weights *w, const uint16_t *ids, size_t n,
+                    float *out, float *scratch) {
     if (n == 0) return;
     cnn_scratch s = split_scratch(c, scratch);
     size_t C = (size_t)c->max_chars, dc = (size_t)c->char_embed_dim;

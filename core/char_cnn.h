@@ -18,7 +18,7 @@ size_t elmo_cnn_scratch_floats(const elmo_config *cfg);
  * elmo_char_ids) -> out [n, P]. scratch holds elmo_cnn_scratch_floats() floats.
  * Single-threaded: callers parallelize over chunks.
  */
-void elmo_cnn_embed(const elmo_config *cfg, const elmo_weights *w, const uint16_t *ids,
-                    size_t n, float *out, float *scratch);
+void elmo_cnn_embed(const elmo_config *cfg, const elmo_weights *w, const uint16_t *ids, size_t n,
+                    float *out, float *scratch);
 
 #endif

@@ -37,8 +37,7 @@ void elmo_boundary_char_ids(int end, size_t n_chars, uint16_t *ids /* [n_chars] 
     write_boundary(end ? CHAR_ID_EOS : CHAR_ID_BOS, n_chars, ids);
 }
 
-void elmo_char_ids(const char *token, size_t len, size_t n_chars,
-                   uint16_t *ids /* [n_chars] */) {
+void elmo_char_ids(const char *token, size_t len, size_t n_chars, uint16_t *ids /* [n_chars] */) {
     if (n_chars == 0) return;
     if (token == NULL) len = 0; /* defensive: a NULL token reads as the empty token */
 

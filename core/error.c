@@ -45,11 +45,8 @@ const char *elmo_status_name(int code) {
 }
 
 const char *elmo_bytes_text(double bytes, char *buf, size_t len) {
-    if (bytes < 1024.0 * 1024)
-        snprintf(buf, len, "%.1f KiB", bytes / 1024);
-    else if (bytes < 1024.0 * 1024 * 1024)
-        snprintf(buf, len, "%.1f MiB", bytes / (1024 * 1024));
-    else
-        snprintf(buf, len, "%.1f GiB", bytes / (1024 * 1024 * 1024));
+    if (bytes < 1024.0 * 1024) snprintf(buf, len, "%.1f KiB", bytes / 1024);
+    else if (bytes < 1024.0 * 1024 * 1024) snprintf(buf, len, "%.1f MiB", bytes / (1024 * 1024));
+    else snprintf(buf, len, "%.1f GiB", bytes / (1024 * 1024 * 1024));
     return buf;
 }

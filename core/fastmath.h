@@ -17,8 +17,8 @@ static inline float exp_fast(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
     float shifted = x * 1.44269504088896341f + round_magic;
-    float n = shifted - round_magic;                        /* round(x / ln2) */
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;    /* x - n ln2, two-part ln2 */
+    float n = shifted - round_magic;                     /* round(x / ln2) */
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f; /* x - n ln2, two-part ln2 */
     float p = 1.0f / 5040;
     p = p * r + 1.0f / 720;
     p = p * r + 1.0f / 120;
@@ -38,9 +38,13 @@ static inline float exp_fast(float x) {
     return p * scale;
 }
 
-static inline float sigmoid_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
+static inline float sigmoid_fast(float x) {
+    return 1.0f / (1.0f + exp_fast(-x));
+}
 
 /* tanh(x) = 1 - 2 / (1 + e^{2x}): absolute error below 3e-7. */
-static inline float tanh_fast(float x) { return 1.0f - 2.0f / (1.0f + exp_fast(2.0f * x)); }
+static inline float tanh_fast(float x) {
+    return 1.0f - 2.0f / (1.0f + exp_fast(2.0f * x));
+}
 
 #endif

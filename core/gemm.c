@@ -10,7 +10,8 @@
 #include "bigbuf.h"
 #include "gemm_internal.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
 #define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define MULTIVERSION
@@ -18,7 +19,9 @@
 
 static int force_portable;
 
-void elmo_gemm_force_portable(int level) { force_portable = level; }
+void elmo_gemm_force_portable(int level) {
+    force_portable = level;
+}
 
 /* ELMO_KERNEL caps the kernel for the whole process: "avx2" or "portable" (then bf16 is
  * unavailable, as on a CPU without AVX-512); unset or anything else: the best. */
@@ -52,8 +55,9 @@ uint16_t elmo_bf16_round(float x) {
     uint32_t u;
     memcpy(&u, &x, sizeof u);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN */
-    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u); /* denormal: as vcvtne2ps2bf16 */
-    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even */
+    if ((u & 0x7f800000u) == 0)
+        return (uint16_t)((u >> 16) & 0x8000u); /* denormal: as vcvtne2ps2bf16 */
+    u += 0x7fffu + ((u >> 16) & 1u);            /* round to nearest, ties to even */
     return (uint16_t)(u >> 16);
 }
 
@@ -63,15 +67,13 @@ void elmo_packed_free(elmo_packed *p) {
     memset(p, 0, sizeof *p);
 }
 
-int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision,
-              elmo_packed *out) {
+int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision, elmo_packed *out) {
     memset(out, 0, sizeof *out);
     if (!w || K < 1 || N < 1 || ldw < (uint64_t)N || K > ((int64_t)1 << 40) ||
         N > ((int64_t)1 << 40))
         return ELMO_ERR_ARG;
     if (precision != ELMO_PRECISION_FP32 && precision != ELMO_PRECISION_BF16) return ELMO_ERR_ARG;
-    if (precision == ELMO_PRECISION_BF16 && !elmo_gemm_bf16_usable())
-        return ELMO_ERR_ARG;
+    if (precision == ELMO_PRECISION_BF16 && !elmo_gemm_bf16_usable()) return ELMO_ERR_ARG;
     size_t k_n = (size_t)K, n_n = (size_t)N;
     size_t padded_n = (n_n + 15) & ~(size_t)15; /* only the last panel is narrower */
     size_t rows = precision == ELMO_PRECISION_FP32 ? k_n : 2 * ((k_n + 1) / 2);
@@ -111,9 +113,9 @@ int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision,
 /* C [M, w_n] (row stride ldc) = (load ? C : 0) + A [M, kn] . panel block [kn][wp]: the
  * fmaf recurrence of gemm.h in k order, vectorized across columns. */
 MULTIVERSION
-static void portable_block(const float *restrict A, size_t lda, size_t M,
-                           const float *restrict b, size_t kn, size_t wp, size_t w_n,
-                           float *restrict C, size_t ldc, int load) {
+static void portable_block(const float *restrict A, size_t lda, size_t M, const float *restrict b,
+                           size_t kn, size_t wp, size_t w_n, float *restrict C, size_t ldc,
+                           int load) {
     for (size_t m = 0; m < M; m++) {
         float acc[GEMM_PANEL]; /* [wp] */
         const float *a = A + m * lda;
@@ -147,8 +149,8 @@ static void portable_gemm(const float *A, size_t lda, size_t M, const elmo_packe
     }
 }
 
-void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
-               size_t ldc, int accumulate) {
+void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C, size_t ldc,
+               int accumulate) {
     if (M == 0 || !W->data) return;
     if (W->precision == ELMO_PRECISION_BF16) {
         elmo_gemm_bf16_avx512(A, lda, M, W, C, ldc, accumulate);

@@ -39,17 +39,16 @@
 #include "elmo.h" /* elmo_precision: ELMO_PRECISION_FP32 = 1, ELMO_PRECISION_BF16 = 2 */
 
 typedef struct elmo_packed {
-    int64_t K, N;      /* the logical weight matrix W [K, N] */
-    int precision;     /* ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16 */
-    void *data;        /* packed panels, 64-byte aligned; layout private to gemm.c */
-    size_t bytes;      /* bytes of data */
+    int64_t K, N;  /* the logical weight matrix W [K, N] */
+    int precision; /* ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16 */
+    void *data;    /* packed panels, 64-byte aligned; layout private to gemm.c */
+    size_t bytes;  /* bytes of data */
 } elmo_packed;
 
 /* Packs W [K, N] (row-major float32, row stride ldw >= N). Returns ELMO_OK, ELMO_ERR_NOMEM
  * (out of memory) or ELMO_ERR_ARG (bf16 on a CPU without AVX512-BF16, or bad sizes);
  * *out is zeroed on failure. */
-int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision,
-              elmo_packed *out);
+int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision, elmo_packed *out);
 
 /* Frees the panels; safe on a zeroed struct; zeroes it. */
 void elmo_packed_free(elmo_packed *p);
@@ -57,8 +56,8 @@ void elmo_packed_free(elmo_packed *p);
 /* C [M, N] (row stride ldc) = (accumulate ? C : 0) + A [M, K] (row stride lda) . W.
  * C must not overlap A; only C's [M, N] elements are written (not the gaps of ldc > N).
  * M = 0 does nothing. */
-void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
-               size_t ldc, int accumulate);
+void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C, size_t ldc,
+               int accumulate);
 
 /* Test hook for fp32 products (process-wide; for tests and benchmarks only): 0 takes the
  * best kernel of this CPU, 1 the portable fmaf loop, 2 the AVX2 kernel (where the CPU has

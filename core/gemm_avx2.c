@@ -12,8 +12,8 @@
 #include <immintrin.h>
 
 #define MR_MAX 6
-#define KC 256  /* k per block: a panel block of 64 KiB stays in L2 over every row tile */
-#define MB 192  /* rows per block */
+#define KC 256 /* k per block: a panel block of 64 KiB stays in L2 over every row tile */
+#define MB 192 /* rows per block */
 
 /* C tile [MR, 16] (row stride ldc; `cols` of the 16 are real) (+)= A [MR, kn] . strip
  * [kn][16] of a panel of padded width wp. */
@@ -28,8 +28,11 @@ static inline __attribute__((always_inline)) void tile(const int MR, size_t kn, 
     int full = cols == 16; /* masked moves are slow on some CPUs: only for the tail */
     for (int m = 0; m < MR; m++) {
         if (!load) lo[m] = hi[m] = _mm256_setzero_ps();
-        else if (full) lo[m] = _mm256_loadu_ps(c + m * ldc), hi[m] = _mm256_loadu_ps(c + m * ldc + 8);
-        else lo[m] = _mm256_maskload_ps(c + m * ldc, m0), hi[m] = _mm256_maskload_ps(c + m * ldc + 8, m1);
+        else if (full)
+            lo[m] = _mm256_loadu_ps(c + m * ldc), hi[m] = _mm256_loadu_ps(c + m * ldc + 8);
+        else
+            lo[m] = _mm256_maskload_ps(c + m * ldc, m0),
+            hi[m] = _mm256_maskload_ps(c + m * ldc + 8, m1);
     }
 #pragma GCC unroll 2
     for (size_t k = 0; k < kn; k++) {
@@ -54,14 +57,14 @@ static inline __attribute__((always_inline)) void tile(const int MR, size_t kn, 
 /* One row across the whole panel: C row [wp] (`cols` real) (+)= A row [kn] . panel block
  * [kn][NV*8]. Up to 8 accumulators, and the panel is read in address order, which is
  * what a single row (bound by memory) needs. */
-static inline __attribute__((always_inline)) void row_wide(const int NV, size_t kn,
-                                                           const float *a, const float *b,
-                                                           float *c, int load, size_t cols) {
+static inline __attribute__((always_inline)) void row_wide(const int NV, size_t kn, const float *a,
+                                                           const float *b, float *c, int load,
+                                                           size_t cols) {
     __m256 acc[8];
     __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int v = 0; v < NV; v++) {
         __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols - 8 * v), lane);
-        acc[v] = !load ? _mm256_setzero_ps()
+        acc[v] = !load                         ? _mm256_setzero_ps()
                  : (size_t)(v + 1) * 8 <= cols ? _mm256_loadu_ps(c + 8 * v)
                                                : _mm256_maskload_ps(c + 8 * v, mask);
     }
@@ -78,10 +81,10 @@ static inline __attribute__((always_inline)) void row_wide(const int NV, size_t 
 }
 
 typedef void (*wide_fn)(size_t, const float *, const float *, float *, int, size_t);
-#define DEF_WIDE(NV)                                                                         \
-    static void wide_##NV(size_t kn, const float *a, const float *b, float *c, int load,     \
-                          size_t cols) {                                                     \
-        row_wide(NV, kn, a, b, c, load, cols);                                               \
+#define DEF_WIDE(NV)                                                                               \
+    static void wide_##NV(size_t kn, const float *a, const float *b, float *c, int load,           \
+                          size_t cols) {                                                           \
+        row_wide(NV, kn, a, b, c, load, cols);                                                     \
     }
 DEF_WIDE(2)
 DEF_WIDE(4)
@@ -89,12 +92,12 @@ DEF_WIDE(6)
 DEF_WIDE(8)
 static const wide_fn wides[4] = {wide_2, wide_4, wide_6, wide_8}; /* by wp / 16 - 1 */
 
-typedef void (*tile_fn)(size_t, const float *, size_t, const float *, size_t, float *, size_t,
-                        int, size_t);
-#define DEF(MR)                                                                              \
-    static void tile_##MR(size_t kn, const float *a, size_t lda, const float *b, size_t wp,  \
-                          float *c, size_t ldc, int load, size_t cols) {                     \
-        tile(MR, kn, a, lda, b, wp, c, ldc, load, cols);                                     \
+typedef void (*tile_fn)(size_t, const float *, size_t, const float *, size_t, float *, size_t, int,
+                        size_t);
+#define DEF(MR)                                                                                    \
+    static void tile_##MR(size_t kn, const float *a, size_t lda, const float *b, size_t wp,        \
+                          float *c, size_t ldc, int load, size_t cols) {                           \
+        tile(MR, kn, a, lda, b, wp, c, ldc, load, cols);                                           \
     }
 DEF(1)
 DEF(2)
@@ -104,7 +107,9 @@ DEF(5)
 DEF(6)
 static const tile_fn tiles[MR_MAX] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6};
 
-static inline size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static inline size_t min_size(size_t a, size_t b) {
+    return a < b ? a : b;
+}
 
 void elmo_gemm_f32_avx2(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
                         size_t ldc, int accumulate) {
@@ -147,7 +152,9 @@ int elmo_gemm_avx2_usable(void) {
 
 #else /* no AVX2 kernel in this build */
 
-int elmo_gemm_avx2_usable(void) { return 0; }
+int elmo_gemm_avx2_usable(void) {
+    return 0;
+}
 
 void elmo_gemm_f32_avx2(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
                         size_t ldc, int accumulate) {

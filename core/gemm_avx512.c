@@ -17,11 +17,11 @@
 #include <immintrin.h>
 
 #define MR_MAX 6
-#define F32_KC 512        /* k per block when several row tiles share a panel block */
-#define F32_MB 192        /* rows per block: A [MB, KC] stays in L2 */
-#define BF_BUF 24576      /* bf16 pairs of A converted per block (96 KiB of stack) */
-#define BF_KCP 256        /* pairs per block when several row tiles share a panel block */
-#define BF_MB 96          /* rows per block */
+#define F32_KC 512   /* k per block when several row tiles share a panel block */
+#define F32_MB 192   /* rows per block: A [MB, KC] stays in L2 */
+#define BF_BUF 24576 /* bf16 pairs of A converted per block (96 KiB of stack) */
+#define BF_KCP 256   /* pairs per block when several row tiles share a panel block */
+#define BF_MB 96     /* rows per block */
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -32,9 +32,9 @@ ALWAYS_INLINE void tile_f32(const int MR, const int NV, size_t kn, const float *
     __m512 acc[MR_MAX][4];
     for (int m = 0; m < MR; m++)
         for (int v = 0; v < NV; v++)
-            acc[m][v] = load ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xffff,
-                                                     c + m * ldc + v * 16)
-                             : _mm512_setzero_ps();
+            acc[m][v] =
+                load ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xffff, c + m * ldc + v * 16)
+                     : _mm512_setzero_ps();
     const float *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda,
                 *a5 = a + 5 * lda;
     const float *ar[MR_MAX] = {a, a1, a2, a3, a4, a5};
@@ -54,15 +54,14 @@ ALWAYS_INLINE void tile_f32(const int MR, const int NV, size_t kn, const float *
 
 /* The same for bf16: A pairs [MR, kp] (row stride ldp, as 32-bit words), panel block
  * [kp][NV*16][2]. */
-ALWAYS_INLINE void tile_bf16(const int MR, const int NV, size_t kp, const uint32_t *a,
-                             size_t ldp, const uint16_t *b, float *c, size_t ldc, int load,
-                             __mmask16 tail) {
+ALWAYS_INLINE void tile_bf16(const int MR, const int NV, size_t kp, const uint32_t *a, size_t ldp,
+                             const uint16_t *b, float *c, size_t ldc, int load, __mmask16 tail) {
     __m512 acc[MR_MAX][4];
     for (int m = 0; m < MR; m++)
         for (int v = 0; v < NV; v++)
-            acc[m][v] = load ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xffff,
-                                                     c + m * ldc + v * 16)
-                             : _mm512_setzero_ps();
+            acc[m][v] =
+                load ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xffff, c + m * ldc + v * 16)
+                     : _mm512_setzero_ps();
 #pragma GCC unroll 2
     for (size_t q = 0; q < kp; q++) {
         __m512bh bv[4];
@@ -80,17 +79,17 @@ ALWAYS_INLINE void tile_bf16(const int MR, const int NV, size_t kp, const uint32
 
 typedef void (*f32_fn)(size_t, const float *, size_t, const float *, float *, size_t, int,
                        __mmask16);
-typedef void (*bf16_fn)(size_t, const uint32_t *, size_t, const uint16_t *, float *, size_t,
-                        int, __mmask16);
+typedef void (*bf16_fn)(size_t, const uint32_t *, size_t, const uint16_t *, float *, size_t, int,
+                        __mmask16);
 
-#define DEF(MR, NV)                                                                        \
-    static void f32_##MR##_##NV(size_t kn, const float *a, size_t lda, const float *b,     \
-                                float *c, size_t ldc, int load, __mmask16 tail) {          \
-        tile_f32(MR, NV, kn, a, lda, b, c, ldc, load, tail);                               \
-    }                                                                                      \
-    static void bf16_##MR##_##NV(size_t kp, const uint32_t *a, size_t ldp, const uint16_t *b, \
-                                 float *c, size_t ldc, int load, __mmask16 tail) {         \
-        tile_bf16(MR, NV, kp, a, ldp, b, c, ldc, load, tail);                              \
+#define DEF(MR, NV)                                                                                \
+    static void f32_##MR##_##NV(size_t kn, const float *a, size_t lda, const float *b, float *c,   \
+                                size_t ldc, int load, __mmask16 tail) {                            \
+        tile_f32(MR, NV, kn, a, lda, b, c, ldc, load, tail);                                       \
+    }                                                                                              \
+    static void bf16_##MR##_##NV(size_t kp, const uint32_t *a, size_t ldp, const uint16_t *b,      \
+                                 float *c, size_t ldc, int load, __mmask16 tail) {                 \
+        tile_bf16(MR, NV, kp, a, ldp, b, c, ldc, load, tail);                                      \
     }
 #define DEF_ROW(MR) DEF(MR, 1) DEF(MR, 2) DEF(MR, 3) DEF(MR, 4)
 DEF_ROW(1)
@@ -100,13 +99,16 @@ DEF_ROW(4)
 DEF_ROW(5)
 DEF_ROW(6)
 
-#define ROW(P, MR) {P##_##MR##_1, P##_##MR##_2, P##_##MR##_3, P##_##MR##_4}
+#define ROW(P, MR)                                                                                 \
+    { P##_##MR##_1, P##_##MR##_2, P##_##MR##_3, P##_##MR##_4 }
 static const f32_fn f32_tiles[MR_MAX][4] = {ROW(f32, 1), ROW(f32, 2), ROW(f32, 3),
-                                             ROW(f32, 4), ROW(f32, 5), ROW(f32, 6)};
+                                            ROW(f32, 4), ROW(f32, 5), ROW(f32, 6)};
 static const bf16_fn bf16_tiles[MR_MAX][4] = {ROW(bf16, 1), ROW(bf16, 2), ROW(bf16, 3),
                                               ROW(bf16, 4), ROW(bf16, 5), ROW(bf16, 6)};
 
-static inline size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static inline size_t min_size(size_t a, size_t b) {
+    return a < b ? a : b;
+}
 
 /* Columns [n0, n0 + wp) of the panel: vectors and the mask of the last one. */
 static inline __mmask16 tail_mask(size_t N, size_t n0, size_t wp) {
@@ -114,8 +116,8 @@ static inline __mmask16 tail_mask(size_t N, size_t n0, size_t wp) {
     return (__mmask16)(last >= 16 ? 0xffff : (1u << last) - 1);
 }
 
-void elmo_gemm_f32_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W,
-                          float *C, size_t ldc, int accumulate) {
+void elmo_gemm_f32_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                          size_t ldc, int accumulate) {
     size_t K = (size_t)W->K, N = (size_t)W->N;
     const float *data = W->data;
     /* one row tile: no panel reuse, so no K blocking (C is touched once) */
@@ -149,7 +151,9 @@ static void convert_rows(const float *A, size_t lda, size_t mb, size_t kn, uint3
         for (size_t k = 0; k < kn; k += 32) {
             size_t left = kn - k;
             __mmask16 lo = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
-            __mmask16 hi = (__mmask16)(left >= 32 ? 0xffff : left <= 16 ? 0 : (1u << (left - 16)) - 1);
+            __mmask16 hi = (__mmask16)(left >= 32   ? 0xffff
+                                       : left <= 16 ? 0
+                                                    : (1u << (left - 16)) - 1);
             __m512 x0 = _mm512_maskz_loadu_ps(lo, a + k);
             __m512 x1 = _mm512_maskz_loadu_ps(hi, a + k + 16);
             __m512i p = (__m512i)_mm512_cvtne2ps_pbh(x1, x0); /* words: x0 then x1 */
@@ -159,8 +163,8 @@ static void convert_rows(const float *A, size_t lda, size_t mb, size_t kn, uint3
     }
 }
 
-void elmo_gemm_bf16_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W,
-                           float *C, size_t ldc, int accumulate) {
+void elmo_gemm_bf16_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                           size_t ldc, int accumulate) {
     uint32_t abuf[BF_BUF] __attribute__((aligned(64))); /* A pairs [mb, kp] */
     size_t K = (size_t)W->K, N = (size_t)W->N, K2 = (K + 1) / 2;
     const uint16_t *data = W->data;
@@ -179,8 +183,8 @@ void elmo_gemm_bf16_avx512(const float *A, size_t lda, size_t M, const elmo_pack
                 const uint16_t *b = data + n0 * 2 * K2 + q0 * wp * 2;
                 for (size_t i = 0; i < mb; i += MR_MAX) {
                     size_t mr = min_size(MR_MAX, mb - i);
-                    bf16_tiles[mr - 1][nv - 1](kp, abuf + i * kp, kp, b,
-                                               C + (r0 + i) * ldc + n0, ldc, load, tail);
+                    bf16_tiles[mr - 1][nv - 1](kp, abuf + i * kp, kp, b, C + (r0 + i) * ldc + n0,
+                                               ldc, load, tail);
                 }
             }
         }
@@ -197,15 +201,17 @@ int elmo_gemm_avx512_usable(void) {
 
 #else /* no AVX-512 kernels in this build */
 
-int elmo_gemm_avx512_usable(void) { return 0; }
+int elmo_gemm_avx512_usable(void) {
+    return 0;
+}
 
-void elmo_gemm_f32_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W,
-                          float *C, size_t ldc, int accumulate) {
+void elmo_gemm_f32_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                          size_t ldc, int accumulate) {
     (void)A, (void)lda, (void)M, (void)W, (void)C, (void)ldc, (void)accumulate;
 }
 
-void elmo_gemm_bf16_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W,
-                           float *C, size_t ldc, int accumulate) {
+void elmo_gemm_bf16_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                           size_t ldc, int accumulate) {
     (void)A, (void)lda, (void)M, (void)W, (void)C, (void)ldc, (void)accumulate;
 }
 

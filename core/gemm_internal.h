@@ -23,14 +23,14 @@ static inline size_t gemm_panel_width(size_t N, size_t n0) {
 /* 1 when the AVX-512 kernels are compiled in and this CPU runs them. */
 int elmo_gemm_avx512_usable(void);
 
-void elmo_gemm_f32_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W,
-                          float *C, size_t ldc, int accumulate);
+void elmo_gemm_f32_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                          size_t ldc, int accumulate);
 /* 1 when the AVX2+FMA kernel is compiled in and this CPU runs it. */
 int elmo_gemm_avx2_usable(void);
 void elmo_gemm_f32_avx2(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
                         size_t ldc, int accumulate);
 
-void elmo_gemm_bf16_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W,
-                           float *C, size_t ldc, int accumulate);
+void elmo_gemm_bf16_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                           size_t ldc, int accumulate);
 
 #endif

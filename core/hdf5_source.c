@@ -42,10 +42,10 @@ static int h5_atexit_skipped; /* under h5_lock */
 
 typedef struct hdf5_source {
     elmo_tensor_source base;
-    char *path;          /* a copy: the caller's string may not outlive the source */
+    char *path; /* a copy: the caller's string may not outlive the source */
     hid_t file;
-    int64_t file_size;   /* bytes, from stat at open */
-    int64_t user_block;  /* bytes before HDF5 addresses start (0 unless a user block) */
+    int64_t file_size;  /* bytes, from stat at open */
+    int64_t user_block; /* bytes before HDF5 addresses start (0 unless a user block) */
     H5E_auto2_t old_func;
     void *old_data;
 } hdf5_source;
@@ -56,14 +56,11 @@ typedef struct hdf5_source {
 static void describe_type(hid_t type, char *buf, size_t cap) {
     H5T_class_t cls = H5Tget_class(type);
     size_t bits = H5Tget_size(type) * 8;
-    if (cls == H5T_FLOAT)
-        snprintf(buf, cap, "float%zu", bits);
+    if (cls == H5T_FLOAT) snprintf(buf, cap, "float%zu", bits);
     else if (cls == H5T_INTEGER)
         snprintf(buf, cap, "%sint%zu", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "", bits);
-    else if (cls == H5T_STRING)
-        snprintf(buf, cap, "string");
-    else
-        snprintf(buf, cap, "a non-numeric type (HDF5 class %d)", (int)cls);
+    else if (cls == H5T_STRING) snprintf(buf, cap, "string");
+    else snprintf(buf, cap, "a non-numeric type (HDF5 class %d)", (int)cls);
 }
 
 /* ---- links ------------------------------------------------------------------------------ */
@@ -154,10 +151,10 @@ static int check_storage_kind(hdf5_source *s, hid_t ds, const char *name, H5D_la
                          "come from other datasets or files), which is refused; " REFUSED_HINT,
                          path, name);
     if (*layout != H5D_COMPACT && *layout != H5D_CONTIGUOUS && *layout != H5D_CHUNKED)
-        return elmo_fail(err, ELMO_ERR_FORMAT,
-                         "weights file '%s': dataset '%s' has an unknown storage layout (%d); "
-                         CORRUPT_HINT,
-                         path, name, (int)*layout);
+        return elmo_fail(
+            err, ELMO_ERR_FORMAT,
+            "weights file '%s': dataset '%s' has an unknown storage layout (%d); " CORRUPT_HINT,
+            path, name, (int)*layout);
     if (n_filters != 0)
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "weights file '%s': dataset '%s' is stored through the HDF5 filter "
@@ -165,15 +162,17 @@ static int check_storage_kind(hdf5_source *s, hid_t ds, const char *name, H5D_la
                          "rewrite the file without filters (h5repack -f NONE in out)",
                          path, name, (int)filter, filter_name(filter));
     if (*layout == H5D_CHUNKED && chunk_rank <= 0)
-        return elmo_fail(err, ELMO_ERR_FORMAT,
-                         "weights file '%s': cannot read the chunk shape of dataset '%s'; "
-                         CORRUPT_HINT,
-                         path, name);
+        return elmo_fail(
+            err, ELMO_ERR_FORMAT,
+            "weights file '%s': cannot read the chunk shape of dataset '%s'; " CORRUPT_HINT, path,
+            name);
     return ELMO_OK;
 }
 
 /* ceil(a / b) for b > 0. */
-static uint64_t div_up(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
+static uint64_t div_up(uint64_t a, uint64_t b) {
+    return a / b + (a % b != 0);
+}
 
 /* The bytes the file stores for the dataset must be the `need` bytes its shape needs
  * (float32 values), all inside the file. */
@@ -204,9 +203,11 @@ static int check_stored_bytes(hdf5_source *s, hid_t ds, const char *name, H5D_la
         /* Unfiltered chunks are whole: edge chunks are stored full size. */
         uint64_t chunks = 1, chunk_bytes = 4;
         for (int i = 0; i < rank; i++) {
-            if (chunk[i] == 0) return elmo_fail(err, ELMO_ERR_FORMAT,
-                                                "weights file '%s': dataset '%s' has an empty "
-                                                "chunk shape; " CORRUPT_HINT, path, name);
+            if (chunk[i] == 0)
+                return elmo_fail(err, ELMO_ERR_FORMAT,
+                                 "weights file '%s': dataset '%s' has an empty "
+                                 "chunk shape; " CORRUPT_HINT,
+                                 path, name);
             uint64_t per = div_up(dims[i], chunk[i]);
             chunks = chunks > cap / per ? cap : chunks * per;
             chunk_bytes = chunk_bytes > cap / chunk[i] ? cap : chunk_bytes * chunk[i];
@@ -285,8 +286,8 @@ static int open_dataset(hdf5_source *s, const char *name, hid_t *ds_out, int *ra
     } else if (H5Tget_class(type) != H5T_FLOAT || H5Tget_size(type) != 4) {
         describe_type(type, got, sizeof got);
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
-                       "weights file '%s': dataset '%s' has type %s, expected float32", path,
-                       name, got);
+                       "weights file '%s': dataset '%s' has type %s, expected float32", path, name,
+                       got);
     } else {
         rc = check_stored_bytes(s, ds, name, layout, rank, dims, chunk, err);
     }
@@ -351,9 +352,8 @@ static hid_t open_file(const char *path) {
 #endif
     /* Closing the file closes every object still open in it, on every path; objects left
      * open would otherwise make libhdf5 complain on stderr at process exit. */
-    hid_t f = H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0
-                  ? -1
-                  : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    hid_t f =
+        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     return f;
 }
@@ -404,8 +404,12 @@ int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error
         return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     }
     path = s->path;
-    s->base = (elmo_tensor_source){.path = path, .format = "hdf5", .find = h5_find,
-                                   .read = h5_read, .exists = h5_exists, .close = h5_close};
+    s->base = (elmo_tensor_source){.path = path,
+                                   .format = "hdf5",
+                                   .find = h5_find,
+                                   .read = h5_read,
+                                   .exists = h5_exists,
+                                   .close = h5_close};
     s->file = -1;
     s->file_size = size;
     pthread_mutex_lock(&h5_lock);

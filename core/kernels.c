@@ -3,7 +3,8 @@
 
 #include "fastmath.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
 #define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define MULTIVERSION
@@ -12,8 +13,8 @@
 #define CLAMP(v, lo, hi) ((v) < (lo) ? (lo) : (v) > (hi) ? (hi) : (v))
 
 /* One sentence's gates; restrict lets the compiler vectorize across units. */
-static inline void gates_row(const float *restrict z, const float *restrict bias,
-                             float *restrict c, float *restrict m, size_t H, float lim) {
+static inline void gates_row(const float *restrict z, const float *restrict bias, float *restrict c,
+                             float *restrict m, size_t H, float lim) {
     for (size_t u = 0; u < H; u++) {
         float i = sigmoid_fast(z[u] + bias[u]);
         float j = tanh_fast(z[H + u] + bias[H + u]);
@@ -27,8 +28,8 @@ static inline void gates_row(const float *restrict z, const float *restrict bias
 }
 
 MULTIVERSION
-void elmo_lstm_gates(const float *z, const float *bias, float *c, float *m, size_t rows,
-                     size_t H, float clip) {
+void elmo_lstm_gates(const float *z, const float *bias, float *c, float *m, size_t rows, size_t H,
+                     float clip) {
     const float lim = clip > 0 ? clip : 3.0e38f;
     for (size_t r = 0; r < rows; r++) gates_row(z + r * 4 * H, bias, c + r * H, m + r * H, H, lim);
 }
@@ -45,9 +46,8 @@ void elmo_add(float *y, const float *x, size_t n) {
 }
 
 MULTIVERSION
-void elmo_highway_combine(float *x, const float *gate, const float *b_gate,
-                          const float *transform, const float *b_transform, size_t rows,
-                          size_t F) {
+void elmo_highway_combine(float *x, const float *gate, const float *b_gate, const float *transform,
+                          const float *b_transform, size_t rows, size_t F) {
     for (size_t r = 0; r < rows; r++) {
         float *xr = x + r * F;
         const float *gr = gate + r * F, *tr = transform + r * F;

@@ -11,8 +11,8 @@
  * z [rows, 4H] pre-activations without bias, bias [4H] (forget +1 folded in),
  * c [rows, H] in/out, m [rows, H] out. clip <= 0 means no clipping.
  */
-void elmo_lstm_gates(const float *z, const float *bias, float *c, float *m, size_t rows,
-                     size_t H, float clip);
+void elmo_lstm_gates(const float *z, const float *bias, float *c, float *m, size_t rows, size_t H,
+                     float clip);
 
 /* x[i] = clamp(x[i], -clip, clip) for n values; clip <= 0 leaves x alone. */
 void elmo_clip(float *x, size_t n, float clip);
@@ -25,9 +25,8 @@ void elmo_add(float *y, const float *x, size_t n);
  *   g = sigmoid(gate + b_gate), t = relu(transform + b_transform), x = g*t + (1-g)*x
  * gate, transform [rows, F] pre-activations; b_gate, b_transform [F].
  */
-void elmo_highway_combine(float *x, const float *gate, const float *b_gate,
-                          const float *transform, const float *b_transform, size_t rows,
-                          size_t F);
+void elmo_highway_combine(float *x, const float *gate, const float *b_gate, const float *transform,
+                          const float *b_transform, size_t rows, size_t F);
 
 /* out[f] = act(max over p of s[p, f] + bias[f]) for s [positions, n]; act relu or tanh. */
 void elmo_conv_max(const float *s, size_t positions, size_t n, const float *bias, int relu,

@@ -11,8 +11,12 @@
 #define LAYER_NORM_EPS 1e-13 /* AllenNLP ScalarMix */
 
 elmo_mix elmo_mix_default(void) {
-    return (elmo_mix){.kind = ELMO_MIX_AVERAGE, .layer = 0, .weights = NULL, .n_weights = 0,
-                      .gamma = 1.0f, .layer_norm = 0};
+    return (elmo_mix){.kind = ELMO_MIX_AVERAGE,
+                      .layer = 0,
+                      .weights = NULL,
+                      .n_weights = 0,
+                      .gamma = 1.0f,
+                      .layer_norm = 0};
 }
 
 static size_t dim_for(int n_layers, int D, const elmo_mix *mix) {
@@ -29,16 +33,16 @@ static int check_mix(int n_layers, const elmo_mix *mix, elmo_error *err) {
     if (!mix) return elmo_fail(err, ELMO_ERR_ARG, "mix is NULL");
     if (mix->kind < ELMO_MIX_AVERAGE || mix->kind > ELMO_MIX_ALL)
         return elmo_fail(err, ELMO_ERR_ARG, "unknown mix kind %d", (int)mix->kind);
-    if (!isfinite(mix->gamma))
-        return elmo_fail(err, ELMO_ERR_ARG, "gamma must be a finite number");
+    if (!isfinite(mix->gamma)) return elmo_fail(err, ELMO_ERR_ARG, "gamma must be a finite number");
     if (mix->kind == ELMO_MIX_LAYER && (mix->layer < 0 || mix->layer >= n_layers))
-        return elmo_fail(err, ELMO_ERR_ARG, "layer %d does not exist; this model has layers 0 to %d",
-                         mix->layer, n_layers - 1);
+        return elmo_fail(err, ELMO_ERR_ARG,
+                         "layer %d does not exist; this model has layers 0 to %d", mix->layer,
+                         n_layers - 1);
     if (mix->kind == ELMO_MIX_WEIGHTS) {
         if (!mix->weights || mix->n_weights != (size_t)n_layers)
             return elmo_fail(err, ELMO_ERR_ARG,
-                             "a weighted mix needs %d weights (one per layer), got %zu",
-                             n_layers, mix->weights ? mix->n_weights : 0);
+                             "a weighted mix needs %d weights (one per layer), got %zu", n_layers,
+                             mix->weights ? mix->n_weights : 0);
         for (size_t k = 0; k < mix->n_weights; k++)
             if (!isfinite(mix->weights[k]))
                 return elmo_fail(err, ELMO_ERR_ARG, "mix weight %zu is not a finite number", k);
@@ -85,8 +89,8 @@ double elmo_mix_scale(float gamma, double a, double inv_std) {
     return (double)gamma * a * inv_std;
 }
 
-void elmo_mix_add_layer(const float *x, size_t n, size_t D, size_t from, size_t to,
-                        double scale, double mean, float *y, size_t ldy) {
+void elmo_mix_add_layer(const float *x, size_t n, size_t D, size_t from, size_t to, double scale,
+                        double mean, float *y, size_t ldy) {
     for (size_t j = 0; j < n; j++)
         for (size_t d = from; d < to; d++)
             y[j * ldy + d] += (float)(scale * ((double)x[j * D + d] - mean));
@@ -120,8 +124,8 @@ int elmo_result_mix(const elmo_result *r, size_t i, const elmo_mix *mix, float *
         double mean = 0, inv_std = 1;
         if (mix->layer_norm) layer_stats(rows, (n + 2) * D, &mean, &inv_std);
         size_t col = mix->kind == ELMO_MIX_ALL ? (size_t)k * D : 0;
-        elmo_mix_add_layer(rows + D, n, D, 0, D, elmo_mix_scale(mix->gamma, a[k], inv_std),
-                           mean, out + col, width);
+        elmo_mix_add_layer(rows + D, n, D, 0, D, elmo_mix_scale(mix->gamma, a[k], inv_std), mean,
+                           out + col, width);
     }
     if ((rc = elmo_mix_check_finite(out, n * width, mix, err))) return rc;
     return elmo_ok(err);

@@ -16,8 +16,8 @@ double elmo_mix_scale(float gamma, double a, double inv_std);
 
 /* y[j, d] += (float)(scale * (x[j, d] - mean)) for j < n, d in [from, to); x [n, D],
  * y [n, ldy]. The one place a layer is added into a mix, so every path rounds alike. */
-void elmo_mix_add_layer(const float *x, size_t n, size_t D, size_t from, size_t to,
-                        double scale, double mean, float *y, size_t ldy);
+void elmo_mix_add_layer(const float *x, size_t n, size_t D, size_t from, size_t to, double scale,
+                        double mean, float *y, size_t ldy);
 
 /* ELMO_ERR_ARG with a message when any of y [count] is not finite (gamma too large). */
 int elmo_mix_check_finite(const float *y, size_t count, const elmo_mix *mix, elmo_error *err);

@@ -41,8 +41,8 @@ static pthread_once_t version_once = PTHREAD_ONCE_INIT;
 static void format_version(void) {
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
-    snprintf(version_text, sizeof version_text, "sqlite-elmo %s (%s, HDF5 %u.%u.%u)",
-             ELMO_VERSION, elmo_gemm_kernel_name(), maj, min, rel);
+    snprintf(version_text, sizeof version_text, "sqlite-elmo %s (%s, HDF5 %u.%u.%u)", ELMO_VERSION,
+             elmo_gemm_kernel_name(), maj, min, rel);
 }
 
 const char *elmo_version(void) {
@@ -94,16 +94,16 @@ static int embed_boundaries(elmo_model *m, elmo_error *err) {
     return rc;
 }
 
-static int load_files(const char *options_path, const char *path,
-                      const elmo_load_params *params, elmo_model **out, elmo_error *err) {
+static int load_files(const char *options_path, const char *path, const elmo_load_params *params,
+                      elmo_model **out, elmo_error *err) {
     elmo_load_params p = params ? *params : elmo_load_default_params();
     elmo_model *m = calloc(1, sizeof *m);
     if (!m) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     elmo_model_files f;
     int rc = elmo_model_files_open(options_path, path, &f, err);
     if (!rc)
-        rc = elmo_options_parse_text(f.options_json, strlen(f.options_json), f.options_label, &m->cfg,
-                                err);
+        rc = elmo_options_parse_text(f.options_json, strlen(f.options_json), f.options_label,
+                                     &m->cfg, err);
     if (!rc) rc = elmo_weights_build(f.src, m, p.precision, err);
     if (!rc) rc = check_weights(m, f.src->path, err);
     if (!rc) snprintf(m->format, sizeof m->format, "%s", f.src->format);
@@ -147,8 +147,7 @@ int elmo_model_load_path(const char *path, const elmo_load_params *params, elmo_
     return load_files(NULL, path, params, out, err);
 }
 
-int elmo_model_trained_mix(const elmo_model *m, const float **weights, size_t *n,
-                           float *scaling) {
+int elmo_model_trained_mix(const elmo_model *m, const float **weights, size_t *n, float *scaling) {
     if (!m || !m->w.mix_weights) return 0;
     if (weights) *weights = m->w.mix_weights;
     if (n) *n = (size_t)m->cfg.n_layers + 1;

@@ -8,56 +8,56 @@
 #include "elmo.h"
 #include "gemm.h"
 
-#define ELMO_CHAR_VOCAB 261    /* rows of char_embed: byte values 0..255 + 5 markers */
+#define ELMO_CHAR_VOCAB 261 /* rows of char_embed: byte values 0..255 + 5 markers */
 #define ELMO_MAX_FILTER_BANKS 64
 #define ELMO_MAX_HIGHWAY 64
 #define ELMO_MAX_LSTM_LAYERS 16
 
 /* Hyperparameters read from the options JSON (docs/model.md §2). */
 typedef struct elmo_config {
-    int char_embed_dim;                        /* d_c */
-    int n_banks;                               /* number of CNN filter banks */
-    int bank_width[ELMO_MAX_FILTER_BANKS];     /* w_i */
-    int bank_count[ELMO_MAX_FILTER_BANKS];     /* n_i */
-    int n_filters;                             /* F = sum of n_i */
+    int char_embed_dim;                    /* d_c */
+    int n_banks;                           /* number of CNN filter banks */
+    int bank_width[ELMO_MAX_FILTER_BANKS]; /* w_i */
+    int bank_count[ELMO_MAX_FILTER_BANKS]; /* n_i */
+    int n_filters;                         /* F = sum of n_i */
     int n_highway;
-    int max_chars;                             /* C, character slots per token */
-    int relu;                                  /* CNN activation: 1 relu, 0 tanh */
-    int cell_dim;                              /* H */
-    int proj_dim;                              /* P */
-    int n_layers;                              /* L */
-    float cell_clip;                           /* 0: no clipping */
-    float proj_clip;                           /* 0: no clipping */
+    int max_chars;   /* C, character slots per token */
+    int relu;        /* CNN activation: 1 relu, 0 tanh */
+    int cell_dim;    /* H */
+    int proj_dim;    /* P */
+    int n_layers;    /* L */
+    float cell_clip; /* 0: no clipping */
+    float proj_clip; /* 0: no clipping */
     int skip_connections;
 } elmo_config;
 
 /* One LSTM cell (one layer of one direction). The products' weights are packed for
  * elmo_gemm (gemm.h); a packed matrix with data == NULL is absent. */
 typedef struct elmo_cell {
-    elmo_packed w_in;     /* [P, 4H] rows 0..P-1 of W_0: multiplies the layer input */
-    elmo_packed w_rec;    /* [P, 4H] rows P..2P-1 of W_0: multiplies h_{t-1} */
-    const float *bias;    /* [4H] gates i, j, f, o; +1.0 already added to f at load */
-    elmo_packed w_proj;   /* [H, P] W_P_0; absent when P == H and the file has none */
+    elmo_packed w_in;   /* [P, 4H] rows 0..P-1 of W_0: multiplies the layer input */
+    elmo_packed w_rec;  /* [P, 4H] rows P..2P-1 of W_0: multiplies h_{t-1} */
+    const float *bias;  /* [4H] gates i, j, f, o; +1.0 already added to f at load */
+    elmo_packed w_proj; /* [H, P] W_P_0; absent when P == H and the file has none */
 } elmo_cell;
 
 typedef struct elmo_highway {
-    elmo_packed w_carry;       /* [F, F] gate g = sigmoid(x W_carry + b_carry) */
-    const float *b_carry;      /* [F] */
-    elmo_packed w_transform;   /* [F, F] t = relu(x W_transform + b_transform) */
-    const float *b_transform;  /* [F] */
+    elmo_packed w_carry;      /* [F, F] gate g = sigmoid(x W_carry + b_carry) */
+    const float *b_carry;     /* [F] */
+    elmo_packed w_transform;  /* [F, F] t = relu(x W_transform + b_transform) */
+    const float *b_transform; /* [F] */
 } elmo_highway;
 
 typedef struct elmo_weights {
-    float *arena;                                 /* the small tensors, one allocation */
-    const float *char_embed;                      /* [261, d_c], row u = unshifted id u */
-    elmo_packed conv_w[ELMO_MAX_FILTER_BANKS];    /* [w_i * d_c, n_i], row k*d_c + q */
-    const float *conv_b[ELMO_MAX_FILTER_BANKS];   /* [n_i] */
+    float *arena;                               /* the small tensors, one allocation */
+    const float *char_embed;                    /* [261, d_c], row u = unshifted id u */
+    elmo_packed conv_w[ELMO_MAX_FILTER_BANKS];  /* [w_i * d_c, n_i], row k*d_c + q */
+    const float *conv_b[ELMO_MAX_FILTER_BANKS]; /* [n_i] */
     elmo_highway highway[ELMO_MAX_HIGHWAY];
-    elmo_packed proj_w;                           /* [F, P]; absent when F == P */
-    const float *proj_b;                          /* [P], or NULL with proj_w */
-    elmo_cell cells[2][ELMO_MAX_LSTM_LAYERS];     /* [direction 0 fwd / 1 bwd][layer] */
-    const float *mix_weights;                     /* [L+1] trained scalar mix, or NULL */
-    const float *mix_scaling;                     /* [1] its gamma, or NULL */
+    elmo_packed proj_w;                       /* [F, P]; absent when F == P */
+    const float *proj_b;                      /* [P], or NULL with proj_w */
+    elmo_cell cells[2][ELMO_MAX_LSTM_LAYERS]; /* [direction 0 fwd / 1 bwd][layer] */
+    const float *mix_weights;                 /* [L+1] trained scalar mix, or NULL */
+    const float *mix_scaling;                 /* [1] its gamma, or NULL */
 } elmo_weights;
 
 typedef struct elmo_token_cache elmo_token_cache;
@@ -66,12 +66,12 @@ struct elmo_model {
     elmo_config cfg;
     elmo_weights w;
     int64_t n_params;
-    int precision;            /* ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16 */
-    int64_t weight_bytes;     /* bytes of weights in memory (packed + small tensors) */
-    uint64_t fingerprint;     /* hash of config, weight values and precision */
-    float *boundary;          /* [2, P]: e(<S>), e(</S>) computed at load */
-    char format[16];          /* the weights' file format: "hdf5", "safetensors", ... */
-    elmo_token_cache *cache;  /* char-CNN cache (internally locked), or NULL */
+    int precision;           /* ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16 */
+    int64_t weight_bytes;    /* bytes of weights in memory (packed + small tensors) */
+    uint64_t fingerprint;    /* hash of config, weight values and precision */
+    float *boundary;         /* [2, P]: e(<S>), e(</S>) computed at load */
+    char format[16];         /* the weights' file format: "hdf5", "safetensors", ... */
+    elmo_token_cache *cache; /* char-CNN cache (internally locked), or NULL */
 };
 
 /* Parses and validates an options JSON file. */
@@ -79,7 +79,7 @@ int elmo_options_load(const char *path, elmo_config *cfg, elmo_error *err);
 /* The same for options JSON text (`len` bytes, text[len] == '\0'); `path` names it in
  * messages. */
 int elmo_options_parse_text(const char *text, size_t len, const char *path, elmo_config *cfg,
-                       elmo_error *err);
+                            elmo_error *err);
 /* The whole options file (at most 1 MiB) as a malloc'd string. */
 int elmo_options_read_text(const char *path, char **text, elmo_error *err);
 
@@ -97,7 +97,7 @@ typedef struct elmo_tensor_desc {
     char name[96];
     int rank;
     int64_t dims[4];
-    int optional;  /* 1: may be absent */
+    int optional; /* 1: may be absent */
 } elmo_tensor_desc;
 
 /* The tensors the options imply, in file order, into out[cap]; returns their count. */

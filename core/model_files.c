@@ -73,8 +73,9 @@ static int open_options(elmo_model_files *f, const char *options_path, elmo_erro
     snprintf(f->options_label, sizeof f->options_label, "%s", options_path);
     elmo_config cfg;
     int rc = elmo_options_read_text(options_path, &f->options_json, err);
-    return rc ? rc : elmo_options_parse_text(f->options_json, strlen(f->options_json),
-                                             options_path, &cfg, err);
+    return rc ? rc
+              : elmo_options_parse_text(f->options_json, strlen(f->options_json), options_path,
+                                        &cfg, err);
 }
 
 /* A TF checkpoint: its options are explicit, derived from TF-Hub names, or the
@@ -99,7 +100,8 @@ static int open_tf(elmo_model_files *f, const char *options_path, const char *pr
     return elmo_fail(err, ELMO_ERR_ARG,
                      "checkpoint '%s' is a bilm-tf training checkpoint, which does not hold "
                      "its options; put its options.json next to it (%s) or give the options "
-                     "file too", prefix, near);
+                     "file too",
+                     prefix, near);
 }
 
 /* A safetensors file: its options are its metadata's unless given. */
@@ -137,7 +139,8 @@ static int open_dir(elmo_model_files *f, const char *options_path, const char *d
         idx[strlen(idx) - 6] = '\0';
         return open_tf(f, options_path, idx, err);
     }
-    if (find_unique(dir, "", ".safetensors", a) == 1) return open_safetensors(f, options_path, a, err);
+    if (find_unique(dir, "", ".safetensors", a) == 1)
+        return open_safetensors(f, options_path, a, err);
     return elmo_fail(err, ELMO_ERR_ARG,
                      "directory '%s' holds no model: expected options.json + weights.hdf5 (or "
                      "exactly one *options*.json and one *weights*.hdf5; found %d and %d), a "
@@ -153,8 +156,8 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
     int rc;
     char dir[PATH_CAP - 64]; /* room for the file names appended below */
     if (strlen(path) >= sizeof dir)
-        return elmo_fail(err, ELMO_ERR_ARG, "model path '%.64s...' is longer than %zu bytes",
-                         path, sizeof dir - 1);
+        return elmo_fail(err, ELMO_ERR_ARG, "model path '%.64s...' is longer than %zu bytes", path,
+                         sizeof dir - 1);
     snprintf(dir, sizeof dir, "%s", path);
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = '\0';
     path = dir; /* "module/" and "module" name the same directory in messages */
@@ -171,7 +174,8 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
                  : elmo_fail(err, ELMO_ERR_ARG,
                              "'%s' is a TensorFlow checkpoint index but its name does not end "
                              "in '.index'; give the checkpoint prefix (the path without "
-                             "'.index')", path);
+                             "'.index')",
+                             path);
         break;
     case K_MISSING: /* a checkpoint prefix, or else the HDF5 source names the file */
     default:
@@ -186,7 +190,8 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
         } else if (k == K_HDF5) {
             rc = elmo_fail(err, ELMO_ERR_ARG,
                            "'%s' is an HDF5 weights file, which does not hold its options; "
-                           "give the options file too, or the directory holding both", path);
+                           "give the options file too, or the directory holding both",
+                           path);
         } else if (k == K_MISSING) {
             char why[128];
             rc = elmo_fail(err, ELMO_ERR_IO, "cannot open model '%s': %s", path,
@@ -195,7 +200,8 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
             rc = elmo_fail(err, ELMO_ERR_FORMAT,
                            "'%s' is not a model file: expected a .safetensors file, a "
                            "directory (AllenNLP options + weights, TF-Hub module) or a "
-                           "TensorFlow checkpoint", path);
+                           "TensorFlow checkpoint",
+                           path);
         }
     }
     if (rc) elmo_model_files_close(f);

@@ -7,8 +7,8 @@
 
 typedef struct elmo_model_files {
     elmo_tensor_source *src;
-    char *options_json;          /* the options JSON text (malloc'd) */
-    char options_label[4200];    /* names the options in messages */
+    char *options_json;       /* the options JSON text (malloc'd) */
+    char options_label[4200]; /* names the options in messages */
 } elmo_model_files;
 
 /*

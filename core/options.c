@@ -63,8 +63,8 @@ typedef struct parse_ctx {
 static int bad_value(parse_ctx *c, const char *key, const char *expected, const cJSON *v) {
     char found[64];
     describe(v, found, sizeof found);
-    return elmo_fail(c->err, ELMO_ERR_FORMAT, "options file '%s': %s must be %s, found %s",
-                     c->path, key, expected, found);
+    return elmo_fail(c->err, ELMO_ERR_FORMAT, "options file '%s': %s must be %s, found %s", c->path,
+                     key, expected, found);
 }
 
 static int missing(parse_ctx *c, const char *key) {
@@ -82,13 +82,12 @@ static int get_object(parse_ctx *c, const cJSON *parent, const char *name, const
 }
 
 static int is_integer(const cJSON *v) {
-    return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
-           v->valuedouble == floor(v->valuedouble);
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble);
 }
 
 /* Integer in [lo, hi]. An absent or null key takes `dflt` when `required` is 0. */
-static int get_int(parse_ctx *c, const cJSON *obj, const char *name, const char *key,
-                   int required, int dflt, int lo, int hi, int *out) {
+static int get_int(parse_ctx *c, const cJSON *obj, const char *name, const char *key, int required,
+                   int dflt, int lo, int hi, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!v || cJSON_IsNull(v)) {
         if (required) return missing(c, key);
@@ -105,8 +104,7 @@ static int get_int(parse_ctx *c, const cJSON *obj, const char *name, const char 
 }
 
 /* Clip value: absent, null or 0 mean no clipping (AllenNLP and bilm-tf both accept these). */
-static int get_clip(parse_ctx *c, const cJSON *obj, const char *name, const char *key,
-                    float *out) {
+static int get_clip(parse_ctx *c, const cJSON *obj, const char *name, const char *key, float *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     *out = 0;
     if (!v || cJSON_IsNull(v)) return ELMO_OK;
@@ -122,8 +120,7 @@ static int parse_filters(parse_ctx *c, const cJSON *cnn, elmo_config *cfg) {
     if (!filters) return missing(c, "char_cnn.filters");
     int n = cJSON_GetArraySize(filters);
     if (!cJSON_IsArray(filters) || n < 1 || n > ELMO_MAX_FILTER_BANKS)
-        return bad_value(c, "char_cnn.filters", "a list of 1 to 64 [width, count] pairs",
-                         filters);
+        return bad_value(c, "char_cnn.filters", "a list of 1 to 64 [width, count] pairs", filters);
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
         const cJSON *pair = cJSON_GetArrayItem(filters, i);
@@ -159,11 +156,11 @@ static int parse_char_cnn(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
     int rc;
     if ((rc = get_object(c, root, "char_cnn", "char_cnn", &cnn))) return rc;
     if ((rc = get_object(c, cnn, "embedding", "char_cnn.embedding", &emb))) return rc;
-    if ((rc = get_int(c, emb, "dim", "char_cnn.embedding.dim", 1, 0, 1, 4096,
-                      &cfg->char_embed_dim)))
+    if ((rc =
+             get_int(c, emb, "dim", "char_cnn.embedding.dim", 1, 0, 1, 4096, &cfg->char_embed_dim)))
         return rc;
-    if ((rc = get_int(c, cnn, "max_characters_per_token", "char_cnn.max_characters_per_token",
-                      1, 0, 3, 1024, &cfg->max_chars)))
+    if ((rc = get_int(c, cnn, "max_characters_per_token", "char_cnn.max_characters_per_token", 1, 0,
+                      3, 1024, &cfg->max_chars)))
         return rc;
     if ((rc = parse_filters(c, cnn, cfg))) return rc;
     if ((rc = get_int(c, cnn, "n_highway", "char_cnn.n_highway", 0, 0, 0, ELMO_MAX_HIGHWAY,
@@ -172,17 +169,13 @@ static int parse_char_cnn(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
     /* 262 at inference (261 rows + padding); 261 is the training value. Both mean the same
      * weights, anything else is a different alphabet. */
     int n_chars;
-    if ((rc = get_int(c, cnn, "n_characters", "char_cnn.n_characters", 0, 262, 261, 262,
-                      &n_chars)))
+    if ((rc = get_int(c, cnn, "n_characters", "char_cnn.n_characters", 0, 262, 261, 262, &n_chars)))
         return rc;
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(cnn, "activation");
     if (!act) return missing(c, "char_cnn.activation");
-    if (cJSON_IsString(act) && strcmp(act->valuestring, "relu") == 0)
-        cfg->relu = 1;
-    else if (cJSON_IsString(act) && strcmp(act->valuestring, "tanh") == 0)
-        cfg->relu = 0;
-    else
-        return bad_value(c, "char_cnn.activation", "\"relu\" or \"tanh\"", act);
+    if (cJSON_IsString(act) && strcmp(act->valuestring, "relu") == 0) cfg->relu = 1;
+    else if (cJSON_IsString(act) && strcmp(act->valuestring, "tanh") == 0) cfg->relu = 0;
+    else return bad_value(c, "char_cnn.activation", "\"relu\" or \"tanh\"", act);
     return ELMO_OK;
 }
 
@@ -201,7 +194,8 @@ static int parse_lstm(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
     if ((rc = get_clip(c, lstm, "proj_clip", "lstm.proj_clip", &cfg->proj_clip))) return rc;
     const cJSON *skip = cJSON_GetObjectItemCaseSensitive(lstm, "use_skip_connections");
     if (!skip) return missing(c, "lstm.use_skip_connections");
-    if (!cJSON_IsBool(skip)) return bad_value(c, "lstm.use_skip_connections", "true or false", skip);
+    if (!cJSON_IsBool(skip))
+        return bad_value(c, "lstm.use_skip_connections", "true or false", skip);
     cfg->skip_connections = cJSON_IsTrue(skip);
     if (cfg->proj_dim > cfg->cell_dim)
         return elmo_fail(c->err, ELMO_ERR_FORMAT,
@@ -212,18 +206,18 @@ static int parse_lstm(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
 }
 
 int elmo_options_parse_text(const char *text, size_t len, const char *path, elmo_config *cfg,
-                       elmo_error *err) {
+                            elmo_error *err) {
     const char *end = NULL;
     /* Parsing len + 1 bytes includes the terminating NUL, so trailing garbage is rejected. */
-    cJSON *root = len <= OPTIONS_MAX_BYTES ? cJSON_ParseWithLengthOpts(text, len + 1, &end, 1)
-                                          : NULL;
+    cJSON *root =
+        len <= OPTIONS_MAX_BYTES ? cJSON_ParseWithLengthOpts(text, len + 1, &end, 1) : NULL;
     if (!root) {
         size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
         int line = 1;
         for (size_t i = 0; i < at; i++) line += text[i] == '\n';
         return elmo_fail(err, ELMO_ERR_FORMAT,
-                         "options file '%s' is not valid JSON (error near byte %zu, line %d)",
-                         path, at, line);
+                         "options file '%s' is not valid JSON (error near byte %zu, line %d)", path,
+                         at, line);
     }
     memset(cfg, 0, sizeof *cfg);
     parse_ctx c = {path, err};

@@ -77,8 +77,7 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int elmo_parallel(int n_threads, size_t n_tasks, elmo_task_fn fn, void *ctx,
-                  elmo_cancel *cancel) {
+int elmo_parallel(int n_threads, size_t n_tasks, elmo_task_fn fn, void *ctx, elmo_cancel *cancel) {
     if (n_tasks == 0) return 0;
     int n = n_threads < 1 ? 1 : n_threads;
     if ((size_t)n > n_tasks) n = (int)n_tasks;

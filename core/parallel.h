@@ -34,7 +34,6 @@ typedef void (*elmo_task_fn)(void *ctx, size_t task, int worker);
  * an interrupt is seen promptly; tasks should also poll it. Falls back to fewer threads
  * if threads cannot be created. Returns the number of workers used.
  */
-int elmo_parallel(int n_threads, size_t n_tasks, elmo_task_fn fn, void *ctx,
-                  elmo_cancel *cancel);
+int elmo_parallel(int n_threads, size_t n_tasks, elmo_task_fn fn, void *ctx, elmo_cancel *cancel);
 
 #endif

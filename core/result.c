@@ -74,9 +74,15 @@ int elmo_check_sentences(const elmo_sentence *s, size_t n, elmo_error *err) {
     return ELMO_OK;
 }
 
-size_t elmo_result_count(const elmo_result *r) { return r ? r->n : 0; }
-int elmo_result_dim(const elmo_result *r) { return r ? r->dim : 0; }
-int elmo_result_layers(const elmo_result *r) { return r ? r->n_layers : 0; }
+size_t elmo_result_count(const elmo_result *r) {
+    return r ? r->n : 0;
+}
+int elmo_result_dim(const elmo_result *r) {
+    return r ? r->dim : 0;
+}
+int elmo_result_layers(const elmo_result *r) {
+    return r ? r->n_layers : 0;
+}
 
 size_t elmo_result_tokens(const elmo_result *r, size_t i) {
     return r && i < r->n ? r->n_tokens[i] : 0;

@@ -13,13 +13,13 @@
  * full result has a slot per layer; a folding run (elmo_embed_batch) keeps only 2 slots,
  * layer k in slot k % 2, and consumes each layer as it is finished. */
 struct elmo_result {
-    size_t n;             /* sentences */
-    int dim;              /* D = 2P */
-    int n_layers;         /* L + 1 */
-    int slots;            /* layers stored: L + 1, or 2 when folding */
-    size_t *n_tokens;     /* [n] */
-    float **block;        /* [n] -> [slots, n_i + 2, D] */
-    float *data;          /* the storage of every block */
+    size_t n;         /* sentences */
+    int dim;          /* D = 2P */
+    int n_layers;     /* L + 1 */
+    int slots;        /* layers stored: L + 1, or 2 when folding */
+    size_t *n_tokens; /* [n] */
+    float **block;    /* [n] -> [slots, n_i + 2, D] */
+    float *data;      /* the storage of every block */
 };
 
 /* Rows of layer k of sentence i including the boundaries: [n_i + 2, D]. */

@@ -40,8 +40,8 @@
 #include "token_layer.h"
 
 elmo_run_params elmo_run_default_params(void) {
-    return (elmo_run_params){.n_threads = 0, .use_cache = 1, .interrupt = NULL,
-                             .interrupt_arg = NULL};
+    return (elmo_run_params){
+        .n_threads = 0, .use_cache = 1, .interrupt = NULL, .interrupt_arg = NULL};
 }
 
 static int by_address(const void *a, const void *b) {
@@ -75,14 +75,15 @@ static int check_streams(const elmo_model *m, elmo_stream *const *streams, size_
     return rc;
 }
 
-int elmo_run(const elmo_model *m, const elmo_run_params *params, const elmo_sentence *s,
-             size_t n, elmo_stream *const *streams, elmo_result **out, elmo_error *err) {
+int elmo_run(const elmo_model *m, const elmo_run_params *params, const elmo_sentence *s, size_t n,
+             elmo_stream *const *streams, elmo_result **out, elmo_error *err) {
     if (!out) return elmo_fail(err, ELMO_ERR_ARG, "elmo_run: out is NULL");
     *out = NULL;
     if (!m) return elmo_fail(err, ELMO_ERR_ARG, "elmo_run: model is NULL; load one first");
     elmo_run_params p = params ? *params : elmo_run_default_params();
     int rc;
-    if ((rc = elmo_check_sentences(s, n, err)) || (rc = check_streams(m, streams, n, err))) return rc;
+    if ((rc = elmo_check_sentences(s, n, err)) || (rc = check_streams(m, streams, n, err)))
+        return rc;
 
     int threads = elmo_resolve_threads(p.n_threads);
     elmo_cancel cancel;

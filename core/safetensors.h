@@ -13,15 +13,15 @@
 /* Maps and validates a safetensors file (every bound checked before use). When
  * options_json is not NULL, the metadata must hold the model's options JSON, returned as a
  * malloc'd string. */
-int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out,
-                                 char **options_json, elmo_error *err);
+int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out, char **options_json,
+                                 elmo_error *err);
 
 /* One tensor to write: float32 values, row-major. */
 typedef struct elmo_tensor_out {
     const char *name;
     int rank;
     int64_t dims[ELMO_MAX_RANK];
-    const float *data;  /* [prod(dims)] */
+    const float *data; /* [prod(dims)] */
 } elmo_tensor_out;
 
 /* Writes a safetensors file with the options JSON in the metadata; bf16 != 0 stores every

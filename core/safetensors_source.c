@@ -19,12 +19,12 @@
 #include "error.h"
 #include "safetensors.h"
 
-#define MAX_DIM ((int64_t)1 << 40)   /* far beyond any tensor; keeps products in range */
+#define MAX_DIM ((int64_t)1 << 40) /* far beyond any tensor; keeps products in range */
 #define MAX_NAME 256
 
 typedef struct st_tensor {
-    const char *name;   /* into the cJSON tree */
-    int bf16;           /* 0: F32, 1: BF16 */
+    const char *name; /* into the cJSON tree */
+    int bf16;         /* 0: F32, 1: BF16 */
     int rank;
     int64_t dims[ELMO_MAX_RANK];
     uint64_t begin, end; /* bytes into the data section */
@@ -33,11 +33,11 @@ typedef struct st_tensor {
 typedef struct st_source {
     elmo_tensor_source base;
     char *path;
-    const unsigned char *map;   /* [size] the whole file */
+    const unsigned char *map; /* [size] the whole file */
     size_t size;
-    const unsigned char *data;  /* the data section */
+    const unsigned char *data; /* the data section */
     cJSON *header;
-    st_tensor *t;               /* [n] */
+    st_tensor *t; /* [n] */
     int n;
 } st_source;
 
@@ -81,8 +81,10 @@ static int st_read(elmo_tensor_source *base, const char *name, float *dst, size_
     const st_tensor *t = lookup(s, name);
     size_t esize = t && t->bf16 ? 2 : 4;
     if (!t || (t->end - t->begin) / esize != count)
-        return elmo_fail(err, ELMO_ERR_INTERNAL, "safetensors file '%s': tensor '%s' read with "
-                         "the wrong size", s->path, name);
+        return elmo_fail(err, ELMO_ERR_INTERNAL,
+                         "safetensors file '%s': tensor '%s' read with "
+                         "the wrong size",
+                         s->path, name);
     const unsigned char *p = s->data + t->begin;
     if (!t->bf16) {
         memcpy(dst, p, count * 4); /* little-endian hosts only (checked at open) */
@@ -173,7 +175,8 @@ static int parse_tensor(st_source *s, const cJSON *item, st_tensor *t, uint64_t 
     t->begin = (uint64_t)b;
     t->end = (uint64_t)e;
     if (t->begin > t->end || t->end > data_size) {
-        snprintf(what, sizeof what, "has data_offsets [%llu, %llu] outside the %llu-byte data "
+        snprintf(what, sizeof what,
+                 "has data_offsets [%llu, %llu] outside the %llu-byte data "
                  "section (the file is truncated or corrupted)",
                  (unsigned long long)t->begin, (unsigned long long)t->end,
                  (unsigned long long)data_size);
@@ -220,8 +223,7 @@ static int check_layout(st_source *s, uint64_t data_size, elmo_error *err) {
     return ELMO_OK;
 }
 
-static int parse_metadata(st_source *s, const cJSON *meta, char **options_json,
-                          elmo_error *err) {
+static int parse_metadata(st_source *s, const cJSON *meta, char **options_json, elmo_error *err) {
     const cJSON *options = NULL;
     if (meta && !cJSON_IsObject(meta))
         return elmo_fail(err, ELMO_ERR_FORMAT,
@@ -235,7 +237,8 @@ static int parse_metadata(st_source *s, const cJSON *meta, char **options_json,
             if (options)
                 return elmo_fail(err, ELMO_ERR_FORMAT,
                                  "safetensors file '%s': metadata key 'elmo_options' appears "
-                                 "twice", s->path);
+                                 "twice",
+                                 s->path);
             options = v;
         }
     }
@@ -255,7 +258,8 @@ static int parse_header(st_source *s, char **options_json, elmo_error *err) {
     if (s->size < 8)
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "safetensors file '%s' is %zu bytes, shorter than its 8-byte header "
-                         "length (the file is truncated)", s->path, s->size);
+                         "length (the file is truncated)",
+                         s->path, s->size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | s->map[i];
     if (n > ELMO_SAFETENSORS_HEADER_MAX)
@@ -273,7 +277,8 @@ static int parse_header(st_source *s, char **options_json, elmo_error *err) {
     if (!s->header || !cJSON_IsObject(s->header))
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "safetensors file '%s': the header is not a JSON object (the file is "
-                         "corrupted or not safetensors)", s->path);
+                         "corrupted or not safetensors)",
+                         s->path);
     for (const char *p = end; p && p < text + n; p++) /* only padding may follow */
         if (*p != ' ')
             return elmo_fail(err, ELMO_ERR_FORMAT,
@@ -325,16 +330,15 @@ static int map_file(st_source *s, elmo_error *err) {
         if (p == MAP_FAILED)
             rc = elmo_fail(err, ELMO_ERR_IO, "cannot map safetensors file '%s': %s", s->path,
                            elmo_errno_text(errno, why, sizeof why));
-        else
-            s->map = p;
+        else s->map = p;
         s->size = (size_t)st.st_size;
     }
     close(fd);
     return rc;
 }
 
-int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out,
-                                 char **options_json, elmo_error *err) {
+int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out, char **options_json,
+                                 elmo_error *err) {
     *out = NULL;
     if (options_json) *options_json = NULL;
     const uint16_t one = 1;
@@ -346,9 +350,13 @@ int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out,
         return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     }
     strcpy(s->path, path);
-    s->base = (elmo_tensor_source){.path = s->path, .format = "safetensors", .find = st_find,
-                                   .read = st_read, .exists = st_exists,
-                                   .check_unused = st_check_unused, .close = st_close};
+    s->base = (elmo_tensor_source){.path = s->path,
+                                   .format = "safetensors",
+                                   .find = st_find,
+                                   .read = st_read,
+                                   .exists = st_exists,
+                                   .check_unused = st_check_unused,
+                                   .close = st_close};
     int rc = map_file(s, err);
     if (!rc) rc = parse_header(s, options_json, err);
     if (rc) {

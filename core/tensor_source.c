@@ -3,8 +3,7 @@
 
 #include <string.h>
 
-int elmo_tensor_names_have(elmo_tensor_name_fn name_at, const void *ctx, int n,
-                           const char *name) {
+int elmo_tensor_names_have(elmo_tensor_name_fn name_at, const void *ctx, int n, const char *name) {
     size_t len = strlen(name);
     for (int i = 0; i < n; i++) {
         const char *t = name_at(ctx, i);

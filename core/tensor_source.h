@@ -15,31 +15,28 @@
 typedef struct elmo_tensor_source elmo_tensor_source;
 
 struct elmo_tensor_source {
-    const char *path;     /* the weights file, for messages */
-    const char *format;   /* "hdf5", "safetensors", ... */
-    int stores_bf16;      /* 1: the file's weights are bfloat16 (AUTO precision -> bf16) */
+    const char *path;   /* the weights file, for messages */
+    const char *format; /* "hdf5", "safetensors", ... */
+    int stores_bf16;    /* 1: the file's weights are bfloat16 (AUTO precision -> bf16) */
     /* Looks a tensor up. Returns 1 and its shape when present, 0 when absent, or a negated
      * elmo_status with err set when the tensor exists but cannot be used (e.g. not float). */
-    int (*find)(elmo_tensor_source *s, const char *name, int *rank,
-                int64_t dims[ELMO_MAX_RANK], elmo_error *err);
-    /* Reads a tensor that find() reported, as `count` float32 values. */
-    int (*read)(elmo_tensor_source *s, const char *name, float *dst, size_t count,
+    int (*find)(elmo_tensor_source *s, const char *name, int *rank, int64_t dims[ELMO_MAX_RANK],
                 elmo_error *err);
+    /* Reads a tensor that find() reported, as `count` float32 values. */
+    int (*read)(elmo_tensor_source *s, const char *name, float *dst, size_t count, elmo_error *err);
     /* 1 when a tensor or group named `name` exists (a tensor named "name/..." counts). */
     int (*exists)(elmo_tensor_source *s, const char *name);
     /* Optional (NULL: not checked): fails when the source holds tensors other than the
      * `n` names in `used`. */
-    int (*check_unused)(elmo_tensor_source *s, const char *const *used, int n,
-                        elmo_error *err);
-    void (*close)(elmo_tensor_source *s);  /* frees the source itself too */
+    int (*check_unused)(elmo_tensor_source *s, const char *const *used, int n, elmo_error *err);
+    void (*close)(elmo_tensor_source *s); /* frees the source itself too */
 };
 
 /* For sources that list their tensors: name_at(ctx, i) is the AllenNLP name of tensor i. */
 typedef const char *(*elmo_tensor_name_fn)(const void *ctx, int i);
 
 /* 1 when one of the n names is `name` or starts with `name/` (the `exists` rule). */
-int elmo_tensor_names_have(elmo_tensor_name_fn name_at, const void *ctx, int n,
-                           const char *name);
+int elmo_tensor_names_have(elmo_tensor_name_fn name_at, const void *ctx, int n, const char *name);
 
 /* The index of the first of the n names not in `used`, or -1 (for `check_unused`). */
 int elmo_tensor_names_unused(elmo_tensor_name_fn name_at, const void *ctx, int n,

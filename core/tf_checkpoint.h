@@ -18,23 +18,23 @@
 /* One variable of the bundle. */
 typedef struct elmo_tf_entry {
     char *name;
-    int dtype;                    /* ELMO_TF_DT_FLOAT or ELMO_TF_DT_BFLOAT16 */
+    int dtype; /* ELMO_TF_DT_FLOAT or ELMO_TF_DT_BFLOAT16 */
     int rank;
     int64_t dims[ELMO_MAX_RANK];
     int shard;
-    uint64_t offset, size;        /* bytes in the shard file */
-    uint32_t masked_crc;          /* masked crc32c of those bytes */
+    uint64_t offset, size; /* bytes in the shard file */
+    uint32_t masked_crc;   /* masked crc32c of those bytes */
 } elmo_tf_entry;
 
 typedef struct elmo_tf_index {
-    elmo_tf_entry *e;   /* [n], in key order */
+    elmo_tf_entry *e; /* [n], in key order */
     int n;
     int num_shards;
 } elmo_tf_index;
 
 /* Parses the bytes of an .index file (`path` only for messages). */
-int elmo_tf_index_parse(const unsigned char *buf, size_t len, const char *path,
-                        elmo_tf_index *out, elmo_error *err);
+int elmo_tf_index_parse(const unsigned char *buf, size_t len, const char *path, elmo_tf_index *out,
+                        elmo_error *err);
 void elmo_tf_index_free(elmo_tf_index *ix);
 
 /* 1 when the file's last 8 bytes are the LevelDB table magic. */

@@ -41,8 +41,7 @@ static uint32_t le32(const unsigned char *p) {
 
 static int corrupt(const char *path, elmo_error *err, const char *what) {
     return elmo_fail(err, ELMO_ERR_FORMAT,
-                     "checkpoint index '%s': %s (the file is truncated or corrupted)", path,
-                     what);
+                     "checkpoint index '%s': %s (the file is truncated or corrupted)", path, what);
 }
 
 /* ---- protobuf ------------------------------------------------------------------------ */
@@ -111,7 +110,10 @@ static int parse_entry(cursor c, elmo_tf_entry *e, const char **why) {
     *why = "has a malformed entry";
     while ((r = pb_next(&c, &f)) > 0) {
         switch (f.number) {
-        case 1: if (f.wire != 0) return 0; e->dtype = (int)(f.v > 1000 ? 1000 : f.v); break;
+        case 1:
+            if (f.wire != 0) return 0;
+            e->dtype = (int)(f.v > 1000 ? 1000 : f.v);
+            break;
         case 2:
             if (f.wire != 2 || !parse_shape(f.bytes, e)) {
                 *why = "has a shape with an unknown rank, a negative or huge dimension, or "
@@ -119,10 +121,23 @@ static int parse_entry(cursor c, elmo_tf_entry *e, const char **why) {
                 return 0;
             }
             break;
-        case 3: if (f.wire != 0 || f.v > 99999) return 0; e->shard = (int)f.v; break;
-        case 4: if (f.wire != 0) return 0; e->offset = f.v; break;
-        case 5: if (f.wire != 0) return 0; e->size = f.v; break;
-        case 6: if (f.wire != 5) return 0; e->masked_crc = (uint32_t)f.v; have_crc = 1; break;
+        case 3:
+            if (f.wire != 0 || f.v > 99999) return 0;
+            e->shard = (int)f.v;
+            break;
+        case 4:
+            if (f.wire != 0) return 0;
+            e->offset = f.v;
+            break;
+        case 5:
+            if (f.wire != 0) return 0;
+            e->size = f.v;
+            break;
+        case 6:
+            if (f.wire != 5) return 0;
+            e->masked_crc = (uint32_t)f.v;
+            have_crc = 1;
+            break;
         case 7:
             *why = "is stored in slices (a partitioned variable), which is not supported";
             return 0;
@@ -188,7 +203,8 @@ static int each_entry(const table *t, cursor blk, entry_fn fn, void *ctx) {
     size_t size = (size_t)(blk.end - blk.p);
     if (size < 4) return corrupt(t->path, t->err, "a block is too short");
     uint32_t n_restarts = le32(blk.end - 4);
-    if (n_restarts > (size - 4) / 4) return corrupt(t->path, t->err, "a block's restart array is too long");
+    if (n_restarts > (size - 4) / 4)
+        return corrupt(t->path, t->err, "a block's restart array is too long");
     cursor c = {blk.p, blk.end - 4 - 4 * (size_t)n_restarts};
     unsigned char key[MAX_KEY];
     size_t key_len = 0;
@@ -254,7 +270,8 @@ static int on_data_entry(void *ctx, const unsigned char *key, size_t len, cursor
     }
     if (memchr(key, '\0', len))
         return corrupt(c->t->path, c->t->err, "a tensor name holds a NUL byte");
-    if (c->ix->n >= MAX_ENTRIES) return corrupt(c->t->path, c->t->err, "it lists over 100000 tensors");
+    if (c->ix->n >= MAX_ENTRIES)
+        return corrupt(c->t->path, c->t->err, "it lists over 100000 tensors");
     elmo_tf_entry *grown = realloc(c->ix->e, (size_t)(c->ix->n + 1) * sizeof *grown);
     if (!grown) return elmo_fail(c->t->err, ELMO_ERR_NOMEM, "out of memory");
     c->ix->e = grown;
@@ -290,8 +307,8 @@ void elmo_tf_index_free(elmo_tf_index *ix) {
     memset(ix, 0, sizeof *ix);
 }
 
-int elmo_tf_index_parse(const unsigned char *buf, size_t len, const char *path,
-                        elmo_tf_index *out, elmo_error *err) {
+int elmo_tf_index_parse(const unsigned char *buf, size_t len, const char *path, elmo_tf_index *out,
+                        elmo_error *err) {
     memset(out, 0, sizeof *out);
     table t = {buf, len, path, err};
     if (len < FOOTER_BYTES) return corrupt(path, err, "it is shorter than the 48-byte footer");
@@ -300,7 +317,8 @@ int elmo_tf_index_parse(const unsigned char *buf, size_t len, const char *path,
     if (magic != ELMO_TF_TABLE_MAGIC)
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "checkpoint index '%s' does not end with the table magic number (it "
-                         "is truncated or not a TensorFlow checkpoint index)", path);
+                         "is truncated or not a TensorFlow checkpoint index)",
+                         path);
     cursor fc = {foot, foot + 40};
     uint64_t meta_off, meta_size, index_off, index_size;
     if (!get_varint(&fc, 10, &meta_off) || !get_varint(&fc, 10, &meta_size) ||
@@ -319,7 +337,8 @@ int elmo_tf_index_parse(const unsigned char *buf, size_t len, const char *path,
         if (e->shard >= out->num_shards)
             rc = elmo_fail(err, ELMO_ERR_FORMAT,
                            "checkpoint index '%s': tensor '%s' is in shard %d of %d (the file "
-                           "is corrupted)", path, e->name, e->shard, out->num_shards);
+                           "is corrupted)",
+                           path, e->name, e->shard, out->num_shards);
     }
     if (rc) elmo_tf_index_free(out);
     return rc;

@@ -19,9 +19,9 @@
 #define LIST_SHOWN 400 /* bytes of the found-names list in messages */
 
 typedef struct tf_tensor {
-    char name[NAME_MAX_BYTES];   /* the AllenNLP name */
+    char name[NAME_MAX_BYTES]; /* the AllenNLP name */
     const elmo_tf_entry *e;
-    int skip_rows;               /* char_embed with the padding row first: 1 */
+    int skip_rows; /* char_embed with the padding row first: 1 */
 } tf_tensor;
 
 typedef struct tf_source {
@@ -29,9 +29,9 @@ typedef struct tf_source {
     char *prefix;
     char *index_path;
     elmo_tf_index ix;
-    tf_tensor *t;   /* [n] the model's tensors */
+    tf_tensor *t; /* [n] the model's tensors */
     int n;
-    int *fd;        /* [num_shards], -1 until opened */
+    int *fd; /* [num_shards], -1 until opened */
 } tf_source;
 
 static void tf_close(elmo_tensor_source *base) {
@@ -99,7 +99,9 @@ static int tf_read(elmo_tensor_source *base, const char *name, float *dst, size_
                    elmo_error *err) {
     tf_source *s = (tf_source *)base;
     const tf_tensor *t = lookup(s, name);
-    if (!t) return elmo_fail(err, ELMO_ERR_INTERNAL, "checkpoint '%s': no tensor '%s'", s->prefix, name);
+    if (!t)
+        return elmo_fail(err, ELMO_ERR_INTERNAL, "checkpoint '%s': no tensor '%s'", s->prefix,
+                         name);
     const elmo_tf_entry *e = t->e;
     size_t esize = e->dtype == ELMO_TF_DT_BFLOAT16 ? 2 : 4;
     size_t skip = t->skip_rows ? count / (size_t)(e->dims[0] - 1) : 0; /* values of row 0 */
@@ -124,8 +126,8 @@ static int tf_read(elmo_tensor_source *base, const char *name, float *dst, size_
     if (!buf) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory reading tensor '%s'", e->name);
     size_t got = 0;
     while (got < e->size) {
-        ssize_t r = pread(s->fd[e->shard], buf + got, (size_t)e->size - got,
-                          (off_t)(e->offset + got));
+        ssize_t r =
+            pread(s->fd[e->shard], buf + got, (size_t)e->size - got, (off_t)(e->offset + got));
         if (r <= 0) break;
         got += (size_t)r;
     }
@@ -135,14 +137,15 @@ static int tf_read(elmo_tensor_source *base, const char *name, float *dst, size_
     else if (elmo_crc32c_mask(elmo_crc32c(0, buf, got)) != e->masked_crc)
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
                        "checkpoint '%s': tensor '%s' fails its checksum (the data file is "
-                       "corrupted)", s->prefix, e->name);
+                       "corrupted)",
+                       s->prefix, e->name);
     if (!rc) {
         const unsigned char *p = buf + skip * esize;
         for (size_t i = 0; i < count; i++) {
-            uint32_t bits = esize == 2 ? (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16
-                                       : (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
-                                             (uint32_t)p[4 * i + 2] << 16 |
-                                             (uint32_t)p[4 * i + 3] << 24;
+            uint32_t bits = esize == 2
+                                ? (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16
+                                : (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+                                      (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
             memcpy(&dst[i], &bits, 4);
         }
     }
@@ -178,8 +181,13 @@ static int ends_with(const char *s, const char *suffix) {
 
 /* Variables that are not part of the inference model. */
 static int ignored(const char *name) {
-    static const char *const suffixes[] = {"/Adagrad", "/Adam", "/Adam_1", "/Momentum",
-                                           "/RMSProp", "/RMSProp_1", "/ExponentialMovingAverage"};
+    static const char *const suffixes[] = {"/Adagrad",
+                                           "/Adam",
+                                           "/Adam_1",
+                                           "/Momentum",
+                                           "/RMSProp",
+                                           "/RMSProp_1",
+                                           "/ExponentialMovingAverage"};
     static const char *const whole[] = {"global_step", "beta1_power", "beta2_power"};
     for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++)
         if (ends_with(name, suffixes[i])) return 1;
@@ -245,7 +253,8 @@ static int map_names(tf_source *s, int *hub, elmo_error *err) {
         found_list(&s->ix, list, sizeof list);
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "checkpoint '%s' mixes TF-Hub ('bilm/...') and bilm-tf ('lm/...') "
-                         "names; found: %s", s->prefix, list);
+                         "names; found: %s",
+                         s->prefix, list);
     }
     if (!(s->t = calloc(s->ix.n ? (size_t)s->ix.n : 1, sizeof *s->t)))
         return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
@@ -253,8 +262,7 @@ static int map_names(tf_source *s, int *hub, elmo_error *err) {
         const elmo_tf_entry *e = &s->ix.e[i];
         if (ignored(e->name)) continue;
         tf_tensor *t = &s->t[s->n];
-        if (*hub && strncmp(e->name, "bilm/", 5) == 0)
-            map_hub(e->name, t->name, sizeof t->name);
+        if (*hub && strncmp(e->name, "bilm/", 5) == 0) map_hub(e->name, t->name, sizeof t->name);
         else if (!*hub && strncmp(e->name, "lm/", 3) == 0)
             map_bilm_tf(e->name, t->name, sizeof t->name);
         else if (strncmp(e->name, "aggregation/", 12) == 0)
@@ -264,7 +272,8 @@ static int map_names(tf_source *s, int *hub, elmo_error *err) {
             return elmo_fail(err, ELMO_ERR_FORMAT,
                              "checkpoint '%s' holds tensor '%s', which is not part of an ELMo "
                              "model (expected 'bilm/...' TF-Hub or 'lm/...' bilm-tf names); "
-                             "found: %s", s->prefix, e->name, list);
+                             "found: %s",
+                             s->prefix, e->name, list);
         }
         if (e->dtype != ELMO_TF_DT_FLOAT && e->dtype != ELMO_TF_DT_BFLOAT16)
             return elmo_fail(err, ELMO_ERR_FORMAT,
@@ -317,7 +326,8 @@ static int derive_options(const tf_source *s, char **out, elmo_error *err) {
         found_list(&s->ix, list, sizeof list);
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "TF-Hub checkpoint '%s' has no 'bilm/char_embed' of shape [261 or "
-                         "262, d]; found: %s", s->prefix, list);
+                         "262, d]; found: %s",
+                         s->prefix, list);
     }
     int64_t dc = emb->dims[1], F = 0;
     int banks = 0, highway = 0, layers = 0;
@@ -376,7 +386,8 @@ static int read_index(const char *path, unsigned char **buf, size_t *len, elmo_e
     else if ((uint64_t)st.st_size > ELMO_TF_INDEX_MAX)
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
                        "checkpoint index '%s' is larger than 64 MiB; a checkpoint index is "
-                       "small (is this the data file?)", path);
+                       "small (is this the data file?)",
+                       path);
     else if (!(*buf = malloc(st.st_size ? (size_t)st.st_size : 1)))
         rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     size_t got = 0;
@@ -419,9 +430,13 @@ int elmo_tf_source_open(const char *prefix, elmo_tensor_source **out, char **opt
     }
     memcpy(s->prefix, prefix, plen + 1);
     snprintf(s->index_path, plen + 7, "%s.index", prefix);
-    s->base = (elmo_tensor_source){.path = s->prefix, .format = "tf-checkpoint",
-                                   .find = tf_find, .read = tf_read, .exists = tf_exists,
-                                   .check_unused = tf_check_unused, .close = tf_close};
+    s->base = (elmo_tensor_source){.path = s->prefix,
+                                   .format = "tf-checkpoint",
+                                   .find = tf_find,
+                                   .read = tf_read,
+                                   .exists = tf_exists,
+                                   .check_unused = tf_check_unused,
+                                   .close = tf_close};
     unsigned char *buf = NULL;
     size_t len = 0;
     int hub = 0, rc = read_index(s->index_path, &buf, &len, err);

@@ -10,7 +10,7 @@
 
 typedef struct slot {
     uint64_t hash;
-    uint64_t last_use;   /* 0: empty */
+    uint64_t last_use; /* 0: empty */
     uint32_t len;
 } slot;
 
@@ -18,9 +18,9 @@ struct elmo_token_cache {
     pthread_mutex_t lock;
     size_t n_sets, key_max, dim;
     uint64_t clock;
-    slot *slots;    /* [n_sets * WAYS] */
-    char *keys;     /* [n_sets * WAYS, key_max] */
-    float *vecs;    /* [n_sets * WAYS, dim] */
+    slot *slots; /* [n_sets * WAYS] */
+    char *keys;  /* [n_sets * WAYS, key_max] */
+    float *vecs; /* [n_sets * WAYS, dim] */
 };
 
 uint64_t elmo_hash_bytes(const char *s, size_t len) {
@@ -64,7 +64,9 @@ void elmo_cache_free(elmo_token_cache *c) {
     free(c);
 }
 
-size_t elmo_cache_capacity(const elmo_token_cache *c) { return c ? c->n_sets * WAYS : 0; }
+size_t elmo_cache_capacity(const elmo_token_cache *c) {
+    return c ? c->n_sets * WAYS : 0;
+}
 
 int64_t elmo_cache_bytes(const elmo_token_cache *c) {
     return c ? (int64_t)(elmo_cache_capacity(c) *

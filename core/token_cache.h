@@ -20,12 +20,12 @@ int64_t elmo_cache_bytes(const elmo_token_cache *cache);
 
 /* For each of the n keys: if cached, copies its vector to out + i*dim and sets hit[i] = 1,
  * else sets hit[i] = 0. keys[i] has lens[i] <= key_max bytes. */
-void elmo_cache_get(elmo_token_cache *cache, const char *const *keys, const size_t *lens,
-                    size_t n, float *out, uint8_t *hit);
+void elmo_cache_get(elmo_token_cache *cache, const char *const *keys, const size_t *lens, size_t n,
+                    float *out, uint8_t *hit);
 
 /* Stores the n vectors vecs [n, dim] under their keys. */
-void elmo_cache_put(elmo_token_cache *cache, const char *const *keys, const size_t *lens,
-                    size_t n, const float *vecs);
+void elmo_cache_put(elmo_token_cache *cache, const char *const *keys, const size_t *lens, size_t n,
+                    const float *vecs);
 
 /* FNV-1a hash of a byte string (also used to deduplicate tokens within a run). */
 uint64_t elmo_hash_bytes(const char *s, size_t len);

@@ -16,10 +16,10 @@
 enum { UNIQUE_BOS = 0, UNIQUE_EOS = 1, N_BOUNDARY = 2 };
 
 typedef struct unique_set {
-    size_t n;              /* distinct tokens, the 2 boundaries first */
-    const char **key;      /* [cap] token bytes (truncated) */
-    size_t *len;           /* [cap] */
-    size_t *table;         /* [table_size] unique index + 1, 0 = empty */
+    size_t n;         /* distinct tokens, the 2 boundaries first */
+    const char **key; /* [cap] token bytes (truncated) */
+    size_t *len;      /* [cap] */
+    size_t *table;    /* [table_size] unique index + 1, 0 = empty */
     size_t table_mask;
 } unique_set;
 
@@ -65,12 +65,12 @@ static size_t token_unique(unique_set *u, const char *tok, size_t len, size_t ke
 typedef struct cnn_job {
     const elmo_model *m;
     const unique_set *u;
-    const size_t *miss;     /* [n_miss] unique indices */
+    const size_t *miss; /* [n_miss] unique indices */
     size_t n_miss;
-    size_t chunk;           /* tokens per task, <= ELMO_CNN_CHUNK */
-    float *miss_vec;        /* [n_miss, P] */
-    float **scratch;        /* [workers] elmo_cnn_scratch_floats() each */
-    uint16_t **ids;         /* [workers] [CHUNK, C] */
+    size_t chunk;    /* tokens per task, <= ELMO_CNN_CHUNK */
+    float *miss_vec; /* [n_miss, P] */
+    float **scratch; /* [workers] elmo_cnn_scratch_floats() each */
+    uint16_t **ids;  /* [workers] [CHUNK, C] */
     elmo_cancel *cancel;
 } cnn_job;
 
@@ -138,11 +138,11 @@ int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_resu
     for (size_t i = 0; i < r->n; i++) total += s[i].n_tokens;
 
     unique_set u = {0};
-    size_t *occ = malloc((total ? total : 1) * sizeof *occ);        /* [total] unique index */
-    float *vec = NULL;                                               /* [unique, P] */
+    size_t *occ = malloc((total ? total : 1) * sizeof *occ); /* [total] unique index */
+    float *vec = NULL;                                       /* [unique, P] */
     uint8_t *hit = NULL;
     size_t *miss = NULL;
-    float *miss_vec = NULL;                                          /* [misses, P] */
+    float *miss_vec = NULL; /* [misses, P] */
     const char **miss_key = NULL;
     size_t *miss_len = NULL;
     int rc = ELMO_OK;
@@ -180,8 +180,12 @@ int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_resu
             rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory embedding %zu tokens", n_miss);
             goto done;
         }
-        cnn_job job = {.m = m, .u = &u, .miss = miss, .n_miss = n_miss,
-                       .miss_vec = miss_vec, .cancel = cancel};
+        cnn_job job = {.m = m,
+                       .u = &u,
+                       .miss = miss,
+                       .n_miss = n_miss,
+                       .miss_vec = miss_vec,
+                       .cancel = cancel};
         if ((rc = embed_misses(m, &job, n_threads, err))) goto done;
         if (elmo_cancel_check(cancel)) {
             rc = elmo_fail(err, ELMO_ERR_INTERRUPTED, "interrupted");

@@ -16,7 +16,6 @@ int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_resu
 
 /* Embeds tokens one chunk at a time without the cache: ids [n, C] -> out [n, P]. Used at
  * load for the boundary tokens. */
-int elmo_embed_ids(const elmo_model *m, const uint16_t *ids, size_t n, float *out,
-                   elmo_error *err);
+int elmo_embed_ids(const elmo_model *m, const uint16_t *ids, size_t n, float *out, elmo_error *err);
 
 #endif

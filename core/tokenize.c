@@ -43,18 +43,17 @@ typedef enum char_class {
 
 /* ASCII bytes; everything not listed is a word byte (CC_WORD == 0). */
 static const unsigned char ascii_class[128] = {
-    [' '] = CC_SPACE, ['\t'] = CC_SPACE, ['\n'] = CC_SPACE,
-    ['\v'] = CC_SPACE, ['\f'] = CC_SPACE, ['\r'] = CC_SPACE,
+    [' '] = CC_SPACE,    ['\t'] = CC_SPACE, ['\n'] = CC_SPACE, ['\v'] = CC_SPACE, ['\f'] = CC_SPACE,
+    ['\r'] = CC_SPACE,
 
-    ['!'] = CC_PUNCT, ['?'] = CC_PUNCT, [';'] = CC_PUNCT, [':'] = CC_PUNCT,
-    ['"'] = CC_PUNCT, ['('] = CC_PUNCT, [')'] = CC_PUNCT, ['['] = CC_PUNCT,
-    [']'] = CC_PUNCT, ['{'] = CC_PUNCT, ['}'] = CC_PUNCT, ['<'] = CC_PUNCT,
-    ['>'] = CC_PUNCT, ['/'] = CC_PUNCT, ['\\'] = CC_PUNCT, ['&'] = CC_PUNCT,
-    ['%'] = CC_PUNCT, ['$'] = CC_PUNCT, ['#'] = CC_PUNCT, ['@'] = CC_PUNCT,
-    ['*'] = CC_PUNCT, ['+'] = CC_PUNCT, ['='] = CC_PUNCT, ['|'] = CC_PUNCT,
-    ['~'] = CC_PUNCT, ['^'] = CC_PUNCT,
+    ['!'] = CC_PUNCT,    ['?'] = CC_PUNCT,  [';'] = CC_PUNCT,  [':'] = CC_PUNCT,  ['"'] = CC_PUNCT,
+    ['('] = CC_PUNCT,    [')'] = CC_PUNCT,  ['['] = CC_PUNCT,  [']'] = CC_PUNCT,  ['{'] = CC_PUNCT,
+    ['}'] = CC_PUNCT,    ['<'] = CC_PUNCT,  ['>'] = CC_PUNCT,  ['/'] = CC_PUNCT,  ['\\'] = CC_PUNCT,
+    ['&'] = CC_PUNCT,    ['%'] = CC_PUNCT,  ['$'] = CC_PUNCT,  ['#'] = CC_PUNCT,  ['@'] = CC_PUNCT,
+    ['*'] = CC_PUNCT,    ['+'] = CC_PUNCT,  ['='] = CC_PUNCT,  ['|'] = CC_PUNCT,  ['~'] = CC_PUNCT,
+    ['^'] = CC_PUNCT,
 
-    ['`'] = CC_BACKTICK, [','] = CC_COMMA, ['\''] = CC_APOS, ['.'] = CC_PERIOD,
+    ['`'] = CC_BACKTICK, [','] = CC_COMMA,  ['\''] = CC_APOS,  ['.'] = CC_PERIOD,
 };
 
 /* Non-ASCII characters with a class other than CC_WORD, as UTF-8 bytes. */
@@ -69,19 +68,12 @@ static const special_char specials[] = {
     {"\xC2\xA0", 2, CC_SPACE},     /* U+00A0 no-break space */
     {"\xE1\x9A\x80", 3, CC_SPACE}, /* U+1680 ogham space mark */
     {"\xE2\x80\x80", 3, CC_SPACE}, /* U+2000 .. U+200A: en quad .. hair space */
-    {"\xE2\x80\x81", 3, CC_SPACE},
-    {"\xE2\x80\x82", 3, CC_SPACE},
-    {"\xE2\x80\x83", 3, CC_SPACE},
-    {"\xE2\x80\x84", 3, CC_SPACE},
-    {"\xE2\x80\x85", 3, CC_SPACE},
-    {"\xE2\x80\x86", 3, CC_SPACE},
-    {"\xE2\x80\x87", 3, CC_SPACE},
-    {"\xE2\x80\x88", 3, CC_SPACE},
-    {"\xE2\x80\x89", 3, CC_SPACE},
-    {"\xE2\x80\x8A", 3, CC_SPACE},
-    {"\xE2\x80\xA8", 3, CC_SPACE}, /* U+2028 line separator */
-    {"\xE2\x80\xA9", 3, CC_SPACE}, /* U+2029 paragraph separator */
-    {"\xE2\x80\xAF", 3, CC_SPACE}, /* U+202F narrow no-break space */
+    {"\xE2\x80\x81", 3, CC_SPACE}, {"\xE2\x80\x82", 3, CC_SPACE}, {"\xE2\x80\x83", 3, CC_SPACE},
+    {"\xE2\x80\x84", 3, CC_SPACE}, {"\xE2\x80\x85", 3, CC_SPACE}, {"\xE2\x80\x86", 3, CC_SPACE},
+    {"\xE2\x80\x87", 3, CC_SPACE}, {"\xE2\x80\x88", 3, CC_SPACE}, {"\xE2\x80\x89", 3, CC_SPACE},
+    {"\xE2\x80\x8A", 3, CC_SPACE}, {"\xE2\x80\xA8", 3, CC_SPACE}, /* U+2028 line separator */
+    {"\xE2\x80\xA9", 3, CC_SPACE},                                /* U+2029 paragraph separator */
+    {"\xE2\x80\xAF", 3, CC_SPACE},                                /* U+202F narrow no-break space */
     {"\xE2\x81\x9F", 3, CC_SPACE}, /* U+205F medium mathematical space */
     {"\xE3\x80\x80", 3, CC_SPACE}, /* U+3000 ideographic space */
 
@@ -127,7 +119,9 @@ static bool is_word_at(const unsigned char *s, size_t i, size_t end) {
     return i < end && classify(s, i, end, &n) == CC_WORD;
 }
 
-static bool is_ascii_digit(unsigned char b) { return b >= '0' && b <= '9'; }
+static bool is_ascii_digit(unsigned char b) {
+    return b >= '0' && b <= '9';
+}
 
 static bool is_ascii_letter(unsigned char b) {
     return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
@@ -142,7 +136,7 @@ static unsigned char ascii_lower(unsigned char b) {
 typedef struct span_sink {
     elmo_span *spans; /* [cap] */
     size_t cap;
-    size_t count;     /* tokens seen, including those that did not fit */
+    size_t count; /* tokens seen, including those that did not fit */
 } span_sink;
 
 static void emit(span_sink *out, size_t start, size_t end) {
@@ -184,11 +178,10 @@ static size_t period_run(const unsigned char *s, size_t i, size_t end) {
 
 /* Words whose final period is part of the word (case-sensitive). */
 static const char *const abbreviations[] = {
-    "Mr", "Mrs", "Ms", "Messrs", "Dr", "Prof", "St", "Jr", "Sr", "Rev", "Hon",
-    "Inc", "Ltd", "Co", "Corp", "Bros", "Dept", "vs", "etc", "No",
-    "Gov", "Sen", "Rep", "Gen", "Col", "Lt", "Sgt", "Capt", "Maj", "Adm", "Cpl", "Pvt",
-    "Mt", "Ave",
-    "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
+    "Mr",  "Mrs", "Ms",   "Messrs", "Dr",   "Prof", "St",   "Jr",  "Sr",  "Rev", "Hon", "Inc",
+    "Ltd", "Co",  "Corp", "Bros",   "Dept", "vs",   "etc",  "No",  "Gov", "Sen", "Rep", "Gen",
+    "Col", "Lt",  "Sgt",  "Capt",   "Maj",  "Adm",  "Cpl",  "Pvt", "Mt",  "Ave", "Jan", "Feb",
+    "Mar", "Apr", "Jun",  "Jul",    "Aug",  "Sep",  "Sept", "Oct", "Nov", "Dec",
 };
 
 /*
@@ -206,8 +199,7 @@ static bool keeps_final_period(const unsigned char *s, size_t p, size_t q) {
     }
     if (has_period && has_letter) return true;
     for (size_t k = 0; k < sizeof abbreviations / sizeof abbreviations[0]; k++)
-        if (strlen(abbreviations[k]) == n && memcmp(s + p, abbreviations[k], n) == 0)
-            return true;
+        if (strlen(abbreviations[k]) == n && memcmp(s + p, abbreviations[k], n) == 0) return true;
     return false;
 }
 
@@ -276,15 +268,11 @@ static void split_chunk(const unsigned char *s, size_t start, size_t end, span_s
                 if (q == p) q = p + 1;
             }
             break;
-        case CC_WORD:
-            q = scan_word(s, p, end);
-            break;
+        case CC_WORD: q = scan_word(s, p, end); break;
         case CC_PUNCT: /* ! ? ( ) " ... and the listed Unicode punctuation */
         case CC_COMMA: /* a comma that is not inside a number */
         case CC_SPACE: /* unreachable: a chunk has no whitespace */
-        default:
-            q = p + n;
-            break;
+        default: q = p + n; break;
         }
         emit(out, p, q);
         p = q;

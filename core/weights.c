@@ -15,27 +15,28 @@
 #include "tensor_source.h"
 
 #define SPEC_RANK 4
-#define MAX_TENSORS (2 * ELMO_MAX_FILTER_BANKS + 4 * ELMO_MAX_HIGHWAY + 10 + 6 * ELMO_MAX_LSTM_LAYERS)
-#define ALIGN_FLOATS 16 /* 64-byte alignment of every tensor in the arena */
+#define MAX_TENSORS                                                                                \
+    (2 * ELMO_MAX_FILTER_BANKS + 4 * ELMO_MAX_HIGHWAY + 10 + 6 * ELMO_MAX_LSTM_LAYERS)
+#define ALIGN_FLOATS 16               /* 64-byte alignment of every tensor in the arena */
 #define MAX_FLOATS ((int64_t)1 << 34) /* 64 GiB of weights: far beyond any ELMo */
 
 typedef enum spec_kind {
-    SPEC_SMALL,   /* kept as float32 in the arena */
-    SPEC_MATRIX,  /* packed: [rows, cols] is the product's [K, N] */
-    SPEC_LSTM_W   /* W_0 [2P, 4H]: packed as its input half and its recurrent half */
+    SPEC_SMALL,  /* kept as float32 in the arena */
+    SPEC_MATRIX, /* packed: [rows, cols] is the product's [K, N] */
+    SPEC_LSTM_W  /* W_0 [2P, 4H]: packed as its input half and its recurrent half */
 } spec_kind;
 
 typedef struct tensor_spec {
     char name[96];
     int rank;
     int64_t dims[SPEC_RANK];
-    int optional;          /* 1: may be absent */
+    int optional; /* 1: may be absent */
     spec_kind kind;
-    const float **small;   /* SPEC_SMALL: where the arena pointer goes */
-    elmo_packed *packed;   /* SPEC_MATRIX: the packed matrix; SPEC_LSTM_W: the input half */
-    elmo_packed *packed2;  /* SPEC_LSTM_W: the recurrent half */
+    const float **small;  /* SPEC_SMALL: where the arena pointer goes */
+    elmo_packed *packed;  /* SPEC_MATRIX: the packed matrix; SPEC_LSTM_W: the input half */
+    elmo_packed *packed2; /* SPEC_LSTM_W: the recurrent half */
     int present;
-    int64_t offset;        /* SPEC_SMALL: floats from the arena start */
+    int64_t offset; /* SPEC_SMALL: floats from the arena start */
 } tensor_spec;
 
 typedef struct spec_list {
@@ -55,13 +56,13 @@ static tensor_spec *add_spec(spec_list *s, const char *name, int rank, const int
     return t;
 }
 
-static void add_small(spec_list *s, const char *name, int rank, const int64_t *dims,
-                      int optional, const float **dest) {
+static void add_small(spec_list *s, const char *name, int rank, const int64_t *dims, int optional,
+                      const float **dest) {
     add_spec(s, name, rank, dims, optional, SPEC_SMALL)->small = dest;
 }
 
-static void add_matrix(spec_list *s, const char *name, int rank, const int64_t *dims,
-                       int optional, spec_kind kind, elmo_packed *dest, elmo_packed *dest2) {
+static void add_matrix(spec_list *s, const char *name, int rank, const int64_t *dims, int optional,
+                       spec_kind kind, elmo_packed *dest, elmo_packed *dest2) {
     tensor_spec *t = add_spec(s, name, rank, dims, optional, kind);
     t->packed = dest;
     t->packed2 = dest2;
@@ -113,8 +114,7 @@ static void build_specs(const elmo_config *c, elmo_weights *w, spec_list *s) {
             add_small(s, name, 1, (int64_t[]){4 * H}, 0, &cell->bias);
             /* W_P_0 exists only when P < H in bilm-tf; accept it when P == H too. */
             snprintf(name, sizeof name, "%s/W_P_0", base);
-            add_matrix(s, name, 2, (int64_t[]){H, P}, P == H, SPEC_MATRIX, &cell->w_proj,
-                       NULL);
+            add_matrix(s, name, 2, (int64_t[]){H, P}, P == H, SPEC_MATRIX, &cell->w_proj, NULL);
         }
     }
     /* A trained scalar mix (TF-Hub modules carry one): softmax weights and gamma. */
@@ -144,8 +144,8 @@ int elmo_weights_list(const elmo_config *cfg, elmo_tensor_desc *out, int cap) {
 static void format_dims(char *buf, size_t cap, int rank, const int64_t *dims) {
     size_t used = (size_t)snprintf(buf, cap, "[");
     for (int i = 0; i < rank && used < cap; i++)
-        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? ", " : "",
-                                 (long long)dims[i]);
+        used +=
+            (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
     if (used < cap) snprintf(buf + used, cap - used, "]");
 }
 
@@ -236,12 +236,14 @@ static void hash_words(hasher *hs, const void *data, size_t bytes) {
     hs->h = h ^ (h >> 32);
 }
 
-static void hash_int(hasher *hs, int64_t v) { hash_words(hs, &v, sizeof v); }
+static void hash_int(hasher *hs, int64_t v) {
+    hash_words(hs, &v, sizeof v);
+}
 
 static void hash_config(hasher *hs, const elmo_config *c, int precision) {
-    int64_t fields[] = {c->char_embed_dim, c->n_banks, c->n_filters, c->n_highway,
-                        c->max_chars, c->relu, c->cell_dim, c->proj_dim, c->n_layers,
-                        c->skip_connections, precision};
+    int64_t fields[] = {
+        c->char_embed_dim, c->n_banks,  c->n_filters, c->n_highway,        c->max_chars, c->relu,
+        c->cell_dim,       c->proj_dim, c->n_layers,  c->skip_connections, precision};
     hash_words(hs, fields, sizeof fields);
     float clips[2] = {c->cell_clip, c->proj_clip};
     hash_words(hs, clips, sizeof clips);
@@ -268,8 +270,8 @@ static int check_finite(const elmo_tensor_source *src, const tensor_spec *t, con
     return ELMO_OK;
 }
 
-static int pack_failed(const elmo_tensor_source *src, const tensor_spec *t, int rc,
-                       size_t bytes, elmo_error *err) {
+static int pack_failed(const elmo_tensor_source *src, const tensor_spec *t, int rc, size_t bytes,
+                       elmo_error *err) {
     char size[32];
     if (rc == ELMO_ERR_NOMEM)
         return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory packing dataset '%s' (%s) of '%s'",
@@ -281,7 +283,8 @@ static int pack_failed(const elmo_tensor_source *src, const tensor_spec *t, int 
  * One scratch buffer serves every matrix, so its pages are faulted in once. */
 static int read_matrix(elmo_tensor_source *src, tensor_spec *t, int precision, hasher *hs,
                        float *tmp, elmo_error *err) {
-    size_t n = (size_t)spec_numel(t), rows = (size_t)t->dims[0], cols = (size_t)t->dims[t->rank - 1];
+    size_t n = (size_t)spec_numel(t), rows = (size_t)t->dims[0],
+           cols = (size_t)t->dims[t->rank - 1];
     if (t->kind == SPEC_MATRIX && t->rank == 4) rows = n / cols; /* [1, w, d_c, n] */
     int rc = src->read(src, t->name, tmp, n, err);
     if (!rc) rc = check_finite(src, t, tmp, n, err);
@@ -401,8 +404,7 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
         }
         float *dst = w->arena + t->offset;
         size_t n = (size_t)spec_numel(t);
-        if ((rc = src->read(src, t->name, dst, n, err)) ||
-            (rc = check_finite(src, t, dst, n, err)))
+        if ((rc = src->read(src, t->name, dst, n, err)) || (rc = check_finite(src, t, dst, n, err)))
             break;
         hash_words(&hs, dst, n * sizeof(float));
         *t->small = dst;
@@ -415,8 +417,7 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
     return ELMO_OK;
 }
 
-int elmo_weights_build(elmo_tensor_source *src, elmo_model *m, int precision,
-                       elmo_error *err) {
+int elmo_weights_build(elmo_tensor_source *src, elmo_model *m, int precision, elmo_error *err) {
     memset(&m->w, 0, sizeof m->w);
     int rc = resolve_precision(src, precision, &m->precision, err);
     if (rc) return rc;

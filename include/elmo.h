@@ -40,20 +40,20 @@ extern "C" {
 
 typedef enum elmo_status {
     ELMO_OK = 0,
-    ELMO_ERR_ARG = 1,          /* the caller passed an invalid argument */
-    ELMO_ERR_IO = 2,           /* a file could not be opened or read */
-    ELMO_ERR_FORMAT = 3,       /* a file's content is malformed or inconsistent */
-    ELMO_ERR_NOMEM = 4,        /* an allocation failed */
-    ELMO_ERR_LIMIT = 5,        /* the input exceeds a limit */
-    ELMO_ERR_INTERRUPTED = 6,  /* the caller's interrupt callback asked to stop */
-    ELMO_ERR_INTERNAL = 7      /* a system resource failed (e.g. thread creation) */
+    ELMO_ERR_ARG = 1,         /* the caller passed an invalid argument */
+    ELMO_ERR_IO = 2,          /* a file could not be opened or read */
+    ELMO_ERR_FORMAT = 3,      /* a file's content is malformed or inconsistent */
+    ELMO_ERR_NOMEM = 4,       /* an allocation failed */
+    ELMO_ERR_LIMIT = 5,       /* the input exceeds a limit */
+    ELMO_ERR_INTERRUPTED = 6, /* the caller's interrupt callback asked to stop */
+    ELMO_ERR_INTERNAL = 7     /* a system resource failed (e.g. thread creation) */
 } elmo_status;
 
 #define ELMO_ERROR_MAX 512
 
 typedef struct elmo_error {
-    int code;                       /* an elmo_status */
-    char message[ELMO_ERROR_MAX];   /* NUL-terminated; empty when code == ELMO_OK */
+    int code;                     /* an elmo_status */
+    char message[ELMO_ERROR_MAX]; /* NUL-terminated; empty when code == ELMO_OK */
 } elmo_error;
 
 /* A short constant name for a status code, e.g. "ELMO_ERR_FORMAT". */
@@ -90,8 +90,8 @@ typedef enum elmo_tokenizer {
  * spans to `spans` (which may be NULL when cap == 0) and returns the total token count.
  * Never allocates and never fails.
  */
-size_t elmo_tokenize(elmo_tokenizer kind, const char *text, size_t len,
-                     elmo_span *spans, size_t cap);
+size_t elmo_tokenize(elmo_tokenizer kind, const char *text, size_t len, elmo_span *spans,
+                     size_t cap);
 
 /* Number of character slots per token used by every published model. */
 #define ELMO_DEFAULT_CHARS_PER_TOKEN 50
@@ -118,9 +118,9 @@ typedef struct elmo_model elmo_model;
  * float32; bf16 stores the weights as bfloat16 (half the memory, about twice the speed)
  * and rounds each product's input rows to bfloat16. */
 typedef enum elmo_precision {
-    ELMO_PRECISION_AUTO = 0,   /* fp32, or bf16 when the model file stores bf16 weights */
-    ELMO_PRECISION_FP32 = 1,   /* exact: float32 weights */
-    ELMO_PRECISION_BF16 = 2    /* needs AVX512-BF16 */
+    ELMO_PRECISION_AUTO = 0, /* fp32, or bf16 when the model file stores bf16 weights */
+    ELMO_PRECISION_FP32 = 1, /* exact: float32 weights */
+    ELMO_PRECISION_BF16 = 2  /* needs AVX512-BF16 */
 } elmo_precision;
 
 /* "auto", "fp32" or "bf16"; NULL for an unknown value. */
@@ -134,7 +134,7 @@ typedef struct elmo_load_params {
      * results are identical with and without it). 0 disables the cache.
      * ELMO_CACHE_AUTO picks weight bytes / 16, clamped to [1 MiB, 16 MiB]. */
     int64_t cache_bytes;
-    elmo_precision precision;  /* default ELMO_PRECISION_AUTO */
+    elmo_precision precision; /* default ELMO_PRECISION_AUTO */
 } elmo_load_params;
 
 #define ELMO_CACHE_AUTO ((int64_t)-1)
@@ -177,25 +177,25 @@ int elmo_model_trained_mix(const elmo_model *model, const float **weights, size_
                            float *scaling);
 
 typedef struct elmo_model_info {
-    int output_dim;            /* D = 2P, width of every output layer */
-    int n_output_layers;       /* L + 1 (layer 0 = char-CNN token embedding) */
-    int n_lstm_layers;         /* L */
-    int projection_dim;        /* P */
-    int cell_dim;              /* H, LSTM memory cell size */
-    int char_embed_dim;        /* d_c */
-    int n_filters;             /* F, total CNN filters */
+    int output_dim;      /* D = 2P, width of every output layer */
+    int n_output_layers; /* L + 1 (layer 0 = char-CNN token embedding) */
+    int n_lstm_layers;   /* L */
+    int projection_dim;  /* P */
+    int cell_dim;        /* H, LSTM memory cell size */
+    int char_embed_dim;  /* d_c */
+    int n_filters;       /* F, total CNN filters */
     int n_highway;
-    int max_chars_per_token;   /* C */
-    int use_skip_connections;  /* 0 or 1 */
-    int relu_activation;       /* 1: relu, 0: tanh */
-    float cell_clip;           /* 0 when absent */
-    float proj_clip;           /* 0 when absent */
-    int64_t n_params;          /* float values in the weight file that the model uses */
-    int64_t weight_bytes;      /* bytes of weights held in memory (4 * n_params) */
-    int64_t cache_bytes;       /* memory reserved for the char-CNN cache (0: no cache) */
-    int64_t flops_per_position;/* 2 x multiply-adds of one token position, all stages
+    int max_chars_per_token;    /* C */
+    int use_skip_connections;   /* 0 or 1 */
+    int relu_activation;        /* 1: relu, 0: tanh */
+    float cell_clip;            /* 0 when absent */
+    float proj_clip;            /* 0 when absent */
+    int64_t n_params;           /* float values in the weight file that the model uses */
+    int64_t weight_bytes;       /* bytes of weights held in memory (4 * n_params) */
+    int64_t cache_bytes;        /* memory reserved for the char-CNN cache (0: no cache) */
+    int64_t flops_per_position; /* 2 x multiply-adds of one token position, all stages
                                   (204,263,424 for the Original model) */
-    elmo_precision precision;  /* ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16 */
+    elmo_precision precision;   /* ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16 */
     /* 16 hex digits identifying the loaded model: a hash of its hyperparameters, every
      * weight value and the precision, whatever file format it came from. Vectors made with
      * equal fingerprints are equal. */
@@ -213,7 +213,7 @@ void elmo_model_get_info(const elmo_model *model, elmo_model_info *info);
 /* One tokenized sentence: token byte ranges into `text`. */
 typedef struct elmo_sentence {
     const char *text;
-    const elmo_span *tokens;   /* [n_tokens] */
+    const elmo_span *tokens; /* [n_tokens] */
     size_t n_tokens;
 } elmo_sentence;
 
@@ -222,9 +222,9 @@ typedef struct elmo_sentence {
 typedef int (*elmo_interrupt_fn)(void *arg);
 
 typedef struct elmo_run_params {
-    int n_threads;                  /* 0: ELMO_THREADS from the environment, else all cores */
-    int use_cache;                  /* 1: use the model's char-CNN cache (default) */
-    elmo_interrupt_fn interrupt;    /* optional */
+    int n_threads;               /* 0: ELMO_THREADS from the environment, else all cores */
+    int use_cache;               /* 1: use the model's char-CNN cache (default) */
+    elmo_interrupt_fn interrupt; /* optional */
     void *interrupt_arg;
 } elmo_run_params;
 
@@ -237,7 +237,7 @@ elmo_run_params elmo_run_default_params(void);
 typedef struct elmo_stream elmo_stream;
 
 int elmo_stream_new(const elmo_model *model, elmo_stream **out, elmo_error *err);
-void elmo_stream_reset(elmo_stream *stream);   /* back to the zero state */
+void elmo_stream_reset(elmo_stream *stream); /* back to the zero state */
 void elmo_stream_free(elmo_stream *stream);
 
 /* All output layers of a run. */
@@ -253,16 +253,15 @@ typedef struct elmo_result elmo_result;
  * appear at most once per call. A run that fails (or is interrupted) leaves every stream
  * as it was.
  */
-int elmo_run(const elmo_model *model, const elmo_run_params *params,
-             const elmo_sentence *sentences, size_t n, elmo_stream *const *streams,
-             elmo_result **out, elmo_error *err);
+int elmo_run(const elmo_model *model, const elmo_run_params *params, const elmo_sentence *sentences,
+             size_t n, elmo_stream *const *streams, elmo_result **out, elmo_error *err);
 
 void elmo_result_free(elmo_result *result);
 
-size_t elmo_result_count(const elmo_result *result);                /* sentences */
-size_t elmo_result_tokens(const elmo_result *result, size_t i);     /* n of sentence i */
-int elmo_result_dim(const elmo_result *result);                     /* D */
-int elmo_result_layers(const elmo_result *result);                  /* L + 1 */
+size_t elmo_result_count(const elmo_result *result);            /* sentences */
+size_t elmo_result_tokens(const elmo_result *result, size_t i); /* n of sentence i */
+int elmo_result_dim(const elmo_result *result);                 /* D */
+int elmo_result_layers(const elmo_result *result);              /* L + 1 */
 
 /*
  * Layer k (0..L) of sentence i: [n, D], boundaries removed. Layer 0 is the token
@@ -276,23 +275,23 @@ const float *elmo_result_layer(const elmo_result *result, size_t i, int k);
  * ------------------------------------------------------------------------------------- */
 
 typedef enum elmo_mix_kind {
-    ELMO_MIX_AVERAGE = 0,   /* mean of the L+1 layers */
-    ELMO_MIX_TOP = 1,       /* layer L */
-    ELMO_MIX_LAYER = 2,     /* one chosen layer */
-    ELMO_MIX_WEIGHTS = 3,   /* AllenNLP ScalarMix: softmax of L+1 caller-given scalars */
-    ELMO_MIX_ALL = 4        /* the L+1 layers concatenated: width (L+1)*D */
+    ELMO_MIX_AVERAGE = 0, /* mean of the L+1 layers */
+    ELMO_MIX_TOP = 1,     /* layer L */
+    ELMO_MIX_LAYER = 2,   /* one chosen layer */
+    ELMO_MIX_WEIGHTS = 3, /* AllenNLP ScalarMix: softmax of L+1 caller-given scalars */
+    ELMO_MIX_ALL = 4      /* the L+1 layers concatenated: width (L+1)*D */
 } elmo_mix_kind;
 
 typedef struct elmo_mix {
     elmo_mix_kind kind;
-    int layer;              /* ELMO_MIX_LAYER: 0..L */
-    const float *weights;   /* ELMO_MIX_WEIGHTS: [L+1] pre-softmax scalars */
-    size_t n_weights;       /* ELMO_MIX_WEIGHTS: must be L+1 */
-    float gamma;            /* the result is multiplied by gamma (default 1) */
-    int layer_norm;         /* normalise each layer before mixing (see README) */
+    int layer;            /* ELMO_MIX_LAYER: 0..L */
+    const float *weights; /* ELMO_MIX_WEIGHTS: [L+1] pre-softmax scalars */
+    size_t n_weights;     /* ELMO_MIX_WEIGHTS: must be L+1 */
+    float gamma;          /* the result is multiplied by gamma (default 1) */
+    int layer_norm;       /* normalise each layer before mixing (see README) */
 } elmo_mix;
 
-elmo_mix elmo_mix_default(void);   /* average, gamma 1, no layer norm */
+elmo_mix elmo_mix_default(void); /* average, gamma 1, no layer norm */
 
 /* Width of the mixed output: D, or (L+1)*D for ELMO_MIX_ALL; 0 for an invalid kind. */
 size_t elmo_mix_dim(const elmo_model *model, const elmo_mix *mix);
@@ -309,10 +308,7 @@ int elmo_mix_check(const elmo_model *model, const elmo_mix *mix, elmo_error *err
 int elmo_result_mix(const elmo_result *result, size_t i, const elmo_mix *mix, float *out,
                     elmo_error *err);
 
-typedef enum elmo_pooling {
-    ELMO_POOL_MEAN = 0,
-    ELMO_POOL_MAX = 1
-} elmo_pooling;
+typedef enum elmo_pooling { ELMO_POOL_MEAN = 0, ELMO_POOL_MAX = 1 } elmo_pooling;
 
 /* Pools x [n, dim] over its n rows into out [dim]. n == 0 writes zeros. */
 void elmo_pool(const float *x, size_t n, size_t dim, elmo_pooling pooling, float *out);
@@ -338,8 +334,8 @@ elmo_embed_params elmo_embed_default_params(void);
  * sentence alone through elmo_run + elmo_result_mix + elmo_pool.
  */
 int elmo_embed_batch(const elmo_model *model, const elmo_run_params *run,
-                     const elmo_embed_params *params, const elmo_sentence *sentences,
-                     size_t n, float *out, elmo_error *err);
+                     const elmo_embed_params *params, const elmo_sentence *sentences, size_t n,
+                     float *out, elmo_error *err);
 
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop

@@ -78,8 +78,7 @@ static int recreate(hid_t f, const char *name, int rank, const hsize_t *dims, hi
     hid_t sp = H5Screate_simple(rank, dims, NULL);
     hid_t ds = H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, lcpl, dcpl, H5P_DEFAULT);
     int rc = ds < 0 ? -1 : 0;
-    if (!rc && v && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
-        rc = -1;
+    if (!rc && v && H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) rc = -1;
     if (ds >= 0) H5Dclose(ds);
     H5Sclose(sp);
     H5Pclose(lcpl);
@@ -101,8 +100,8 @@ static int rewrite(const char *path, const char *name, hid_t dcpl) {
 }
 
 /* Finds the unique spot where `head` (hlen bytes) is directly followed by `tail`. */
-static long find_bytes(const unsigned char *buf, size_t len, const unsigned char *head,
-                       size_t hlen, const unsigned char *tail, size_t tlen) {
+static long find_bytes(const unsigned char *buf, size_t len, const unsigned char *head, size_t hlen,
+                       const unsigned char *tail, size_t tlen) {
     long at = -1;
     for (size_t i = 0; i + hlen + tlen <= len; i++) {
         if (memcmp(buf + i, head, hlen) || memcmp(buf + i + hlen, tail, tlen)) continue;
@@ -194,8 +193,9 @@ int hh_external_storage(const char *path, const char *name, const char *external
     for (int i = 0; i < rank; i++) bytes *= dims[i];
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER); /* nothing touches `external` now */
-    int rc = rank < 0 || H5Pset_external(dcpl, external, 0, bytes) < 0 ? -1
-             : recreate(f, name, rank, dims, dcpl, NULL);
+    int rc = rank < 0 || H5Pset_external(dcpl, external, 0, bytes) < 0
+                 ? -1
+                 : recreate(f, name, rank, dims, dcpl, NULL);
     H5Pclose(dcpl);
     H5Fclose(f);
     return rc ? say("cannot create the external dataset", path, name) : 0;
@@ -206,8 +206,7 @@ int hh_external_link(const char *path, const char *name, const char *target,
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     if (f < 0) return say("cannot open", path, name);
     int rc = H5Ldelete(f, name, H5P_DEFAULT) < 0 ||
-                     H5Lcreate_external(target, target_name, f, name, H5P_DEFAULT,
-                                        H5P_DEFAULT) < 0
+                     H5Lcreate_external(target, target_name, f, name, H5P_DEFAULT, H5P_DEFAULT) < 0
                  ? -1
                  : 0;
     H5Fclose(f);
@@ -291,8 +290,8 @@ int hh_null_space(const char *path, const char *name) {
     if (f < 0) return say("cannot open", path, name);
     hid_t sp = H5Screate(H5S_NULL);
     int rc = H5Ldelete(f, name, H5P_DEFAULT) < 0 ? -1 : 0;
-    hid_t ds = rc ? -1 : H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
-                                     H5P_DEFAULT);
+    hid_t ds =
+        rc ? -1 : H5Dcreate2(f, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (ds < 0) rc = -1;
     else H5Dclose(ds);
     H5Sclose(sp);

@@ -29,18 +29,18 @@
 #define REF_MAX_DIM 1000000
 
 struct ref_model {
-    int d_c;          /* char embedding width */
-    int C;            /* max_characters_per_token */
-    int n_banks;      /* number of filter banks */
-    int *widths;      /* [n_banks] */
-    int *counts;      /* [n_banks] */
-    int F;            /* total filters */
+    int d_c;     /* char embedding width */
+    int C;       /* max_characters_per_token */
+    int n_banks; /* number of filter banks */
+    int *widths; /* [n_banks] */
+    int *counts; /* [n_banks] */
+    int F;       /* total filters */
     int n_highway;
-    int use_tanh;     /* char_cnn.activation: 1 tanh, 0 relu */
+    int use_tanh; /* char_cnn.activation: 1 tanh, 0 relu */
     int H, P, L;
-    int skip;         /* use_skip_connections */
-    double cell_clip; /* 0 = no clipping */
-    double proj_clip; /* 0 = no clipping */
+    int skip;          /* use_skip_connections */
+    double cell_clip;  /* 0 = no clipping */
+    double proj_clip;  /* 0 = no clipping */
     int use_cnn_proj;  /* F != P, or CNN_proj present in the file */
     int use_lstm_proj; /* P < H, or W_P_0 present in the file */
 
@@ -117,8 +117,7 @@ static int ref_json_int(const cJSON *obj, const char *section, const char *key, 
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (item == NULL || cJSON_IsNull(item)) {
         if (required) {
-            ref_set_error(errbuf, errlen, "options: missing required key '%s.%s'", section,
-                          key);
+            ref_set_error(errbuf, errlen, "options: missing required key '%s.%s'", section, key);
             return -1;
         }
         *out = dflt;
@@ -126,8 +125,8 @@ static int ref_json_int(const cJSON *obj, const char *section, const char *key, 
     }
     double v = cJSON_IsNumber(item) ? item->valuedouble : NAN;
     if (!(v >= lo && v <= hi) || v != floor(v)) {
-        ref_set_error(errbuf, errlen, "options: '%s.%s' must be an integer in [%d, %d]",
-                      section, key, lo, hi);
+        ref_set_error(errbuf, errlen, "options: '%s.%s' must be an integer in [%d, %d]", section,
+                      key, lo, hi);
         return -1;
     }
     *out = (int)v;
@@ -141,8 +140,7 @@ static int ref_json_clip(const cJSON *lstm, const char *key, double *out, char *
     *out = 0;
     if (item == NULL || cJSON_IsNull(item)) return 0;
     if (!cJSON_IsNumber(item) || !(item->valuedouble >= 0) || isinf(item->valuedouble)) {
-        ref_set_error(errbuf, errlen, "options: 'lstm.%s' must be null or a number >= 0",
-                      key);
+        ref_set_error(errbuf, errlen, "options: 'lstm.%s' must be null or a number >= 0", key);
         return -1;
     }
     *out = item->valuedouble;
@@ -171,11 +169,9 @@ static int ref_parse_options(ref_model *m, const char *text, char *errbuf, size_
                      errlen) ||
         ref_json_int(cnn, "char_cnn", "max_characters_per_token", 1, 0, 3, REF_MAX_DIM, &m->C,
                      errbuf, errlen) ||
-        ref_json_int(cnn, "char_cnn", "n_highway", 0, 0, 0, 1000, &m->n_highway, errbuf,
-                     errlen) ||
+        ref_json_int(cnn, "char_cnn", "n_highway", 0, 0, 0, 1000, &m->n_highway, errbuf, errlen) ||
         ref_json_int(lstm, "lstm", "dim", 1, 0, 1, REF_MAX_DIM, &m->H, errbuf, errlen) ||
-        ref_json_int(lstm, "lstm", "projection_dim", 1, 0, 1, REF_MAX_DIM, &m->P, errbuf,
-                     errlen) ||
+        ref_json_int(lstm, "lstm", "projection_dim", 1, 0, 1, REF_MAX_DIM, &m->P, errbuf, errlen) ||
         ref_json_int(lstm, "lstm", "n_layers", 0, 1, 1, 1000, &m->L, errbuf, errlen) ||
         ref_json_clip(lstm, "cell_clip", &m->cell_clip, errbuf, errlen) ||
         ref_json_clip(lstm, "proj_clip", &m->proj_clip, errbuf, errlen))
@@ -187,7 +183,8 @@ static int ref_parse_options(ref_model *m, const char *text, char *errbuf, size_
     } else if (cJSON_IsString(act) && strcmp(act->valuestring, "tanh") == 0) {
         m->use_tanh = 1;
     } else {
-        ref_set_error(errbuf, errlen, "options: 'char_cnn.activation' must be \"relu\" or \"tanh\"");
+        ref_set_error(errbuf, errlen,
+                      "options: 'char_cnn.activation' must be \"relu\" or \"tanh\"");
         goto done;
     }
 
@@ -237,8 +234,8 @@ static int ref_parse_options(ref_model *m, const char *text, char *errbuf, size_
     }
     if (m->P > m->H) {
         ref_set_error(errbuf, errlen,
-                      "options: lstm.projection_dim (%d) > lstm.dim (%d) is not supported",
-                      m->P, m->H);
+                      "options: lstm.projection_dim (%d) > lstm.dim (%d) is not supported", m->P,
+                      m->H);
         goto done;
     }
     m->use_cnn_proj = m->F != m->P;
@@ -270,8 +267,8 @@ static int ref_h5_exists(hid_t file, const char *path) {
 
 /* Reads float dataset `path`, whose shape must be exactly dims[rank], as doubles into a
  * new buffer *out. Returns 0 or -1. */
-static int ref_h5_read(hid_t file, const char *path, int rank, const hsize_t *dims,
-                       double **out, char *errbuf, size_t errlen) {
+static int ref_h5_read(hid_t file, const char *path, int rank, const hsize_t *dims, double **out,
+                       char *errbuf, size_t errlen) {
     *out = NULL;
     if (!ref_h5_exists(file, path)) {
         ref_set_error(errbuf, errlen, "weights: dataset '%s' is missing", path);
@@ -303,8 +300,8 @@ static int ref_h5_read(hid_t file, const char *path, int rank, const hsize_t *di
         for (int k = 0; k < got_rank; k++)
             snprintf(have + strlen(have), sizeof have - strlen(have), "%s%llu", k ? "," : "",
                      (unsigned long long)got[k]);
-        ref_set_error(errbuf, errlen, "weights: dataset '%s' has shape [%s], expected [%s]",
-                      path, have, want);
+        ref_set_error(errbuf, errlen, "weights: dataset '%s' has shape [%s], expected [%s]", path,
+                      have, want);
         goto done;
     }
     size_t count = 1;
@@ -342,8 +339,8 @@ static int ref_load_weights(ref_model *m, hid_t f, char *errbuf, size_t errlen) 
     m->lstm_W0 = calloc(n_cells, sizeof(double *));
     m->lstm_B = calloc(n_cells, sizeof(double *));
     m->lstm_WP = calloc(n_cells, sizeof(double *));
-    if (!m->cnn_W || !m->cnn_b || !m->hw_Wc || !m->hw_bc || !m->hw_Wt || !m->hw_bt ||
-        !m->lstm_W0 || !m->lstm_B || !m->lstm_WP) {
+    if (!m->cnn_W || !m->cnn_b || !m->hw_Wc || !m->hw_bc || !m->hw_Wt || !m->hw_bt || !m->lstm_W0 ||
+        !m->lstm_B || !m->lstm_WP) {
         ref_set_error(errbuf, errlen, "out of memory");
         return -1;
     }
@@ -393,10 +390,8 @@ static int ref_load_weights(ref_model *m, hid_t f, char *errbuf, size_t errlen) 
             snprintf(path, sizeof path, "RNN_%d/RNN/MultiRNNCell/Cell%d/LSTMCell/B", d, l);
             if (ref_h5_read(f, path, 1, bv, &m->lstm_B[cell], errbuf, errlen)) return -1;
             if (m->use_lstm_proj) {
-                snprintf(path, sizeof path, "RNN_%d/RNN/MultiRNNCell/Cell%d/LSTMCell/W_P_0",
-                         d, l);
-                if (ref_h5_read(f, path, 2, hp, &m->lstm_WP[cell], errbuf, errlen))
-                    return -1;
+                snprintf(path, sizeof path, "RNN_%d/RNN/MultiRNNCell/Cell%d/LSTMCell/W_P_0", d, l);
+                if (ref_h5_read(f, path, 2, hp, &m->lstm_WP[cell], errbuf, errlen)) return -1;
             }
         }
     }
@@ -471,8 +466,12 @@ void ref_free(ref_model *m) {
     free(m);
 }
 
-int ref_n_layers(const ref_model *m) { return m->L; }
-int ref_proj_dim(const ref_model *m) { return m->P; }
+int ref_n_layers(const ref_model *m) {
+    return m->L;
+}
+int ref_proj_dim(const ref_model *m) {
+    return m->P;
+}
 
 /* ------------------------------------------------------------------------------------ */
 /* State                                                                                */
@@ -535,8 +534,12 @@ static void ref_token_ids(int C, const char *token, size_t len, int *ids) {
 /* Char-CNN token embedding (section 5)                                                 */
 /* ------------------------------------------------------------------------------------ */
 
-static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-static double ref_relu(double x) { return x > 0 ? x : 0; }
+static double ref_sigmoid(double x) {
+    return 1.0 / (1.0 + exp(-x));
+}
+static double ref_relu(double x) {
+    return x > 0 ? x : 0;
+}
 static double ref_clip(double x, double a) {
     if (a <= 0) return x; /* 0 = no clipping */
     return x > a ? a : (x < -a ? -a : x);
@@ -546,8 +549,8 @@ static double ref_clip(double x, double a) {
 static int ref_embed_ids(const ref_model *m, const int *ids, double *e) {
     const int C = m->C, d_c = m->d_c, F = m->F, P = m->P;
     double *E = malloc((size_t)C * (size_t)d_c * sizeof(double)); /* [C, d_c] */
-    double *x = malloc((size_t)F * sizeof(double));                /* [F] */
-    double *x_new = malloc((size_t)F * sizeof(double));            /* [F] */
+    double *x = malloc((size_t)F * sizeof(double));               /* [F] */
+    double *x_new = malloc((size_t)F * sizeof(double));           /* [F] */
     if (E == NULL || x == NULL || x_new == NULL) {
         free(E);
         free(x);
@@ -572,8 +575,8 @@ static int ref_embed_ids(const ref_model *m, const int *ids, double *e) {
                 double s = m->cnn_b[i][f];
                 for (int k = 0; k < w; k++)
                     for (int q = 0; q < d_c; q++)
-                        s += E[(size_t)(p + k) * d_c + q] *
-                             W[((size_t)k * d_c + q) * (size_t)n + f];
+                        s +=
+                            E[(size_t)(p + k) * d_c + q] * W[((size_t)k * d_c + q) * (size_t)n + f];
                 if (s > best) best = s;
             }
             x[offset + f] = m->use_tanh ? tanh(best) : ref_relu(best);
@@ -628,8 +631,8 @@ int ref_token_embedding(const ref_model *m, const char *token, size_t len, doubl
 
 /* One LSTM step (section 6.1) of cell `cell` on input x [P]: updates h [P] and c [H] in
  * place. z [4H] and mm [H] are scratch. */
-static void ref_lstm_step(const ref_model *m, size_t cell, const double *x, double *h,
-                          double *c, double *z, double *mm) {
+static void ref_lstm_step(const ref_model *m, size_t cell, const double *x, double *h, double *c,
+                          double *z, double *mm) {
     const int P = m->P, H = m->H;
     const size_t G = 4 * (size_t)H;
     const double *W0 = m->lstm_W0[cell]; /* [2P, 4H]: rows 0..P-1 input, P..2P-1 h */
@@ -672,25 +675,22 @@ int ref_run(const ref_model *m, const char *const *tokens, const size_t *lens, s
     if (n > SIZE_MAX / sizeof(double) / (2 * P) / (L + 1) - 2) return -1;
     const size_t N = n + 2; /* positions: <S>, tokens, </S> */
 
-    double *e = malloc(N * P * sizeof(double));     /* [N, P] token embeddings */
-    double *x = malloc(N * P * sizeof(double));     /* [N, P] current layer input */
-    double *y = malloc(N * P * sizeof(double));     /* [N, P] current layer output */
-    double *h = malloc(P * sizeof(double));         /* [P] */
-    double *c = malloc(H * sizeof(double));         /* [H] */
-    double *z = malloc(4 * H * sizeof(double));     /* [4H] */
-    double *mm = malloc(H * sizeof(double));        /* [H] */
-    int *ids = malloc((size_t)m->C * sizeof(int));  /* [C] */
+    double *e = malloc(N * P * sizeof(double));    /* [N, P] token embeddings */
+    double *x = malloc(N * P * sizeof(double));    /* [N, P] current layer input */
+    double *y = malloc(N * P * sizeof(double));    /* [N, P] current layer output */
+    double *h = malloc(P * sizeof(double));        /* [P] */
+    double *c = malloc(H * sizeof(double));        /* [H] */
+    double *z = malloc(4 * H * sizeof(double));    /* [4H] */
+    double *mm = malloc(H * sizeof(double));       /* [H] */
+    int *ids = malloc((size_t)m->C * sizeof(int)); /* [C] */
     int rc = -1;
     if (!e || !x || !y || !h || !c || !z || !mm || !ids) goto done;
 
     /* Section 1 steps 1-3: boundaries, char ids, token embeddings. */
     for (size_t t = 0; t < N; t++) {
-        if (t == 0)
-            ref_boundary_ids(m->C, 0, ids);
-        else if (t == N - 1)
-            ref_boundary_ids(m->C, 1, ids);
-        else
-            ref_token_ids(m->C, lens[t - 1] ? tokens[t - 1] : "", lens[t - 1], ids);
+        if (t == 0) ref_boundary_ids(m->C, 0, ids);
+        else if (t == N - 1) ref_boundary_ids(m->C, 1, ids);
+        else ref_token_ids(m->C, lens[t - 1] ? tokens[t - 1] : "", lens[t - 1], ids);
         if (ref_embed_ids(m, ids, e + t * P)) goto done;
     }
 

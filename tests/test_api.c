@@ -47,8 +47,8 @@ static double result_diff(const elmo_result *a, const elmo_result *b) {
     return worst;
 }
 
-static elmo_result *run_with(const elmo_model *m, const elmo_run_params *p,
-                             const elmo_sentence *s, size_t n) {
+static elmo_result *run_with(const elmo_model *m, const elmo_run_params *p, const elmo_sentence *s,
+                             size_t n) {
     elmo_result *r = NULL;
     elmo_error err;
     int rc = elmo_run(m, p, s, n, NULL, &r, &err);
@@ -71,9 +71,9 @@ static int count_threads(void) {
 typedef struct probe {
     pthread_t caller;
     int calls;
-    int stop_at;        /* return nonzero from this call on (0: never) */
-    int foreign_calls;  /* calls from a thread other than the caller */
-    int count;          /* 1: record the process's thread count at each call */
+    int stop_at;       /* return nonzero from this call on (0: never) */
+    int foreign_calls; /* calls from a thread other than the caller */
+    int count;         /* 1: record the process's thread count at each call */
     int max_threads;
 } probe;
 
@@ -113,8 +113,8 @@ static void test_elmo_threads(void) {
     pr.count = 1;
     int before = count_threads();
     elmo_result *r = run_with(model, &p, all, 30);
-    printf("  ELMO_THREADS=1: %d interrupt polls, at most %d threads seen (%d before)\n",
-           pr.calls, pr.max_threads, before);
+    printf("  ELMO_THREADS=1: %d interrupt polls, at most %d threads seen (%d before)\n", pr.calls,
+           pr.max_threads, before);
     CHECK(pr.calls > 0);
     CHECK_INT(pr.max_threads, before);
     CHECK(result_diff(r, base) <= TOL_BATCH);
@@ -366,7 +366,8 @@ static void test_arguments(void) {
         CHECK(elmo_result_layer(r, 0, 3) == NULL);
         CHECK(elmo_result_layer(r, 0, -1) == NULL);
         /* layer 0 is context-free: the two shared tokens have the same rows */
-        CHECK(harness_max_abs_diff(elmo_result_layer(r, 0, 0), elmo_result_layer(r, 1, 0), 64) == 0);
+        CHECK(harness_max_abs_diff(elmo_result_layer(r, 0, 0), elmo_result_layer(r, 1, 0), 64) ==
+              0);
     }
     elmo_result_free(r);
     CHECK_INT(elmo_result_count(NULL), 0);
@@ -455,9 +456,9 @@ static void test_cache(void) {
 }
 
 static void test_names(void) {
-    static const char *const names[] = {"ELMO_OK", "ELMO_ERR_ARG", "ELMO_ERR_IO",
-                                        "ELMO_ERR_FORMAT", "ELMO_ERR_NOMEM", "ELMO_ERR_LIMIT",
-                                        "ELMO_ERR_INTERRUPTED", "ELMO_ERR_INTERNAL"};
+    static const char *const names[] = {
+        "ELMO_OK",        "ELMO_ERR_ARG",   "ELMO_ERR_IO",          "ELMO_ERR_FORMAT",
+        "ELMO_ERR_NOMEM", "ELMO_ERR_LIMIT", "ELMO_ERR_INTERRUPTED", "ELMO_ERR_INTERNAL"};
     CHECK_INT(ELMO_ERR_INTERNAL, 7);
     for (int code = ELMO_OK; code <= ELMO_ERR_INTERNAL; code++)
         CHECK_STR(elmo_status_name(code), names[code]);
@@ -465,7 +466,8 @@ static void test_names(void) {
     for (size_t i = 0; i < 3; i++) {
         const char *n = elmo_status_name(unknown[i]);
         CHECK(n != NULL && n[0] != '\0');
-        for (int code = 0; n && code <= ELMO_ERR_INTERNAL; code++) CHECK(strcmp(n, names[code]) != 0);
+        for (int code = 0; n && code <= ELMO_ERR_INTERNAL; code++)
+            CHECK(strcmp(n, names[code]) != 0);
     }
     const char *v = elmo_version();
     CHECK_CONTAINS(v, ELMO_VERSION);

@@ -103,16 +103,16 @@ static void check_bad_precision(void) {
     elmo_model *m = NULL;
     elmo_error err;
     lp.precision = (elmo_precision)7;
-    CHECK_INT(elmo_model_load("models/elmo-tiny/options.json", "models/elmo-tiny/weights.hdf5",
-                              &lp, &m, &err),
+    CHECK_INT(elmo_model_load("models/elmo-tiny/options.json", "models/elmo-tiny/weights.hdf5", &lp,
+                              &m, &err),
               ELMO_ERR_ARG);
     CHECK_STR(err.message, "unknown precision 7; valid precisions: auto, fp32, bf16");
     CHECK_STR(elmo_precision_name(ELMO_PRECISION_BF16), "bf16");
     CHECK(elmo_precision_name(7) == NULL);
     if (!elmo_precision_supported(ELMO_PRECISION_BF16)) {
         lp.precision = ELMO_PRECISION_BF16;
-        CHECK_INT(elmo_model_load("models/elmo-tiny/options.json",
-                                  "models/elmo-tiny/weights.hdf5", &lp, &m, &err),
+        CHECK_INT(elmo_model_load("models/elmo-tiny/options.json", "models/elmo-tiny/weights.hdf5",
+                                  &lp, &m, &err),
                   ELMO_ERR_ARG);
         CHECK_CONTAINS(err.message, "load the model with precision 'fp32'");
     }

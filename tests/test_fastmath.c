@@ -18,9 +18,15 @@ static float from_bits(uint32_t u) {
 
 /* Kept out of line so the compiler cannot fold the calls at compile time. */
 static volatile float sink;
-static float call_exp(float x) { return sink = exp_fast(x); }
-static float call_sigmoid(float x) { return sink = sigmoid_fast(x); }
-static float call_tanh(float x) { return sink = tanh_fast(x); }
+static float call_exp(float x) {
+    return sink = exp_fast(x);
+}
+static float call_sigmoid(float x) {
+    return sink = sigmoid_fast(x);
+}
+static float call_tanh(float x) {
+    return sink = tanh_fast(x);
+}
 
 static void test_nan(void) {
     /* quiet and signalling NaNs, both signs, several payloads */

@@ -102,7 +102,8 @@ static void test_stateless(const elmo_model *m, char **sent, int streams, int pe
         }
     }
     printf("  %s stateless sentence 0: max |diff| = %.3g; sentence 1 (carried state in the "
-           "fixture) differs by >= %.3g\n", golden_dir, first, later);
+           "fixture) differs by >= %.3g\n",
+           golden_dir, first, later);
     CHECK(first <= TOL_GOLDEN);
     CHECK(later > 0.1); /* the fixture's later sentences depend on carried state */
 }
@@ -210,8 +211,8 @@ static void test_batch_independence(const elmo_model *m, char **sent, size_t cou
 static void test_noskip(void) {
     elmo_model *m = NULL;
     elmo_error err;
-    int rc = elmo_model_load(NOSKIP_DIR "options.json", NOSKIP_DIR "lm_weights.hdf5", NULL, &m,
-                             &err);
+    int rc =
+        elmo_model_load(NOSKIP_DIR "options.json", NOSKIP_DIR "lm_weights.hdf5", NULL, &m, &err);
     CHECK_INT(rc, ELMO_OK);
     if (rc) {
         fprintf(stderr, "%s\n", err.message);

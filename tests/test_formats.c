@@ -22,7 +22,7 @@
 
 /* The tiny model's tensors as the HDF5 source gives them. */
 typedef struct tensors {
-    elmo_tensor_out t[MAXT];   /* AllenNLP names */
+    elmo_tensor_out t[MAXT]; /* AllenNLP names */
     char names[MAXT][96];
     int n;
     char *options;
@@ -264,9 +264,11 @@ static void test_safetensors_errors(void) {
     expect_st(raw_st("dtype.safetensors", strlen(h), h, 4),
               "safetensors file '%s': tensor 'a' has dtype 'F16'; valid dtypes: F32, BF16");
     h = "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}";
-    expect_st(raw_st("size.safetensors", strlen(h), h, 8),
-              "safetensors file '%s': tensor 'a' has 8 data bytes, but its shape and dtype need 12");
-    h = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,8]}}";
+    expect_st(
+        raw_st("size.safetensors", strlen(h), h, 8),
+        "safetensors file '%s': tensor 'a' has 8 data bytes, but its shape and dtype need 12");
+    h = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,8]}"
+        "}";
     expect_st(raw_st("hugeshape.safetensors", strlen(h), h, 8),
               "safetensors file '%s': tensor 'a' has more than 2^40 elements");
     h = "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}";
@@ -325,15 +327,14 @@ static void test_safetensors_errors(void) {
 /* AllenNLP name -> TF-Hub module variable name. */
 static void hub_name(const char *in, char *out, size_t cap) {
     const char *cell = strstr(in, "/LSTMCell/");
-    if (strncmp(in, "aggregation/", 12) == 0)
-        snprintf(out, cap, "%s", in);
+    if (strncmp(in, "aggregation/", 12) == 0) snprintf(out, cap, "%s", in);
     else if (cell) {
         const char *leaf = cell + 10;
         snprintf(out, cap, "bilm/%.*s/rnn/lstm_cell/%s", (int)(cell - in), in,
-                 strcmp(leaf, "W_0") == 0 ? "kernel" : strcmp(leaf, "B") == 0 ? "bias"
-                                                                                 : "projection/kernel");
-    } else
-        snprintf(out, cap, "bilm/%s", in);
+                 strcmp(leaf, "W_0") == 0 ? "kernel"
+                 : strcmp(leaf, "B") == 0 ? "bias"
+                                          : "projection/kernel");
+    } else snprintf(out, cap, "bilm/%s", in);
 }
 
 /* AllenNLP name -> bilm-tf training name (the inverse of dump_weights' renaming). */
@@ -346,8 +347,10 @@ static void bilm_tf_name(const char *in, char *out, size_t cap) {
     int layer = atoi(cell + 22);
     const char *leaf = strstr(in, "/LSTMCell/") + 10;
     snprintf(out, cap, "lm/%.*s/rnn/multi_rnn_cell/cell_%d/lstm_cell/%s", (int)(cell - in), in,
-             layer, strcmp(leaf, "W_0") == 0 ? "kernel" : strcmp(leaf, "B") == 0 ? "bias"
-                                                                                : "projection/kernel");
+             layer,
+             strcmp(leaf, "W_0") == 0 ? "kernel"
+             : strcmp(leaf, "B") == 0 ? "bias"
+                                      : "projection/kernel");
 }
 
 static char tf_names[MAXT + 8][128];
@@ -361,7 +364,10 @@ static int tf_tensors(tfw_tensor *out, void (*rename)(const char *, char *, size
     for (int i = 0; i < tiny.n; i++) {
         const elmo_tensor_out *t = &tiny.t[i];
         rename(t->name, tf_names[n], sizeof tf_names[n]);
-        out[n] = (tfw_tensor){.name = tf_names[n], .dtype = 1, .rank = t->rank, .data = t->data,
+        out[n] = (tfw_tensor){.name = tf_names[n],
+                              .dtype = 1,
+                              .rank = t->rank,
+                              .data = t->data,
                               .bytes = numel(t) * 4};
         memcpy(out[n].dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
         if (hub && strcmp(t->name, "char_embed") == 0) { /* zero padding row first */
@@ -468,32 +474,40 @@ static void test_tf_errors(void) {
     memcpy(t, base, sizeof t);
     t[0].dtype = 2;
     const char *d = variant("dtype", t, n, NULL);
-    snprintf(want, sizeof want, "checkpoint '%svariables/variables': tensor '%s' has TensorFlow "
-             "dtype 2; valid dtypes: float32 (1), bfloat16 (14)", d, t[0].name);
+    snprintf(want, sizeof want,
+             "checkpoint '%svariables/variables': tensor '%s' has TensorFlow "
+             "dtype 2; valid dtypes: float32 (1), bfloat16 (14)",
+             d, t[0].name);
     expect_tf(d, ELMO_ERR_FORMAT, want);
     /* Partitioned variable. */
     memcpy(t, base, sizeof t);
     t[1].sliced = 1;
     d = variant("sliced", t, n, NULL);
     snprintf(idx, sizeof idx, "%s", gmu_path("sliced", "variables/variables.index"));
-    snprintf(want, sizeof want, "checkpoint index '%s': tensor '%s' is stored in slices (a "
-             "partitioned variable), which is not supported", idx, t[1].name);
+    snprintf(want, sizeof want,
+             "checkpoint index '%s': tensor '%s' is stored in slices (a "
+             "partitioned variable), which is not supported",
+             idx, t[1].name);
     expect_tf(d, ELMO_ERR_FORMAT, want);
     /* Huge shape. */
     memcpy(t, base, sizeof t);
     t[2].dims[0] = (int64_t)1 << 41;
     d = variant("hugeshape", t, n, NULL);
     snprintf(idx, sizeof idx, "%s", gmu_path("hugeshape", "variables/variables.index"));
-    snprintf(want, sizeof want, "checkpoint index '%s': tensor '%s' has a shape with an unknown "
-             "rank, a negative or huge dimension, or more than 8 dimensions", idx, t[2].name);
+    snprintf(want, sizeof want,
+             "checkpoint index '%s': tensor '%s' has a shape with an unknown "
+             "rank, a negative or huge dimension, or more than 8 dimensions",
+             idx, t[2].name);
     expect_tf(d, ELMO_ERR_FORMAT, want);
     /* Snappy blocks. */
     tfw_options snappy = {1, 1000, 1};
     d = variant("snappy", base, n, &snappy);
     snprintf(idx, sizeof idx, "%s", gmu_path("snappy", "variables/variables.index"));
-    snprintf(want, sizeof want, "checkpoint index '%s' has snappy-compressed blocks, which are "
+    snprintf(want, sizeof want,
+             "checkpoint index '%s' has snappy-compressed blocks, which are "
              "not supported; TensorFlow writes checkpoints uncompressed, so re-save it with "
-             "tf.train.Checkpoint or tf.compat.v1.train.Saver", idx);
+             "tf.train.Checkpoint or tf.compat.v1.train.Saver",
+             idx);
     expect_tf(d, ELMO_ERR_FORMAT, want);
     /* An unexpected name lists what was found; a missing tensor is named. */
     memcpy(t, base, sizeof t);
@@ -605,8 +619,11 @@ static void test_generated_variants(void) {
         static char names[MAXT][128];
         for (int k = 0; k < m.n; k++) {
             bilm_tf_name(m.t[k].name, names[k], sizeof names[k]);
-            t[k] = (tfw_tensor){.name = names[k], .dtype = 1, .rank = m.t[k].rank,
-                                .data = m.t[k].data, .bytes = numel(&m.t[k]) * 4};
+            t[k] = (tfw_tensor){.name = names[k],
+                                .dtype = 1,
+                                .rank = m.t[k].rank,
+                                .data = m.t[k].data,
+                                .bytes = numel(&m.t[k]) * 4};
             memcpy(t[k].dims, m.t[k].dims, sizeof(int64_t) * (size_t)m.t[k].rank);
         }
         tfw_options to = {2, 3, 0};
@@ -637,10 +654,12 @@ static void test_paths(void) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%.1000s", gmu_path("emptydir", ""));
     dir[strlen(dir) - 1] = '\0';
-    snprintf(want, sizeof want, "directory '%s' holds no model: expected options.json + "
+    snprintf(want, sizeof want,
+             "directory '%s' holds no model: expected options.json + "
              "weights.hdf5 (or exactly one *options*.json and one *weights*.hdf5; found 0 and "
              "0), a TF-Hub module (variables/variables.index), a TF checkpoint (one *.index "
-             "file) or one *.safetensors file", dir);
+             "file) or one *.safetensors file",
+             dir);
     CHECK_INT(elmo_model_load_path(gmu_path("emptydir", ""), NULL, &m, &err), ELMO_ERR_ARG);
     CHECK_STR(err.message, want);
 }
@@ -650,8 +669,8 @@ static void test_space_tokenizer(void) {
     elmo_span sp[8];
     size_t n = elmo_tokenize(ELMO_TOKENIZER_SPACE, s, strlen(s), sp, 8);
     CHECK_INT(n, 2);
-    CHECK(sp[0].start == 2 && sp[0].end == 5);   /* "a\tb" */
-    CHECK(sp[1].start == 7 && sp[1].end == 10);  /* "c\nd" */
+    CHECK(sp[0].start == 2 && sp[0].end == 5);  /* "a\tb" */
+    CHECK(sp[1].start == 7 && sp[1].end == 10); /* "c\nd" */
     CHECK_INT(elmo_tokenize(ELMO_TOKENIZER_SPACE, "   ", 3, NULL, 0), 0);
     CHECK_INT(elmo_tokenize(ELMO_TOKENIZER_SPACE, "x\xc2\xa0y", 4, NULL, 0), 1); /* NBSP kept */
 }

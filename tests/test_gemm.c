@@ -57,8 +57,8 @@ static float flush(float x) {
 }
 
 /* The contract's definition for C [M, N] (stride ldc) from A [M, K] (lda), W [K, N]. */
-static void reference(int precision, const float *A, size_t lda, size_t M, const float *W,
-                      size_t K, size_t N, float *C, size_t ldc, int accumulate) {
+static void reference(int precision, const float *A, size_t lda, size_t M, const float *W, size_t K,
+                      size_t N, float *C, size_t ldc, int accumulate) {
     size_t K2 = (K + 1) / 2;
     float *ab = NULL, *wt = malloc(sizeof(float) * 2 * K2 * N); /* W^T [N, 2 K2] */
     for (size_t n = 0; n < N; n++)
@@ -116,18 +116,18 @@ static int same_bits(const float *a, const float *b, size_t n) {
 static void check_shape(int precision, size_t M, size_t K, size_t N, int check_double) {
     float *A = rand_matrix(M, K), *W = rand_matrix(K, N);
     size_t ldc = N + 3;
-    float *C0 = rand_matrix(M, N);                       /* initial C [M, N] */
+    float *C0 = rand_matrix(M, N); /* initial C [M, N] */
     float *ref = malloc(sizeof(float) * M * ldc), *got = malloc(sizeof(float) * M * ldc);
     elmo_packed P;
     CHECK_INT(elmo_pack(W, N, (int64_t)K, (int64_t)N, precision, &P), ELMO_OK);
     for (int accumulate = 0; accumulate <= 1; accumulate++) {
         for (size_t m = 0; m < M; m++)
-            for (size_t n = 0; n < ldc; n++)
-                ref[m * ldc + n] = n < N ? C0[m * N + n] : SENTINEL;
+            for (size_t n = 0; n < ldc; n++) ref[m * ldc + n] = n < N ? C0[m * N + n] : SENTINEL;
         reference(precision, A, K, M, W, K, N, ref, ldc, accumulate);
         /* fp32: the best kernel, the portable loop, the AVX2 kernel */
         for (int portable = 0; portable <= (precision == ELMO_PRECISION_FP32 ? 2 : 0); portable++) {
-            for (size_t i = 0; i < M * ldc; i++) got[i] = (i % ldc) < N ? C0[i / ldc * N + i % ldc] : SENTINEL;
+            for (size_t i = 0; i < M * ldc; i++)
+                got[i] = (i % ldc) < N ? C0[i / ldc * N + i % ldc] : SENTINEL;
             elmo_gemm_force_portable(portable);
             elmo_gemm(A, K, M, &P, got, ldc, accumulate);
             elmo_gemm_force_portable(0);
@@ -212,8 +212,8 @@ static void check_invariance(int precision, size_t M, size_t K, size_t N) {
 /* Threads sharing one packed W, each with its own rows, repeating the product. */
 typedef struct worker {
     const elmo_packed *P;
-    const float *A;   /* [M, K] */
-    float *C;         /* [M, N] */
+    const float *A; /* [M, K] */
+    float *C;       /* [M, N] */
     size_t M, K, N;
 } worker;
 
@@ -303,7 +303,8 @@ static void check_special(int precision) {
     reference(precision, A, K, M, W, K, N, ref, N, 0);
     CHECK(same_bits(got, ref, M * N));
     /* accumulating onto denormal, zero and negative-zero C values */
-    for (int i = 0; i < M * N; i++) got[i] = ref[i] = i % 3 == 0 ? 1e-40f : i % 3 == 1 ? -0.0f : 0.0f;
+    for (int i = 0; i < M * N; i++)
+        got[i] = ref[i] = i % 3 == 0 ? 1e-40f : i % 3 == 1 ? -0.0f : 0.0f;
     elmo_gemm(A, K, M, &P, got, N, 1);
     reference(precision, A, K, M, W, K, N, ref, N, 1);
     CHECK(same_bits(got, ref, M * N));
@@ -313,9 +314,9 @@ static void check_special(int precision) {
 static void run_precision(int precision) {
     /* odd and small shapes, every tail width */
     static const size_t small[][3] = {
-        {1, 1, 1},    {2, 1, 17},  {7, 3, 5},    {1, 16, 256}, {5, 64, 16},  {9, 32, 256},
-        {13, 124, 124}, {6, 33, 65}, {12, 7, 64}, {19, 49, 100}, {1, 513, 31}, {3, 80, 48},
-        {11, 112, 32}, {4, 96, 1024}, {25, 16, 128}, {300, 17, 33}, {37, 1031, 47},
+        {1, 1, 1},      {2, 1, 17},    {7, 3, 5},     {1, 16, 256},  {5, 64, 16},    {9, 32, 256},
+        {13, 124, 124}, {6, 33, 65},   {12, 7, 64},   {19, 49, 100}, {1, 513, 31},   {3, 80, 48},
+        {11, 112, 32},  {4, 96, 1024}, {25, 16, 128}, {300, 17, 33}, {37, 1031, 47},
     };
     for (size_t i = 0; i < sizeof small / sizeof *small; i++)
         check_shape(precision, small[i][0], small[i][1], small[i][2], 1);
@@ -338,9 +339,7 @@ int main(void) {
     check_errors();
     check_bf16_round();
     run_precision(ELMO_PRECISION_FP32);
-    if (elmo_precision_supported(ELMO_PRECISION_BF16))
-        run_precision(ELMO_PRECISION_BF16);
-    else
-        printf("test_gemm: bf16 checks skipped: this CPU has no AVX512-BF16\n");
+    if (elmo_precision_supported(ELMO_PRECISION_BF16)) run_precision(ELMO_PRECISION_BF16);
+    else printf("test_gemm: bf16 checks skipped: this CPU has no AVX512-BF16\n");
     return harness_report("test_gemm");
 }

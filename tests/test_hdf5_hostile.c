@@ -32,10 +32,10 @@
 #include "hostile_hdf5.h"
 
 /* A hostile file could not be made: counted as a failure, the case is skipped. */
-#define SETUP_FAILED()                                                                   \
-    do {                                                                                 \
-        CHECK(!"the hostile file could be made");                                        \
-        return;                                                                          \
+#define SETUP_FAILED()                                                                             \
+    do {                                                                                           \
+        CHECK(!"the hostile file could be made");                                                  \
+        return;                                                                                    \
     } while (0)
 
 #define CORRUPT "the file is truncated or corrupted; download it again"
@@ -78,14 +78,16 @@ static void test_compact_short(void) {
     if (!w || hh_compact_short(w, "CNN/W_cnn_1", 0)) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'CNN/W_cnn_1' stores 0 bytes for its 64 values (256 "
-             "bytes expected); " CORRUPT, w);
+             "bytes expected); " CORRUPT,
+             w);
     expect_exact(tiny_options, w, want);
 
     w = copy_tiny("compact1"); /* char_embed [261, 4]: 1044 values */
     if (!w || hh_compact_short(w, "char_embed", 1)) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'char_embed' stores 1 bytes for its 1044 values (4176 "
-             "bytes expected); " CORRUPT, w);
+             "bytes expected); " CORRUPT,
+             w);
     expect_exact(tiny_options, w, want);
 
     /* Compact storage of the right size is fine (h5py writes small datasets so on request). */
@@ -145,7 +147,8 @@ static void test_chunked_unwritten(void) {
     CHECK(size > 0 && size < 1000000);
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'CNN_proj/W_proj' declares 1015808 values (4063232 "
-             "bytes), more than the whole file (%lld bytes); " CORRUPT, w, size);
+             "bytes), more than the whole file (%lld bytes); " CORRUPT,
+             w, size);
     expect_exact(opt, w, want);
 
     /* Declared sizes that fit the file: never written, partly written. */
@@ -153,14 +156,16 @@ static void test_chunked_unwritten(void) {
     if (!w || hh_chunked(w, "CNN/b_cnn_0", 1, (hsize_t[]){4}, 0)) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'CNN/b_cnn_0' declares 4 values but none of its 4 "
-             "chunks are stored (missing chunks would read as fill values); " CORRUPT, w);
+             "chunks are stored (missing chunks would read as fill values); " CORRUPT,
+             w);
     expect_exact(tiny_options, w, want);
     w = copy_tiny("chunk_part"); /* [124, 124] in 124 chunks of one row, 3 written */
     if (!w || hh_chunked(w, "CNN_high_0/W_carry", 2, (hsize_t[]){124, 124}, 3)) SETUP_FAILED();
-    snprintf(want, sizeof want,
-             "weights file '%s': dataset 'CNN_high_0/W_carry' declares 15376 values but only "
-             "some of its 124 chunks are stored (missing chunks would read as fill values); "
-             CORRUPT, w);
+    snprintf(
+        want, sizeof want,
+        "weights file '%s': dataset 'CNN_high_0/W_carry' declares 15376 values but only "
+        "some of its 124 chunks are stored (missing chunks would read as fill values); " CORRUPT,
+        w);
     expect_exact(tiny_options, w, want);
 }
 
@@ -170,7 +175,8 @@ static void test_contiguous_past_eof(void) {
     if (!w || hh_contiguous_past_eof(w, "CNN_high_1/W_transform")) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'CNN_high_1/W_transform' (61504 bytes) lies past the "
-             "end of the file (%lld bytes); " CORRUPT, w, file_size(w));
+             "end of the file (%lld bytes); " CORRUPT,
+             w, file_size(w));
     expect_exact(tiny_options, w, want);
 }
 
@@ -181,7 +187,8 @@ static void test_null_space(void) {
     if (!w || hh_null_space(w, "CNN/b_cnn_2")) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'CNN/b_cnn_2' has shape [], expected [16]; check "
-             "that the weights belong to these options", w);
+             "that the weights belong to these options",
+             w);
     expect_exact(tiny_options, w, want);
 }
 
@@ -192,7 +199,8 @@ static void test_filters(void) {
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'CNN_high_0/b_carry' is stored through the HDF5 filter "
              "1 (deflate), which is refused: AllenNLP weights are stored uncompressed; rewrite "
-             "the file without filters (h5repack -f NONE in out)", w);
+             "the file without filters (h5repack -f NONE in out)",
+             w);
     expect_exact(tiny_options, w, want);
 }
 
@@ -205,10 +213,11 @@ static void test_external_storage(void) {
     const char *w = copy_tiny("ext_fifo");
     if (!w || hh_external_storage(w, "char_embed", ext)) SETUP_FAILED();
     CHECK_INT(mkfifo(ext, 0600), 0);
-    snprintf(want, sizeof want,
-             "weights file '%s': dataset 'char_embed' keeps its values in another file (HDF5 "
-             "external storage), which is refused: a weights file must hold its own values; "
-             ORIGINAL, w);
+    snprintf(
+        want, sizeof want,
+        "weights file '%s': dataset 'char_embed' keeps its values in another file (HDF5 "
+        "external storage), which is refused: a weights file must hold its own values; " ORIGINAL,
+        w);
     expect_exact(tiny_options, w, want);
 
     /* External storage in a regular file: its bytes would become the weights. */
@@ -217,10 +226,11 @@ static void test_external_storage(void) {
     snprintf(ext, sizeof ext, "%s", gmu_write("ext_file", "values.bin", half, sizeof half));
     w = copy_tiny("ext_file");
     if (!w || hh_external_storage(w, "CNN/W_cnn_0", ext)) SETUP_FAILED();
-    snprintf(want, sizeof want,
-             "weights file '%s': dataset 'CNN/W_cnn_0' keeps its values in another file (HDF5 "
-             "external storage), which is refused: a weights file must hold its own values; "
-             ORIGINAL, w);
+    snprintf(
+        want, sizeof want,
+        "weights file '%s': dataset 'CNN/W_cnn_0' keeps its values in another file (HDF5 "
+        "external storage), which is refused: a weights file must hold its own values; " ORIGINAL,
+        w);
     expect_exact(tiny_options, w, want);
 }
 
@@ -232,14 +242,16 @@ static void test_links(void) {
     snprintf(want, sizeof want,
              "weights file '%s': 'CNN' (on the path to dataset 'CNN/W_cnn_0') is an external "
              "link (to another file), which is refused (weights must be plain groups and "
-             "datasets inside the file); " ORIGINAL, w);
+             "datasets inside the file); " ORIGINAL,
+             w);
     expect_exact(tiny_options, w, want);
     /* ... and as the dataset itself. */
     w = copy_tiny("elink_dataset");
     if (!w || hh_external_link(w, "char_embed", tiny_weights, "/char_embed")) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'char_embed' is an external link (to another file), "
-             "which is refused (weights must be plain datasets inside the file); " ORIGINAL, w);
+             "which is refused (weights must be plain datasets inside the file); " ORIGINAL,
+             w);
     expect_exact(tiny_options, w, want);
 
     /* Soft links: to a dataset, and a group on the path. */
@@ -247,14 +259,16 @@ static void test_links(void) {
     if (!w || hh_soft_link(w, "char_embed", "hidden_embed")) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'char_embed' is a soft link, which is refused (weights "
-             "must be plain datasets inside the file); " ORIGINAL, w);
+             "must be plain datasets inside the file); " ORIGINAL,
+             w);
     expect_exact(tiny_options, w, want);
     w = copy_tiny("soft_group");
     if (!w || hh_soft_link(w, "CNN_high_1", "hidden_high")) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': 'CNN_high_1' (on the path to dataset 'CNN_high_1/W_carry') is "
              "a soft link, which is refused (weights must be plain groups and datasets inside "
-             "the file); " ORIGINAL, w);
+             "the file); " ORIGINAL,
+             w);
     expect_exact(tiny_options, w, want);
 
     /* A virtual dataset mapping another file's dataset. */
@@ -262,7 +276,8 @@ static void test_links(void) {
     if (!w || hh_virtual(w, "char_embed", tiny_weights, "/char_embed")) SETUP_FAILED();
     snprintf(want, sizeof want,
              "weights file '%s': dataset 'char_embed' is a virtual dataset (its values come "
-             "from other datasets or files), which is refused; " ORIGINAL, w);
+             "from other datasets or files), which is refused; " ORIGINAL,
+             w);
     expect_exact(tiny_options, w, want);
 }
 
@@ -273,7 +288,8 @@ static void test_weights_fifo(void) {
     CHECK_INT(mkfifo(w, 0600), 0);
     snprintf(want, sizeof want,
              "weights file '%s' is not an HDF5 file (it is a device, FIFO or socket, not a "
-             "regular file); expected the AllenNLP *_weights.hdf5 file", w);
+             "regular file); expected the AllenNLP *_weights.hdf5 file",
+             w);
     expect_exact(tiny_options, w, want);
 }
 
@@ -349,8 +365,7 @@ static void test_silent_exit(const char *self) {
     char err[4096];
     size_t got = 0;
     ssize_t r;
-    while ((r = read(pipefd[0], err + got, sizeof err - 1 - got)) > 0 ||
-           (r < 0 && errno == EINTR))
+    while ((r = read(pipefd[0], err + got, sizeof err - 1 - got)) > 0 || (r < 0 && errno == EINTR))
         if (r > 0) got += (size_t)r;
     err[got] = '\0';
     close(pipefd[0]);

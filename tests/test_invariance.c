@@ -33,10 +33,34 @@ static uint32_t rng(void) {
     return (uint32_t)(rng_state >> 33);
 }
 
-static const char *const words[] = {
-    "the", "bank", "river", "raised", "rates", ".", ",", "!", "Don't", "U.S.", "6-3",
-    "interest", "café", "naïve", "über", "x", "supercalifragilisticexpialidocious-and-then-some-more-bytes",
-    "<S>", "</S>", "1,000", "Ms.", "a", "of", "to", "in", "embedding", "sqlite", "?"};
+static const char *const words[] = {"the",
+                                    "bank",
+                                    "river",
+                                    "raised",
+                                    "rates",
+                                    ".",
+                                    ",",
+                                    "!",
+                                    "Don't",
+                                    "U.S.",
+                                    "6-3",
+                                    "interest",
+                                    "café",
+                                    "naïve",
+                                    "über",
+                                    "x",
+                                    "supercalifragilisticexpialidocious-and-then-some-more-bytes",
+                                    "<S>",
+                                    "</S>",
+                                    "1,000",
+                                    "Ms.",
+                                    "a",
+                                    "of",
+                                    "to",
+                                    "in",
+                                    "embedding",
+                                    "sqlite",
+                                    "?"};
 
 static void make_text(text *t) {
     size_t n = 1 + rng() % MAX_TOKENS, used = 0;
@@ -53,15 +77,16 @@ static float *layers_of(const elmo_result *r, size_t i) {
     size_t n = elmo_result_tokens(r, i), D = (size_t)elmo_result_dim(r);
     int L1 = elmo_result_layers(r);
     float *out = malloc((n ? n : 1) * D * (size_t)L1 * sizeof(float));
-    for (int k = 0; k < L1; k++) memcpy(out + (size_t)k * n * D, elmo_result_layer(r, i, k), n * D * sizeof(float));
+    for (int k = 0; k < L1; k++)
+        memcpy(out + (size_t)k * n * D, elmo_result_layer(r, i, k), n * D * sizeof(float));
     return out;
 }
 
 #define N_MIXES 4
 
 typedef struct reference {
-    float *layers[N_TEXTS];            /* [(L+1), n, D] */
-    float *pooled[N_MIXES][N_TEXTS];   /* [width] for each mix under test */
+    float *layers[N_TEXTS];          /* [(L+1), n, D] */
+    float *pooled[N_MIXES][N_TEXTS]; /* [width] for each mix under test */
 } reference;
 
 static elmo_mix mixes[N_MIXES];
@@ -102,8 +127,8 @@ static void expect_same(const float *a, const float *b, size_t n, const char *wh
 }
 
 /* A random batch (random subset, random order, duplicates allowed) through elmo_run. */
-static void check_run_batches(const elmo_model *m, text *texts, const reference *ref,
-                              int threads, int use_cache, const char *label) {
+static void check_run_batches(const elmo_model *m, text *texts, const reference *ref, int threads,
+                              int use_cache, const char *label) {
     elmo_run_params rp = elmo_run_default_params();
     rp.n_threads = threads;
     rp.use_cache = use_cache;
@@ -136,8 +161,8 @@ static void check_run_batches(const elmo_model *m, text *texts, const reference 
 }
 
 /* elmo_embed_batch over all texts in a random order, with several internal batch sizes. */
-static void check_embed_batch(const elmo_model *m, text *texts, const reference *ref,
-                              int threads, const char *label) {
+static void check_embed_batch(const elmo_model *m, text *texts, const reference *ref, int threads,
+                              const char *label) {
     elmo_run_params rp = elmo_run_default_params();
     rp.n_threads = threads;
     elmo_embed_params ep = elmo_embed_default_params();

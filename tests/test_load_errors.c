@@ -12,7 +12,7 @@
 #include "genmodel_util.h"
 #include "harness.h"
 
-#define TINY_PARAMS 105120   /* docs/model.md §11.2 / the generator's count for --shape tiny */
+#define TINY_PARAMS 105120 /* docs/model.md §11.2 / the generator's count for --shape tiny */
 #define SMALL_PARAMS 13593296
 
 static int verbose;
@@ -38,8 +38,8 @@ static const char *expect_fail(const char *opt, const char *w, int code, const c
 
 /* ---- options files ------------------------------------------------------------------ */
 
-static char *tiny_options_text;   /* the generated tiny options.json */
-static const char *tiny_weights;  /* its weights.hdf5 */
+static char *tiny_options_text;  /* the generated tiny options.json */
+static const char *tiny_weights; /* its weights.hdf5 */
 static int n_written;
 
 /* The tiny options with the value at dotted `key` replaced by JSON `value` (NULL deletes
@@ -95,8 +95,7 @@ static void missing_key(const char *key) {
 }
 
 /* key = value is rejected with "<key> must be <expected>, found <found>". */
-static void bad_value(const char *key, const char *value, const char *expected,
-                      const char *found) {
+static void bad_value(const char *key, const char *value, const char *expected, const char *found) {
     const char *opt = options_with(key, value);
     char want[256];
     snprintf(want, sizeof want, "%s must be %s, found %s", key, expected, found);
@@ -154,9 +153,15 @@ static void test_options_files(void) {
     expect_fail(write_text("{}"), tiny_weights, ELMO_ERR_FORMAT,
                 "required key char_cnn is missing");
 
-    const char *required[] = {"char_cnn", "char_cnn.embedding", "char_cnn.embedding.dim",
-                              "char_cnn.filters", "char_cnn.max_characters_per_token",
-                              "char_cnn.activation", "lstm", "lstm.dim", "lstm.projection_dim",
+    const char *required[] = {"char_cnn",
+                              "char_cnn.embedding",
+                              "char_cnn.embedding.dim",
+                              "char_cnn.filters",
+                              "char_cnn.max_characters_per_token",
+                              "char_cnn.activation",
+                              "lstm",
+                              "lstm.dim",
+                              "lstm.projection_dim",
                               "lstm.use_skip_connections"};
     for (size_t i = 0; i < sizeof required / sizeof *required; i++) missing_key(required[i]);
 
@@ -248,8 +253,10 @@ static void test_missing_datasets(void) {
                 "has no dataset 'char_embed' (expected float32 [261, 4])");
     bad_weights("om_cnn3", "--omit CNN/W_cnn_3",
                 "has no dataset 'CNN/W_cnn_3' (expected float32 [1, 4, 4, 32])");
-    bad_weights("om_bcnn4", "--omit CNN/b_cnn_4", "has no dataset 'CNN/b_cnn_4' (expected float32 [64])");
-    bad_weights("om_cnn", "--omit CNN", "has no dataset 'CNN/W_cnn_0' (expected float32 [1, 1, 4, 4])");
+    bad_weights("om_bcnn4", "--omit CNN/b_cnn_4",
+                "has no dataset 'CNN/b_cnn_4' (expected float32 [64])");
+    bad_weights("om_cnn", "--omit CNN",
+                "has no dataset 'CNN/W_cnn_0' (expected float32 [1, 1, 4, 4])");
     bad_weights("om_high", "--omit CNN_high_1/W_transform",
                 "has no dataset 'CNN_high_1/W_transform' (expected float32 [124, 124])");
     bad_weights("om_bcarry", "--omit CNN_high_0/b_carry",
@@ -301,9 +308,9 @@ static void test_wrong_shapes_and_types(void) {
                 "dataset '" CELL(1, 1, "W_0") "' has type float64, expected float32");
 
     /* The tiny options with the small model's weights, and the other way round. */
-    const char *msg = expect_fail(gmu_path("tiny", "options.json"),
-                                  gmu_path("small", "weights.hdf5"), ELMO_ERR_FORMAT,
-                                  "dataset 'char_embed' has shape [261, 16], expected [261, 4]");
+    const char *msg =
+        expect_fail(gmu_path("tiny", "options.json"), gmu_path("small", "weights.hdf5"),
+                    ELMO_ERR_FORMAT, "dataset 'char_embed' has shape [261, 16], expected [261, 4]");
     CHECK_CONTAINS(msg, gmu_path("small", "weights.hdf5"));
     expect_fail(gmu_path("small", "options.json"), tiny_weights, ELMO_ERR_FORMAT,
                 "dataset 'char_embed' has shape [261, 4], expected [261, 16]");
@@ -497,8 +504,8 @@ static void test_valid_models(void) {
     CHECK_INT(in.char_embed_dim, 8);
     /* 261*8 + conv (1*8*4+4 + 2*8*8+8 + 3*8*16+16 + 4*8*32+32 + 5*8*64+64) + proj 124*16+16
      * + 2 directions * 3 layers * (32*256 + 256 + 64*16) */
-    CHECK_INT(in.n_params, 261 * 8 + (36 + 136 + 400 + 1056 + 2624) + (1984 + 16) +
-                               6 * (8192 + 256 + 1024));
+    CHECK_INT(in.n_params,
+              261 * 8 + (36 + 136 + 400 + 1056 + 2624) + (1984 + 16) + 6 * (8192 + 256 + 1024));
     elmo_model_free(m);
 
     /* F == P and P == H without the optional projections; and with them. */
@@ -565,7 +572,8 @@ static void test_directory_message(void) {
     snprintf(dir, sizeof dir, "%s/dir_missing", gmu_dir());
     snprintf(expected, sizeof expected,
              "weights file '%s/weights.hdf5' has no dataset 'CNN/W_cnn_3' (expected float32 "
-             "[1, 4, 4, 32]); check that the weights belong to these options", dir);
+             "[1, 4, 4, 32]); check that the weights belong to these options",
+             dir);
     elmo_model *m = NULL;
     elmo_error err;
     for (int pass = 0; pass < 2; pass++) { /* twice: the stack is reused between calls */

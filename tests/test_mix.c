@@ -28,7 +28,7 @@
 #define TOL_LN 1e-5    /* layer norm with calibrated boundary statistics */
 #define TOL_BATCH 1e-6 /* elmo.h: embed_batch identical (<= 1e-6) to one at a time */
 #define LN_EPS 1e-13
-#define MAXL 8         /* output layers supported by this test */
+#define MAXL 8 /* output layers supported by this test */
 
 typedef struct tokenized {
     char text[1024];
@@ -38,8 +38,8 @@ typedef struct tokenized {
 
 static void tokenize(const char *prefix, const char *text, const char *suffix, tokenized *t) {
     snprintf(t->text, sizeof t->text, "%s%s%s", prefix, text, suffix);
-    size_t n = elmo_tokenize(ELMO_TOKENIZER_WHITESPACE, t->text, strlen(t->text), t->spans,
-                             MAX_TOKENS);
+    size_t n =
+        elmo_tokenize(ELMO_TOKENIZER_WHITESPACE, t->text, strlen(t->text), t->spans, MAX_TOKENS);
     CHECK(n <= MAX_TOKENS);
     t->s = (elmo_sentence){.text = t->text, .tokens = t->spans, .n_tokens = n};
 }
@@ -61,10 +61,8 @@ static void expected_mix(const elmo_result *r, size_t i, const elmo_mix *mix, do
     double a[MAXL] = {0};
     if (mix->kind == ELMO_MIX_AVERAGE)
         for (int k = 0; k < NL; k++) a[k] = 1.0 / NL;
-    else if (mix->kind == ELMO_MIX_TOP)
-        a[NL - 1] = 1;
-    else if (mix->kind == ELMO_MIX_LAYER)
-        a[mix->layer] = 1;
+    else if (mix->kind == ELMO_MIX_TOP) a[NL - 1] = 1;
+    else if (mix->kind == ELMO_MIX_LAYER) a[mix->layer] = 1;
     else if (mix->kind == ELMO_MIX_WEIGHTS) {
         double top = -INFINITY, sum = 0;
         for (int k = 0; k < NL; k++) top = fmax(top, mix->weights[k]);
@@ -147,7 +145,7 @@ static void test_plain_mixes(const elmo_result *r) {
     CHECK(check_mix(r, &mix) <= TOL_MIX);
 
     /* Softmax weights, including ones whose naive exp() would overflow or underflow. */
-    static const float w[][MAXL] = {{0, 0, 0}, {1, 2, 3}, {1000, 1001, 999},
+    static const float w[][MAXL] = {{0, 0, 0},    {1, 2, 3},           {1000, 1001, 999},
                                     {-5, -3, -4}, {-9e10f, 1, -9e10f}, {88, -88, 0}};
     double worst_w = 0;
     for (size_t c = 0; c < sizeof w / sizeof *w; c++) {
@@ -218,8 +216,7 @@ static void known_values(const char *text, const float *e_bos, const float *e_eo
         add_values(elmo_result_layer(rs, 0, k) + n * D, (size_t)P, &b->known_sum[k],
                    &b->known_sq[k]);
         /* backward half at <S>: row 0 of the prefixed sentence, columns [P, 2P) */
-        add_values(elmo_result_layer(rp, 0, k) + P, (size_t)P, &b->known_sum[k],
-                   &b->known_sq[k]);
+        add_values(elmo_result_layer(rp, 0, k) + P, (size_t)P, &b->known_sum[k], &b->known_sq[k]);
     }
     elmo_result_free(r);
     elmo_result_free(rs);
@@ -278,7 +275,8 @@ static void test_layer_norm(char **sent) {
             U1[k] = total * mean - b.known_sum[k];
             U2[k] = total * (1 / (inv * inv) - LN_EPS + mean * mean) - b.known_sq[k];
             printf("  layer norm, layer %d: hidden boundary halves (2 x %d values) have sum "
-                   "%.4f, sum of squares %.4f\n", k, P, U1[k], U2[k]);
+                   "%.4f, sum of squares %.4f\n",
+                   k, P, U1[k], U2[k]);
             /* D real numbers with that sum must have at least sum^2 / D as squares. */
             CHECK(U2[k] >= U1[k] * U1[k] / D - 1e-3);
         }
@@ -308,8 +306,7 @@ static void test_layer_norm(char **sent) {
             normed_layer(r, k, y);
             const float *x = elmo_result_layer(r, 0, k);
             double d = 0;
-            for (size_t e = 0; e < n * D; e++)
-                d = fmax(d, fabs(y[e] - (x[e] - mean[k]) * inv[k]));
+            for (size_t e = 0; e < n * D; e++) d = fmax(d, fabs(y[e] - (x[e] - mean[k]) * inv[k]));
             if (k == 0) worst_l0 = fmax(worst_l0, d);
             else worst = fmax(worst, d);
         }

@@ -294,7 +294,8 @@ static void test_streaming_and_stateless(const ref_model *m, sentence s[3][10]) 
            worst_stream);
     printf("stateless sentence 0 (3 streams): max |ref - golden| = %.3g\n", worst_first);
     printf("stateless sentence 1 (3 streams): smallest max |ref - golden| = %.3g "
-           "(must not match)\n", least_later);
+           "(must not match)\n",
+           least_later);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -344,8 +345,7 @@ static void test_state_semantics(const ref_model *m, const sentence *s0, const s
     double *from_zero = run(m, s1, NULL);
     CHECK(after_empty && from_zero);
     if (after_empty && from_zero)
-        CHECK(max_abs_diff(after_empty, from_zero, (size_t)(L + 1) * s1->n * 2 * (size_t)P) >
-              1e-6);
+        CHECK(max_abs_diff(after_empty, from_zero, (size_t)(L + 1) * s1->n * 2 * (size_t)P) > 1e-6);
     free(after_empty);
     free(from_zero);
     ref_state_free(moved);
@@ -387,7 +387,7 @@ static void test_token_truncation(const ref_model *m) {
 static void test_option_variants(const ref_model *base, const sentence *s) {
     const int P = ref_proj_dim(base);
     const size_t layer = s->n * 2 * (size_t)P; /* values in one output layer */
-    double *ref2 = run(base, s, NULL);           /* [3, n, 2P] */
+    double *ref2 = run(base, s, NULL);         /* [3, n, 2P] */
     CHECK(ref2 != NULL);
     if (!ref2) return;
 
@@ -661,7 +661,8 @@ static void test_no_projection_models(void) {
         free(ob);
     }
     printf("no-projection model (F == P == H, 3 highway, 3 layers, tanh) vs padded "
-           "projection model: max |diff| = %.3g (largest |value| %.3g)\n", worst, biggest);
+           "projection model: max |diff| = %.3g (largest |value| %.3g)\n",
+           worst, biggest);
     CHECK(worst <= EXACT_TOL);
     CHECK(biggest > 0.1); /* the comparison is not between zeros */
     /* Without W_P_0 there is no projection for proj_clip to clip (TF LSTMCell). */

@@ -123,8 +123,8 @@ static void expect_spans(int line, elmo_tokenizer kind, const char *text, size_t
 #define EXPECT(kind, text, ...) expect_tokens(__LINE__, kind, text, strlen(text), TOKS(__VA_ARGS__))
 #define EXPECT_LEN(kind, text, len, ...) expect_tokens(__LINE__, kind, text, len, TOKS(__VA_ARGS__))
 #define SPANS(...) ((const elmo_span[]){__VA_ARGS__})
-#define EXPECT_SPANS(kind, text, len, ...)                                                \
-    expect_spans(__LINE__, kind, text, len, SPANS(__VA_ARGS__),                           \
+#define EXPECT_SPANS(kind, text, len, ...)                                                         \
+    expect_spans(__LINE__, kind, text, len, SPANS(__VA_ARGS__),                                    \
                  sizeof SPANS(__VA_ARGS__) / sizeof(elmo_span))
 
 /* Re-tokenizing the space-joined DEFAULT tokens of `text` must give the same tokens. */
@@ -161,10 +161,10 @@ static void test_default_fixture_style(void) {
     EXPECT(DEF, "Don't!", "Don", "'t", "!");
     EXPECT(DEF, "(Reuters)", "(", "Reuters", ")");
     EXPECT(DEF, "AMMAN (Reuters) - King", "AMMAN", "(", "Reuters", ")", "-", "King");
-    EXPECT(DEF, "\"Crazy Talk: Oprah, Wacky Cures & You.\"", "\"", "Crazy", "Talk", ":",
-           "Oprah", ",", "Wacky", "Cures", "&", "You", ".", "\"");
-    EXPECT(DEF, "a 6-3, 6-7 (5/7), 7-6 (7/4) win", "a", "6-3", ",", "6-7", "(", "5", "/", "7",
-           ")", ",", "7-6", "(", "7", "/", "4", ")", "win");
+    EXPECT(DEF, "\"Crazy Talk: Oprah, Wacky Cures & You.\"", "\"", "Crazy", "Talk", ":", "Oprah",
+           ",", "Wacky", "Cures", "&", "You", ".", "\"");
+    EXPECT(DEF, "a 6-3, 6-7 (5/7), 7-6 (7/4) win", "a", "6-3", ",", "6-7", "(", "5", "/", "7", ")",
+           ",", "7-6", "(", "7", "/", "4", ")", "win");
     EXPECT(DEF, "Ms. Winfrey's bio-identical views", "Ms.", "Winfrey", "'s", "bio-identical",
            "views");
     EXPECT(DEF, "The U.S. Centers", "The", "U.S.", "Centers");
@@ -174,8 +174,7 @@ static void test_default_fixture_style(void) {
     EXPECT(DEF, "It wasn't the most seaworthy of prizes.", "It", "wasn", "'t", "the", "most",
            "seaworthy", "of", "prizes", ".");
     EXPECT(DEF, "Murray's Las Vegas home", "Murray", "'s", "Las", "Vegas", "home");
-    EXPECT(DEF, "rose 84 cents to 68.88 dollars", "rose", "84", "cents", "to", "68.88",
-           "dollars");
+    EXPECT(DEF, "rose 84 cents to 68.88 dollars", "rose", "84", "cents", "to", "68.88", "dollars");
     EXPECT(DEF, "the GB team; their teams", "the", "GB", "team", ";", "their", "teams");
     EXPECT(DEF, "said:\"Our", "said", ":", "\"", "Our");
     EXPECT(DEF, "persistent.\"", "persistent", ".", "\"");
@@ -183,7 +182,10 @@ static void test_default_fixture_style(void) {
     EXPECT(DEF, "the food log you kept--Dr. Buchholz", "the", "food", "log", "you", "kept--Dr", ".",
            "Buchholz"); /* the whole word is not an abbreviation */
     EXPECT(DEF, "said. \xE2\x80\xA2 Almost", "said", ".", "\xE2\x80\xA2", "Almost");
-    EXPECT(DEF, "said.\xE2\x80\xA2" "Almost", "said", ".", "\xE2\x80\xA2", "Almost");
+    EXPECT(DEF,
+           "said.\xE2\x80\xA2"
+           "Almost",
+           "said", ".", "\xE2\x80\xA2", "Almost");
 }
 
 static void test_default_punctuation(void) {
@@ -191,8 +193,7 @@ static void test_default_punctuation(void) {
     EXPECT(DEF, "[x]{y}<z>", "[", "x", "]", "{", "y", "}", "<", "z", ">");
     EXPECT(DEF, "a/b\\c&d%e$f#g@h", "a", "/", "b", "\\", "c", "&", "d", "%", "e", "$", "f", "#",
            "g", "@", "h");
-    EXPECT(DEF, "a*b+c=d|e~f^g", "a", "*", "b", "+", "c", "=", "d", "|", "e", "~", "f", "^",
-           "g");
+    EXPECT(DEF, "a*b+c=d|e~f^g", "a", "*", "b", "+", "c", "=", "d", "|", "e", "~", "f", "^", "g");
     EXPECT(DEF, "!!?", "!", "!", "?");
     EXPECT(DEF, "<S>", "<", "S", ">");
     EXPECT(DEF, "``Hi''", "``", "Hi", "'", "'");
@@ -206,8 +207,8 @@ static void test_default_punctuation(void) {
            "\xE2\x80\x93", "now");
     EXPECT(DEF, "so\xE2\x80\xA6", "so", "\xE2\x80\xA6");
     EXPECT(DEF, "\xC2\xABoui\xC2\xBB", "\xC2\xAB", "oui", "\xC2\xBB");
-    EXPECT(DEF, "\xC2\xBFQu\xC3\xA9?\xC2\xA1S\xC3\xAD!", "\xC2\xBF", "Qu\xC3\xA9", "?",
-           "\xC2\xA1", "S\xC3\xAD", "!");
+    EXPECT(DEF, "\xC2\xBFQu\xC3\xA9?\xC2\xA1S\xC3\xAD!", "\xC2\xBF", "Qu\xC3\xA9", "?", "\xC2\xA1",
+           "S\xC3\xAD", "!");
     EXPECT(DEF, "caf\xC3\xA9.", "caf\xC3\xA9", ".");
     EXPECT(DEF, "na\xC3\xAFve's", "na\xC3\xAFve", "'s");
     EXPECT(DEF, "\xE6\x97\xA5\xE6\x9C\xAC,\xE8\xAA\x9E", "\xE6\x97\xA5\xE6\x9C\xAC", ",",
@@ -250,8 +251,8 @@ static void test_default_periods(void) {
     EXPECT(DEF, "plan A.", "plan", "A.");
     EXPECT(DEF, "example.com", "example.com");
     EXPECT(DEF, "(example.com)", "(", "example.com", ")");
-    EXPECT(DEF, "Mr. Mrs. Ms. Dr. Prof. St. Jr. Sr.", "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.",
-           "St.", "Jr.", "Sr.");
+    EXPECT(DEF, "Mr. Mrs. Ms. Dr. Prof. St. Jr. Sr.", "Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "St.",
+           "Jr.", "Sr.");
     EXPECT(DEF, "Inc. Ltd. Co. Corp. vs. etc. No. Gov.", "Inc.", "Ltd.", "Co.", "Corp.", "vs.",
            "etc.", "No.", "Gov.");
     EXPECT(DEF, "Sen. Rep. Gen. Col. Lt. Sgt. Capt. Mt. Ave.", "Sen.", "Rep.", "Gen.", "Col.",
@@ -275,8 +276,8 @@ static void test_default_periods(void) {
 static void test_default_apostrophes(void) {
     EXPECT(DEF, "it's", "it", "'s");
     EXPECT(DEF, "IT'S", "IT", "'S");
-    EXPECT(DEF, "I'm they're we've she'll he'd can't", "I", "'m", "they", "'re", "we", "'ve",
-           "she", "'ll", "he", "'d", "can", "'t");
+    EXPECT(DEF, "I'm they're we've she'll he'd can't", "I", "'m", "they", "'re", "we", "'ve", "she",
+           "'ll", "he", "'d", "can", "'t");
     EXPECT(DEF, "1990's", "1990", "'s");
     EXPECT(DEF, "Smith's.", "Smith", "'s", ".");
     EXPECT(DEF, "Don't.", "Don", "'t", ".");
@@ -308,22 +309,55 @@ static void test_whitespace_handling(void) {
         EXPECT(k, " \t\n\v\f\r ", NULL);
         EXPECT(k, "\xC2\xA0\xE3\x80\x80\xE2\x80\xA8\xC2\x85", NULL);
         EXPECT(k, "  a \t b\n\nc  ", "a", "b", "c");
-        EXPECT(k, "a\xC2\xA0" "b", "a", "b");             /* U+00A0 */
-        EXPECT(k, "a\xC2\x85" "b", "a", "b");             /* U+0085 */
-        EXPECT(k, "a\xE1\x9A\x80" "b", "a", "b");         /* U+1680 */
-        EXPECT(k, "a\xE2\x80\x80" "b\xE2\x80\x8A" "c", "a", "b", "c"); /* U+2000, U+200A */
-        EXPECT(k, "a\xE2\x80\xA8" "b\xE2\x80\xA9" "c", "a", "b", "c"); /* U+2028, U+2029 */
-        EXPECT(k, "a\xE2\x80\xAF" "b\xE2\x81\x9F" "c", "a", "b", "c"); /* U+202F, U+205F */
-        EXPECT(k, "a\xE3\x80\x80" "b", "a", "b");         /* U+3000 */
+        EXPECT(k,
+               "a\xC2\xA0"
+               "b",
+               "a", "b"); /* U+00A0 */
+        EXPECT(k,
+               "a\xC2\x85"
+               "b",
+               "a", "b"); /* U+0085 */
+        EXPECT(k,
+               "a\xE1\x9A\x80"
+               "b",
+               "a", "b"); /* U+1680 */
+        EXPECT(k,
+               "a\xE2\x80\x80"
+               "b\xE2\x80\x8A"
+               "c",
+               "a", "b", "c"); /* U+2000, U+200A */
+        EXPECT(k,
+               "a\xE2\x80\xA8"
+               "b\xE2\x80\xA9"
+               "c",
+               "a", "b", "c"); /* U+2028, U+2029 */
+        EXPECT(k,
+               "a\xE2\x80\xAF"
+               "b\xE2\x81\x9F"
+               "c",
+               "a", "b", "c"); /* U+202F, U+205F */
+        EXPECT(k,
+               "a\xE3\x80\x80"
+               "b",
+               "a", "b"); /* U+3000 */
         /* Not spaces: U+200B zero width space, U+00A1. */
-        EXPECT(k, "a\xE2\x80\x8B" "b", "a\xE2\x80\x8B" "b");
+        EXPECT(k,
+               "a\xE2\x80\x8B"
+               "b",
+               "a\xE2\x80\x8B"
+               "b");
     }
     /* Explicit offsets. */
     EXPECT_SPANS(DEF, "  Don't!  ", 10, {2, 5}, {5, 7}, {7, 8});
     EXPECT_SPANS(WS, "  Don't!  ", 10, {2, 8});
-    EXPECT_SPANS(DEF, "a\xC2\xA0(b)\xE3\x80\x80" "c!", 11, {0, 1}, {3, 4}, {4, 5}, {5, 6},
-                 {9, 10}, {10, 11});
-    EXPECT_SPANS(WS, "a\xC2\xA0(b)\xE3\x80\x80" "c!", 11, {0, 1}, {3, 6}, {9, 11});
+    EXPECT_SPANS(DEF,
+                 "a\xC2\xA0(b)\xE3\x80\x80"
+                 "c!",
+                 11, {0, 1}, {3, 4}, {4, 5}, {5, 6}, {9, 10}, {10, 11});
+    EXPECT_SPANS(WS,
+                 "a\xC2\xA0(b)\xE3\x80\x80"
+                 "c!",
+                 11, {0, 1}, {3, 6}, {9, 11});
 }
 
 /* The text need not be NUL-terminated nor valid UTF-8; 0x00 is an ordinary byte. */
@@ -334,8 +368,14 @@ static void test_raw_bytes(void) {
     EXPECT_LEN(WS, buf, 4, "Don'");
     EXPECT_LEN(DEF, "U.S. x", 3, "U.S");
     /* A multi-byte space cut by `len` is not a space any more. */
-    EXPECT_LEN(DEF, "a\xC2\xA0" "b", 2, "a\xC2");
-    EXPECT_LEN(WS, "a\xE3\x80\x80" "b", 3, "a\xE3\x80");
+    EXPECT_LEN(DEF,
+               "a\xC2\xA0"
+               "b",
+               2, "a\xC2");
+    EXPECT_LEN(WS,
+               "a\xE3\x80\x80"
+               "b",
+               3, "a\xE3\x80");
     EXPECT_LEN(DEF, "a\xE2\x80\x94", 3, "a\xE2\x80");
     EXPECT_SPANS(DEF, "a\0b c\0", 6, {0, 3}, {4, 6});
     EXPECT_SPANS(WS, "\0 \0", 3, {0, 1}, {2, 3});
@@ -343,7 +383,11 @@ static void test_raw_bytes(void) {
     for (int kind = 0; kind < 2; kind++) {
         elmo_tokenizer k = (elmo_tokenizer)kind;
         EXPECT(k, "\xFF", "\xFF");
-        EXPECT(k, "a\x80" "b", "a\x80" "b");
+        EXPECT(k,
+               "a\x80"
+               "b",
+               "a\x80"
+               "b");
         EXPECT(k, "\x80", "\x80");
         EXPECT(k, "ab\xE2\x80", "ab\xE2\x80"); /* truncated sequence at the end */
         EXPECT(k, "ab\xC2", "ab\xC2");
@@ -352,7 +396,7 @@ static void test_raw_bytes(void) {
     EXPECT(DEF, "\xE2\x80\x94\xE2", "\xE2\x80\x94", "\xE2");
     EXPECT(DEF, "\xE2\xE2\x80\x94x", "\xE2", "\xE2\x80\x94", "x");
     EXPECT(DEF, "\xFF's", "\xFF", "'s");
-    EXPECT(DEF, "\xFF.", "\xFF", ".");      /* only a single ASCII letter keeps its period */
+    EXPECT(DEF, "\xFF.", "\xFF", ".");       /* only a single ASCII letter keeps its period */
     EXPECT(DEF, "\xFF.\xFF.", "\xFF.\xFF."); /* non-ASCII bytes count as letters: like U.S. */
     EXPECT(WS, "\xE2\xE2\x80\x80x", "\xE2", "x");
 }
@@ -380,10 +424,8 @@ static void test_cap(void) {
         for (int i = 0; i < 16; i++) sp[i].start = sp[i].end = (size_t)-1;
         CHECK_INT(elmo_tokenize(DEF, text, len, sp, cap), 7);
         for (size_t i = 0; i < 16; i++) {
-            if (i < cap && i < n)
-                CHECK(sp[i].start == full[i].start && sp[i].end == full[i].end);
-            else
-                CHECK(sp[i].start == (size_t)-1 && sp[i].end == (size_t)-1);
+            if (i < cap && i < n) CHECK(sp[i].start == full[i].start && sp[i].end == full[i].end);
+            else CHECK(sp[i].start == (size_t)-1 && sp[i].end == (size_t)-1);
         }
     }
 }
@@ -458,7 +500,8 @@ static void test_idempotence_tricky(void) {
         "Mr.Smith Mr.. ...Mr. .5 .x. a.b.c a.b.c. -- --- - -5- e.g., J.R.R. Tolkien's",
         "'s's 's. it's.com X's'y '''s ''t' ,'s ,5, 5,5,5, 5,,5 .'s .'. '.' ",
         "\xE2\x80\x9CHi\xE2\x80\x9D said caf\xC3\xA9's na\xC3\xAFve \xC2\xBFQu\xC3\xA9?",
-        "\xFF's \xFF. \xE2\x80 \xE2\x80\x94\xE2 \xC2's a\xC2\xA0" "b \xE2\xE2\x80\x94",
+        "\xFF's \xFF. \xE2\x80 \xE2\x80\x94\xE2 \xC2's a\xC2\xA0"
+        "b \xE2\xE2\x80\x94",
         "(`` `x' ``)' ]'s [it's] {U.S.} <Mr.> \\n\\'t",
     };
     for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
@@ -478,9 +521,42 @@ static uint32_t rng(void) { /* xorshift64* */
 
 /* Pieces that exercise the rules when glued together at random. */
 static const char *const pieces[] = {
-    "a", "B", "s", "t", "re", "ll", "d", "1", "9", "'", "'", ".", ".", ",", "-", "(", "\"",
-    "`", "$", "Mr", "U", "J", " ", " ", "\t", "\xC2\xA0", "\xE3\x80\x80", "\xE2\x80\x94",
-    "\xE2\x80\x99", "\xC2\xAB", "\xC3\xA9", "\xFF", "\x80", "\xE2", "\xC2", "\xE2\x80",
+    "a",
+    "B",
+    "s",
+    "t",
+    "re",
+    "ll",
+    "d",
+    "1",
+    "9",
+    "'",
+    "'",
+    ".",
+    ".",
+    ",",
+    "-",
+    "(",
+    "\"",
+    "`",
+    "$",
+    "Mr",
+    "U",
+    "J",
+    " ",
+    " ",
+    "\t",
+    "\xC2\xA0",
+    "\xE3\x80\x80",
+    "\xE2\x80\x94",
+    "\xE2\x80\x99",
+    "\xC2\xAB",
+    "\xC3\xA9",
+    "\xFF",
+    "\x80",
+    "\xE2",
+    "\xC2",
+    "\xE2\x80",
 };
 
 /* Checks the span invariants of one tokenization of t[0, len). */

@@ -90,8 +90,8 @@ static void free_pair(pair *p) {
 
 /* Max |engine - reference| of sentence i of r (ref out [L+1, n, D]) folded into
  * worst[0] (layer 0, the char-CNN) and worst[1] (the LSTM layers 1..L). */
-static void diff_vs_ref(const pair *p, const elmo_result *r, size_t i, const double *ref,
-                        size_t n, double worst[2]) {
+static void diff_vs_ref(const pair *p, const elmo_result *r, size_t i, const double *ref, size_t n,
+                        double worst[2]) {
     CHECK_INT(elmo_result_tokens(r, i), n);
     CHECK_INT(elmo_result_layers(r), p->L + 1);
     for (int k = 0; k <= p->L; k++) {
@@ -144,10 +144,8 @@ static void check_batch(const pair *p, elmo_result **keep, double worst[2]) {
     CHECK_INT(elmo_result_dim(r), p->D);
     for (size_t i = 0; i < N_BATCH; i++) {
         double *ref = ref_out(p, &t[i], NULL);
-        if (ref)
-            diff_vs_ref(p, r, i, ref, t[i].s.n_tokens, worst);
-        else
-            worst[0] = worst[1] = 1e9;
+        if (ref) diff_vs_ref(p, r, i, ref, t[i].s.n_tokens, worst);
+        else worst[0] = worst[1] = 1e9;
         free(ref);
     }
     *keep = r;
@@ -171,10 +169,8 @@ static void check_streams(const pair *p, double worst[2]) {
         if (!r) break;
         for (int k = 0; k < 3; k++) {
             double *ref = ref_out(p, &t[k], k < 2 ? rs[k] : NULL);
-            if (ref)
-                diff_vs_ref(p, r, (size_t)k, ref, t[k].s.n_tokens, worst);
-            else
-                worst[0] = worst[1] = 1e9;
+            if (ref) diff_vs_ref(p, r, (size_t)k, ref, t[k].s.n_tokens, worst);
+            else worst[0] = worst[1] = 1e9;
             free(ref);
         }
         elmo_result_free(r);
@@ -255,8 +251,8 @@ static void check_proj_clip_fires(const elmo_result *clipped, const elmo_result 
             beyond += fabsf(y[e]) > 0.1f;
         }
     }
-    printf("  %-16s layer 1: %zu of %zu values on the 0.1 bound, %zu beyond it unclipped\n",
-           name, at_bound, total, beyond);
+    printf("  %-16s layer 1: %zu of %zu values on the 0.1 bound, %zu beyond it unclipped\n", name,
+           at_bound, total, beyond);
     CHECK(at_bound > 0);
     CHECK_INT(over, 0);
     CHECK(beyond > 0);
@@ -301,11 +297,17 @@ int main(void) {
     }
 
     /* Each option must change the output (so the comparisons above test something). */
-    static const char *const differ[][2] = {
-        {"base", "tanh"},          {"base", "highway0"},       {"highway1", "highway3"},
-        {"layers3", "layers3_noskip"}, {"base", "noskip"},  {"noclip_null", "clip01"},
-        {"noclip_null", "cellclip01"}, {"noclip_null", "projclip01"}, {"f_eq_p", "f_eq_p_forced"},
-        {"p_eq_h", "p_eq_h_forced"}, {"p_eq_h", "p_eq_h_clip01"}};
+    static const char *const differ[][2] = {{"base", "tanh"},
+                                            {"base", "highway0"},
+                                            {"highway1", "highway3"},
+                                            {"layers3", "layers3_noskip"},
+                                            {"base", "noskip"},
+                                            {"noclip_null", "clip01"},
+                                            {"noclip_null", "cellclip01"},
+                                            {"noclip_null", "projclip01"},
+                                            {"f_eq_p", "f_eq_p_forced"},
+                                            {"p_eq_h", "p_eq_h_forced"},
+                                            {"p_eq_h", "p_eq_h_clip01"}};
     for (size_t k = 0; k < sizeof differ / sizeof *differ; k++) {
         int a = find_variant(differ[k][0]), b = find_variant(differ[k][1]);
         double d = result_diff(kept[a], kept[b]);

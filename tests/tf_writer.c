@@ -37,7 +37,9 @@ static void put_u32(buf *b, uint32_t v) {
     put(b, t, 4);
 }
 
-static void put_tag(buf *b, int field, int wire) { put_varint(b, (uint64_t)(field << 3 | wire)); }
+static void put_tag(buf *b, int field, int wire) {
+    put_varint(b, (uint64_t)(field << 3 | wire));
+}
 
 static void put_bytes_field(buf *b, int field, const buf *m) {
     put_tag(b, field, 2);

@@ -12,18 +12,18 @@
 
 typedef struct tfw_tensor {
     const char *name;
-    int dtype;             /* 1 float32, 14 bfloat16, or any value for error tests */
+    int dtype; /* 1 float32, 14 bfloat16, or any value for error tests */
     int rank;
     int64_t dims[4];
-    const void *data;      /* raw little-endian bytes */
+    const void *data; /* raw little-endian bytes */
     size_t bytes;
-    int sliced;            /* 1: add a `slices` field (partitioned variable) */
+    int sliced; /* 1: add a `slices` field (partitioned variable) */
 } tfw_tensor;
 
 typedef struct tfw_options {
-    int n_shards;          /* tensors go round-robin into this many data files (>= 1) */
-    int block_entries;     /* entries per data block (>= 1) */
-    int block_type;        /* the trailer's compression byte (0; 1 = snappy) */
+    int n_shards;      /* tensors go round-robin into this many data files (>= 1) */
+    int block_entries; /* entries per data block (>= 1) */
+    int block_type;    /* the trailer's compression byte (0; 1 = snappy) */
 } tfw_options;
 
 /* Writes PREFIX.index and its data files (tensors sorted by name first). 0 on success. */

@@ -23,8 +23,8 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
 void *__real_elmo_big_alloc(size_t n);
 
-static atomic_long counted;    /* allocations since arm() */
-static atomic_long fail_at;    /* 0: never fail */
+static atomic_long counted;     /* allocations since arm() */
+static atomic_long fail_at;     /* 0: never fail */
 static atomic_long big_fail_at; /* fail only the Nth elmo_big_alloc (0: never) */
 static atomic_long big_counted;
 
@@ -33,11 +33,15 @@ static int should_fail(void) {
     return atomic_load(&fail_at) == n;
 }
 
-void *__wrap_malloc(size_t n) { return should_fail() ? NULL : __real_malloc(n); }
+void *__wrap_malloc(size_t n) {
+    return should_fail() ? NULL : __real_malloc(n);
+}
 void *__wrap_calloc(size_t n, size_t size) {
     return should_fail() ? NULL : __real_calloc(n, size);
 }
-void *__wrap_realloc(void *p, size_t n) { return should_fail() ? NULL : __real_realloc(p, n); }
+void *__wrap_realloc(void *p, size_t n) {
+    return should_fail() ? NULL : __real_realloc(p, n);
+}
 void *__wrap_elmo_big_alloc(size_t n) {
     long k = atomic_fetch_add(&big_counted, 1) + 1;
     if (atomic_load(&big_fail_at) == k) return NULL;
@@ -46,7 +50,9 @@ void *__wrap_elmo_big_alloc(size_t n) {
 
 /* SQLite's allocator, wrapped the same way. */
 static sqlite3_mem_methods sqlite_mem;
-static void *sqlite_malloc(int n) { return should_fail() ? NULL : sqlite_mem.xMalloc(n); }
+static void *sqlite_malloc(int n) {
+    return should_fail() ? NULL : sqlite_mem.xMalloc(n);
+}
 static void *sqlite_realloc(void *p, int n) {
     return should_fail() ? NULL : sqlite_mem.xRealloc(p, n);
 }
@@ -82,10 +88,12 @@ static int core_once(long n) {
         static const char a[] = "The bank raised rates .", b[] = "Rivers flood";
         elmo_span sa[8], sb[8];
         elmo_sentence s[2] = {
-            {.text = a, .tokens = sa, .n_tokens = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, a,
-                                                                sizeof a - 1, sa, 8)},
-            {.text = b, .tokens = sb, .n_tokens = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, b,
-                                                                sizeof b - 1, sb, 8)}};
+            {.text = a,
+             .tokens = sa,
+             .n_tokens = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, a, sizeof a - 1, sa, 8)},
+            {.text = b,
+             .tokens = sb,
+             .n_tokens = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, b, sizeof b - 1, sb, 8)}};
         elmo_run_params run = elmo_run_default_params();
         run.n_threads = 1;
         elmo_result *result = NULL;
@@ -156,7 +164,8 @@ static void test_nomem_message(sqlite3 *db) {
     atomic_store(&big_fail_at, 0);
     snprintf(expected, sizeof expected,
              "elmo_load: cannot load model 'm': out of memory allocating 10.8 KiB of weights "
-             "(embeddings and biases) from '%s'", real ? real : "?");
+             "(embeddings and biases) from '%s'",
+             real ? real : "?");
     CHECK_INT(rc, SQLITE_ERROR);
     CHECK_STR(msg, expected);
     free(real);
@@ -191,6 +200,7 @@ int main(void) {
     test_nomem_message(db);
     sqlite3_close(db);
     printf("test_alloc_failure: failed each of %ld allocations of the C API path and %ld of "
-           "the SQL path\n", core_points, sql_points);
+           "the SQL path\n",
+           core_points, sql_points);
     return harness_report("test_alloc_failure");
 }

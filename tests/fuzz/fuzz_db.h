@@ -10,14 +10,14 @@
 #include "../ext/ext_db.h"
 
 /* A finding: print what happened and abort, so libFuzzer saves the input. */
-#define FUZZ_ASSERT(cond, ...)                                                         \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "fuzz assertion failed: %s: ", #cond);                     \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fprintf(stderr, "\n");                                                     \
-            abort();                                                                   \
-        }                                                                              \
+#define FUZZ_ASSERT(cond, ...)                                                                     \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz assertion failed: %s: ", #cond);                                 \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static sqlite3 *fuzz_db_con;
@@ -26,8 +26,7 @@ static sqlite3 *fuzz_db_con;
 static inline void fuzz_db_load_default(void) {
     char msg[512];
     int rc = ext_exec(fuzz_db_con,
-                      "SELECT elmo_load('default', '" EXT_TINY_OPTIONS "', '" EXT_TINY_WEIGHTS
-                      "')",
+                      "SELECT elmo_load('default', '" EXT_TINY_OPTIONS "', '" EXT_TINY_WEIGHTS "')",
                       msg, sizeof msg);
     if (rc != SQLITE_OK) {
         fprintf(stderr, "fuzz: cannot load the tiny model (run from the repository root): %s\n",

@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     static const char text[] = "The bank";
     elmo_span spans[4];
-    elmo_sentence s = {.text = text, .tokens = spans,
+    elmo_sentence s = {.text = text,
+                       .tokens = spans,
                        .n_tokens = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, text, 8, spans, 4)};
     elmo_result *r = NULL;
     if (elmo_run(m, NULL, &s, 1, NULL, &r, &err) != ELMO_OK && !err.message[0]) abort();

@@ -28,7 +28,9 @@ static void bind(sqlite3_stmt *st, int i, int type, const uint8_t *p, size_t n) 
     memcpy(num, p, k);
     num[k] = '\0';
     switch (type) {
-    case 0: case 1: case 2: sqlite3_bind_text(st, i, (const char *)p, (int)n, SQLITE_TRANSIENT); break;
+    case 0:
+    case 1:
+    case 2: sqlite3_bind_text(st, i, (const char *)p, (int)n, SQLITE_TRANSIENT); break;
     case 3: sqlite3_bind_blob(st, i, p, (int)n, SQLITE_TRANSIENT); break;
     case 4: sqlite3_bind_int64(st, i, strtoll(num, NULL, 10)); break;
     case 5: sqlite3_bind_double(st, i, strtod(num, NULL)); break;
@@ -74,8 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (strstr(queries[q], "elmo_unload")) {
         sqlite3_stmt *chk = NULL;
-        sqlite3_prepare_v2(db, "SELECT 1 FROM elmo_models WHERE name = 'default'", -1, &chk,
-                           NULL);
+        sqlite3_prepare_v2(db, "SELECT 1 FROM elmo_models WHERE name = 'default'", -1, &chk, NULL);
         int have = chk && sqlite3_step(chk) == SQLITE_ROW;
         sqlite3_finalize(chk);
         if (!have) fuzz_db_load_default();

@@ -10,12 +10,12 @@
 
 #include "elmo.h"
 
-#define CHECK_OR_ABORT(cond)                                                           \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "fuzz_tokenize: invariant failed: %s\n", #cond);           \
-            abort();                                                                   \
-        }                                                                              \
+#define CHECK_OR_ABORT(cond)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_tokenize: invariant failed: %s\n", #cond);                       \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define N_CHARS 50
@@ -27,8 +27,7 @@ static void check_char_ids(const char *token, size_t len) {
 }
 
 /* Spans of text [len] (malloc'd, *n set), checked against the invariants. */
-static elmo_span *tokenize_checked(elmo_tokenizer kind, const char *text, size_t len,
-                                   size_t *n) {
+static elmo_span *tokenize_checked(elmo_tokenizer kind, const char *text, size_t len, size_t *n) {
     *n = elmo_tokenize(kind, text, len, NULL, 0);
     CHECK_OR_ABORT(*n <= len);
     elmo_span *spans = malloc((*n ? *n : 1) * sizeof *spans); /* [n] */
