@@ -91,7 +91,7 @@ static int bench_load(const char *dir) {
         elmo_model_free(m);
     }
     /* The contextual part alone: 2 directions x L layers x (W_0 and W_P_0 products). */
-    double P = info.projection_dim, H = info.cell_dim, L = info.n_lstm_layers;
+    double P = info.projection_dim, H = info.lstm_dim, L = info.n_lstm_layers;
     double lstm_flops = 2.0 * 2 * L * (2 * P * 4 * H + H * P);
     /* Bytes one sentence streams: per position W_rec and W_P of every layer and direction,
      * once per layer and direction W_in (its input product covers all positions). */

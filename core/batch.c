@@ -26,7 +26,7 @@ elmo_embed_params elmo_embed_default_params(void) {
 
 /* Positions per batch for `slots` stored [positions, D] arrays (3 when folding, else L+1). */
 static size_t default_positions(const elmo_model *m, int slots) {
-    size_t per_position = (size_t)slots * 2 * (size_t)m->cfg.proj_dim * sizeof(float);
+    size_t per_position = (size_t)slots * 2 * (size_t)m->cfg.projection_dim * sizeof(float);
     size_t n = ACTIVATION_BUDGET / per_position;
     return n < MIN_POSITIONS ? MIN_POSITIONS : n > MAX_POSITIONS ? MAX_POSITIONS : n;
 }

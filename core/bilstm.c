@@ -35,7 +35,7 @@
 
 /* Largest group: per sentence a task holds rows of zx [4H], c and m [H], h and hn [P]. */
 static size_t max_group(const elmo_config *c) {
-    size_t per_row = (6 * (size_t)c->cell_dim + 2 * (size_t)c->proj_dim) * sizeof(float);
+    size_t per_row = (6 * (size_t)c->lstm_dim + 2 * (size_t)c->projection_dim) * sizeof(float);
     size_t n = GROUP_SCRATCH_BYTES / per_row;
     return n < MIN_GROUP ? MIN_GROUP : n > MAX_GROUP ? MAX_GROUP : n;
 }
@@ -82,7 +82,7 @@ static inline float *half_row(const elmo_result *r, size_t b, int k, size_t pos,
 }
 
 static void load_state(const lstm_job *j, const lstm_scratch *s, size_t n_g, int layer, int dir) {
-    size_t P = (size_t)j->m->cfg.proj_dim, H = (size_t)j->m->cfg.cell_dim;
+    size_t P = (size_t)j->m->cfg.projection_dim, H = (size_t)j->m->cfg.lstm_dim;
     for (size_t k = 0; k < n_g; k++) {
         elmo_stream *st = j->streams ? j->streams[s->member[k]] : NULL;
         if (st) {
@@ -96,7 +96,7 @@ static void load_state(const lstm_job *j, const lstm_scratch *s, size_t n_g, int
 }
 
 static void save_state(const lstm_job *j, const lstm_scratch *s, size_t n_g, int layer, int dir) {
-    size_t P = (size_t)j->m->cfg.proj_dim, H = (size_t)j->m->cfg.cell_dim;
+    size_t P = (size_t)j->m->cfg.projection_dim, H = (size_t)j->m->cfg.lstm_dim;
     for (size_t k = 0; k < n_g; k++) {
         elmo_stream *st = j->streams ? j->streams[s->member[k]] : NULL;
         if (!st) continue;
@@ -110,7 +110,7 @@ static int run_layer(lstm_job *j, lstm_scratch *s, size_t n_g, size_t n_steps, s
                      int layer, int dir) {
     const elmo_config *cfg = &j->m->cfg;
     const elmo_cell *cell = &j->m->w.cells[dir][layer - 1];
-    size_t P = (size_t)cfg->proj_dim, H = (size_t)cfg->cell_dim;
+    size_t P = (size_t)cfg->projection_dim, H = (size_t)cfg->lstm_dim;
     int residual = cfg->skip_connections && layer >= 2;
     load_state(j, s, n_g, layer - 1, dir);
 
@@ -164,7 +164,7 @@ static void lstm_task(void *ctx, size_t task, int worker) {
     int dir = (int)(task % 2);
     size_t g = task / 2, G = j->n_groups, n = j->r->n;
     size_t n_g = (n - g + G - 1) / G;
-    size_t P = (size_t)j->m->cfg.proj_dim, H = (size_t)j->m->cfg.cell_dim;
+    size_t P = (size_t)j->m->cfg.projection_dim, H = (size_t)j->m->cfg.lstm_dim;
     lstm_scratch s = {0};
     s.member = malloc(n_g * sizeof *s.member);
     s.len = malloc(n_g * sizeof *s.len);
@@ -207,8 +207,8 @@ typedef struct stream_backup {
 
 static int backup_streams(const elmo_model *m, elmo_stream *const *streams, size_t n,
                           stream_backup *b, int restore) {
-    size_t hs = (size_t)m->cfg.n_layers * 2 * m->cfg.proj_dim;
-    size_t cs = (size_t)m->cfg.n_layers * 2 * m->cfg.cell_dim;
+    size_t hs = (size_t)m->cfg.n_layers * 2 * m->cfg.projection_dim;
+    size_t cs = (size_t)m->cfg.n_layers * 2 * m->cfg.lstm_dim;
     if (!restore) {
         b->h = malloc(n * hs * sizeof(float));
         b->c = malloc(n * cs * sizeof(float));

@@ -70,8 +70,8 @@ static void conv_bank(const elmo_config *c, const elmo_weights *w, const cnn_scr
     /* conv [rows, n] = im2col [rows, k] . W [k, n] */
     elmo_gemm(s->im2col, k, rows, &w->conv_w[bank], s->conv, n, 0);
     for (size_t t = 0; t < nt; t++)
-        elmo_conv_max(s->conv + t * positions * n, positions, n, w->conv_b[bank], c->relu,
-                      s->x + (t0 + t) * (size_t)c->n_filters + offset);
+        elmo_conv_max(s->conv + t * positions * n, positions, n, w->conv_b[bank],
+                      c->relu_activation, s->x + (t0 + t) * (size_t)c->n_filters + offset);
 }
 
 void elmo_cnn_embed(const elmo_config *c, const elmo_weights *w, const uint16_t *ids, size_t n,
@@ -79,7 +79,7 @@ void elmo_cnn_embed(const elmo_config *c, const elmo_weights *w, const uint16_t 
     if (n == 0) return;
     cnn_scratch s = split_scratch(c, scratch);
     size_t C = (size_t)c->max_chars, dc = (size_t)c->char_embed_dim;
-    size_t F = (size_t)c->n_filters, P = (size_t)c->proj_dim;
+    size_t F = (size_t)c->n_filters, P = (size_t)c->projection_dim;
 
     /* chars [n, C, d_c]: shifted id u+1 selects row u of char_embed (docs/model.md §3.3). */
     for (size_t i = 0; i < n * C; i++) {

@@ -26,7 +26,7 @@ static size_t dim_for(int n_layers, int D, const elmo_mix *mix) {
 
 size_t elmo_mix_dim(const elmo_model *m, const elmo_mix *mix) {
     if (!m) return 0;
-    return dim_for(m->cfg.n_layers + 1, 2 * m->cfg.proj_dim, mix);
+    return dim_for(m->cfg.n_layers + 1, 2 * m->cfg.projection_dim, mix);
 }
 
 static int check_mix(int n_layers, const elmo_mix *mix, elmo_error *err) {

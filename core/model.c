@@ -80,7 +80,7 @@ static int check_weights(const elmo_model *m, const char *path, elmo_error *err)
 
 /* e(<S>) and e(</S>) are constants: compute them once. */
 static int embed_boundaries(elmo_model *m, elmo_error *err) {
-    size_t C = (size_t)m->cfg.max_chars, P = (size_t)m->cfg.proj_dim;
+    size_t C = (size_t)m->cfg.max_chars, P = (size_t)m->cfg.projection_dim;
     uint16_t *ids = malloc(2 * C * sizeof *ids);
     m->boundary = malloc(2 * P * sizeof(float));
     if (!ids || !m->boundary) {
@@ -120,7 +120,8 @@ static int load_files(const char *options_path, const char *path, const elmo_loa
         if (cache < CACHE_AUTO_MIN) cache = CACHE_AUTO_MIN;
     }
     if (cache > 0) /* a cache too small for one set is simply no cache */
-        m->cache = elmo_cache_new(cache, (size_t)m->cfg.max_chars - 2, (size_t)m->cfg.proj_dim);
+        m->cache =
+            elmo_cache_new(cache, (size_t)m->cfg.max_chars - 2, (size_t)m->cfg.projection_dim);
     *out = m;
     return elmo_ok(err);
 }
@@ -158,7 +159,7 @@ int elmo_model_trained_mix(const elmo_model *m, const float **weights, size_t *n
 /* Multiply-adds of one token position over every stage (docs/model.md). */
 static int64_t macs_per_position(const elmo_model *m) {
     const elmo_config *c = &m->cfg;
-    int64_t F = c->n_filters, P = c->proj_dim, H = c->cell_dim, macs = 0;
+    int64_t F = c->n_filters, P = c->projection_dim, H = c->lstm_dim, macs = 0;
     for (int i = 0; i < c->n_banks; i++)
         macs += (int64_t)(c->max_chars - c->bank_width[i] + 1) * c->bank_width[i] *
                 c->char_embed_dim * c->bank_count[i];
@@ -173,17 +174,17 @@ void elmo_model_get_info(const elmo_model *m, elmo_model_info *info) {
     if (!m || !info) return;
     const elmo_config *c = &m->cfg;
     *info = (elmo_model_info){
-        .output_dim = 2 * c->proj_dim,
+        .output_dim = 2 * c->projection_dim,
         .n_output_layers = c->n_layers + 1,
         .n_lstm_layers = c->n_layers,
-        .projection_dim = c->proj_dim,
-        .cell_dim = c->cell_dim,
+        .projection_dim = c->projection_dim,
+        .lstm_dim = c->lstm_dim,
         .char_embed_dim = c->char_embed_dim,
         .n_filters = c->n_filters,
         .n_highway = c->n_highway,
         .max_chars_per_token = c->max_chars,
         .use_skip_connections = c->skip_connections,
-        .relu_activation = c->relu,
+        .relu_activation = c->relu_activation,
         .cell_clip = c->cell_clip,
         .proj_clip = c->proj_clip,
         .n_params = m->n_params,

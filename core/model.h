@@ -21,13 +21,13 @@ typedef struct elmo_config {
     int bank_count[ELMO_MAX_FILTER_BANKS]; /* n_i */
     int n_filters;                         /* F = sum of n_i */
     int n_highway;
-    int max_chars;   /* C, character slots per token */
-    int relu;        /* CNN activation: 1 relu, 0 tanh */
-    int cell_dim;    /* H */
-    int proj_dim;    /* P */
-    int n_layers;    /* L */
-    float cell_clip; /* 0: no clipping */
-    float proj_clip; /* 0: no clipping */
+    int max_chars;       /* C, character slots per token */
+    int relu_activation; /* CNN activation: 1 relu, 0 tanh */
+    int lstm_dim;        /* H */
+    int projection_dim;  /* P */
+    int n_layers;        /* L */
+    float cell_clip;     /* 0: no clipping */
+    float proj_clip;     /* 0: no clipping */
     int skip_connections;
 } elmo_config;
 

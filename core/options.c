@@ -173,8 +173,8 @@ static int parse_char_cnn(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
         return rc;
     const cJSON *act = cJSON_GetObjectItemCaseSensitive(cnn, "activation");
     if (!act) return missing(c, "char_cnn.activation");
-    if (cJSON_IsString(act) && strcmp(act->valuestring, "relu") == 0) cfg->relu = 1;
-    else if (cJSON_IsString(act) && strcmp(act->valuestring, "tanh") == 0) cfg->relu = 0;
+    if (cJSON_IsString(act) && strcmp(act->valuestring, "relu") == 0) cfg->relu_activation = 1;
+    else if (cJSON_IsString(act) && strcmp(act->valuestring, "tanh") == 0) cfg->relu_activation = 0;
     else return bad_value(c, "char_cnn.activation", "\"relu\" or \"tanh\"", act);
     return ELMO_OK;
 }
@@ -183,9 +183,9 @@ static int parse_lstm(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
     const cJSON *lstm = NULL;
     int rc;
     if ((rc = get_object(c, root, "lstm", "lstm", &lstm))) return rc;
-    if ((rc = get_int(c, lstm, "dim", "lstm.dim", 1, 0, 1, 65536, &cfg->cell_dim))) return rc;
+    if ((rc = get_int(c, lstm, "dim", "lstm.dim", 1, 0, 1, 65536, &cfg->lstm_dim))) return rc;
     if ((rc = get_int(c, lstm, "projection_dim", "lstm.projection_dim", 1, 0, 1, 65536,
-                      &cfg->proj_dim)))
+                      &cfg->projection_dim)))
         return rc;
     if ((rc = get_int(c, lstm, "n_layers", "lstm.n_layers", 0, 1, 1, ELMO_MAX_LSTM_LAYERS,
                       &cfg->n_layers)))
@@ -197,11 +197,11 @@ static int parse_lstm(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
     if (!cJSON_IsBool(skip))
         return bad_value(c, "lstm.use_skip_connections", "true or false", skip);
     cfg->skip_connections = cJSON_IsTrue(skip);
-    if (cfg->proj_dim > cfg->cell_dim)
+    if (cfg->projection_dim > cfg->lstm_dim)
         return elmo_fail(c->err, ELMO_ERR_FORMAT,
                          "options file '%s': lstm.projection_dim (%d) is larger than lstm.dim "
                          "(%d); ELMo projects the LSTM cell down, so projection_dim <= dim",
-                         c->path, cfg->proj_dim, cfg->cell_dim);
+                         c->path, cfg->projection_dim, cfg->lstm_dim);
     return ELMO_OK;
 }
 

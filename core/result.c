@@ -20,7 +20,7 @@ void elmo_result_free(elmo_result *r) {
 
 int elmo_result_alloc(const elmo_model *m, const elmo_sentence *s, size_t n, int slots,
                       elmo_result **out, elmo_error *err) {
-    size_t layers = (size_t)slots, D = 2 * (size_t)m->cfg.proj_dim;
+    size_t layers = (size_t)slots, D = 2 * (size_t)m->cfg.projection_dim;
     size_t positions = 0;
     for (size_t i = 0; i < n; i++) {
         positions += s[i].n_tokens + 2;

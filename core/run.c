@@ -109,7 +109,8 @@ int elmo_stream_new(const elmo_model *m, elmo_stream **out, elmo_error *err) {
     if (!out) return elmo_fail(err, ELMO_ERR_ARG, "elmo_stream_new: out is NULL");
     *out = NULL;
     if (!m) return elmo_fail(err, ELMO_ERR_ARG, "elmo_stream_new: model is NULL");
-    size_t L = (size_t)m->cfg.n_layers, P = (size_t)m->cfg.proj_dim, H = (size_t)m->cfg.cell_dim;
+    size_t L = (size_t)m->cfg.n_layers, P = (size_t)m->cfg.projection_dim,
+           H = (size_t)m->cfg.lstm_dim;
     elmo_stream *st = calloc(1, sizeof *st);
     if (st) {
         st->h = calloc(L * 2 * P, sizeof(float));
@@ -127,8 +128,8 @@ int elmo_stream_new(const elmo_model *m, elmo_stream **out, elmo_error *err) {
 void elmo_stream_reset(elmo_stream *st) {
     if (!st) return;
     const elmo_config *c = &st->model->cfg;
-    memset(st->h, 0, (size_t)c->n_layers * 2 * c->proj_dim * sizeof(float));
-    memset(st->c, 0, (size_t)c->n_layers * 2 * c->cell_dim * sizeof(float));
+    memset(st->h, 0, (size_t)c->n_layers * 2 * c->projection_dim * sizeof(float));
+    memset(st->c, 0, (size_t)c->n_layers * 2 * c->lstm_dim * sizeof(float));
 }
 
 void elmo_stream_free(elmo_stream *st) {

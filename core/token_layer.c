@@ -77,7 +77,7 @@ typedef struct cnn_job {
 static void cnn_task(void *ctx, size_t chunk, int worker) {
     cnn_job *j = ctx;
     if (elmo_cancel_check(j->cancel)) return;
-    size_t C = (size_t)j->m->cfg.max_chars, P = (size_t)j->m->cfg.proj_dim;
+    size_t C = (size_t)j->m->cfg.max_chars, P = (size_t)j->m->cfg.projection_dim;
     size_t first = chunk * j->chunk;
     size_t n = j->n_miss - first < j->chunk ? j->n_miss - first : j->chunk;
     for (size_t t = 0; t < n; t++) {
@@ -119,7 +119,7 @@ static int embed_misses(const elmo_model *m, cnn_job *j, int n_threads, elmo_err
 /* Writes [e ; e] rows of layer 0 for every position of every sentence. */
 static void write_layer0(const elmo_model *m, const elmo_sentence *s, elmo_result *r,
                          const size_t *occ, const float *vec) {
-    size_t P = (size_t)m->cfg.proj_dim, at = 0;
+    size_t P = (size_t)m->cfg.projection_dim, at = 0;
     for (size_t i = 0; i < r->n; i++) {
         float *rows = elmo_result_rows(r, i, 0); /* [n_i + 2, 2P] */
         size_t n = s[i].n_tokens;
@@ -133,7 +133,7 @@ static void write_layer0(const elmo_model *m, const elmo_sentence *s, elmo_resul
 
 int elmo_fill_token_layer(const elmo_model *m, const elmo_sentence *s, elmo_result *r,
                           int use_cache, int n_threads, elmo_cancel *cancel, elmo_error *err) {
-    size_t P = (size_t)m->cfg.proj_dim, key_max = (size_t)m->cfg.max_chars - 2;
+    size_t P = (size_t)m->cfg.projection_dim, key_max = (size_t)m->cfg.max_chars - 2;
     size_t total = 0;
     for (size_t i = 0; i < r->n; i++) total += s[i].n_tokens;
 
@@ -216,7 +216,7 @@ int elmo_embed_ids(const elmo_model *m, const uint16_t *ids, size_t n, float *ou
                    elmo_error *err) {
     float *scratch = malloc(elmo_cnn_scratch_floats(&m->cfg) * sizeof(float));
     if (!scratch) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for the char-CNN scratch");
-    size_t C = (size_t)m->cfg.max_chars, P = (size_t)m->cfg.proj_dim;
+    size_t C = (size_t)m->cfg.max_chars, P = (size_t)m->cfg.projection_dim;
     for (size_t first = 0; first < n; first += ELMO_CNN_CHUNK) {
         size_t k = n - first < ELMO_CNN_CHUNK ? n - first : ELMO_CNN_CHUNK;
         elmo_cnn_embed(&m->cfg, &m->w, ids + first * C, k, out + first * P, scratch);

@@ -77,7 +77,7 @@ static int64_t spec_numel(const tensor_spec *t) {
 /* The tensors the options imply, in file order. A convolution W_cnn_i [1, w, d_c, n] is
  * the product [w * d_c, n] over the flattened window. */
 static void build_specs(const elmo_config *c, elmo_weights *w, spec_list *s) {
-    int64_t dc = c->char_embed_dim, F = c->n_filters, P = c->proj_dim, H = c->cell_dim;
+    int64_t dc = c->char_embed_dim, F = c->n_filters, P = c->projection_dim, H = c->lstm_dim;
     char name[96];
     s->n = 0;
     add_small(s, "char_embed", 2, (int64_t[]){ELMO_CHAR_VOCAB, dc}, 0, &w->char_embed);
@@ -241,9 +241,9 @@ static void hash_int(hasher *hs, int64_t v) {
 }
 
 static void hash_config(hasher *hs, const elmo_config *c, int precision) {
-    int64_t fields[] = {
-        c->char_embed_dim, c->n_banks,  c->n_filters, c->n_highway,        c->max_chars, c->relu,
-        c->cell_dim,       c->proj_dim, c->n_layers,  c->skip_connections, precision};
+    int64_t fields[] = {c->char_embed_dim, c->n_banks,          c->n_filters, c->n_highway,
+                        c->max_chars,      c->relu_activation,  c->lstm_dim,  c->projection_dim,
+                        c->n_layers,       c->skip_connections, precision};
     hash_words(hs, fields, sizeof fields);
     float clips[2] = {c->cell_clip, c->proj_clip};
     hash_words(hs, clips, sizeof clips);
@@ -430,7 +430,7 @@ int elmo_weights_build(elmo_tensor_source *src, elmo_model *m, int precision, el
         return rc;
     }
     /* TensorFlow adds 1.0 to the forget gate at run time; fold it into B once. */
-    int64_t H = m->cfg.cell_dim;
+    int64_t H = m->cfg.lstm_dim;
     for (int d = 0; d < 2; d++)
         for (int l = 0; l < m->cfg.n_layers; l++) {
             float *bias = (float *)m->w.cells[d][l].bias;

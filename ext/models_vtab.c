@@ -115,7 +115,7 @@ static int models_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
     case COL_BYTES: sqlite3_result_int64(ctx, r->info.weight_bytes); break;
     case COL_LSTM_LAYERS: sqlite3_result_int(ctx, r->info.n_lstm_layers); break;
     case COL_PROJECTION_DIM: sqlite3_result_int(ctx, r->info.projection_dim); break;
-    case COL_LSTM_DIM: sqlite3_result_int(ctx, r->info.cell_dim); break;
+    case COL_LSTM_DIM: sqlite3_result_int(ctx, r->info.lstm_dim); break;
     case COL_MODEL_ID: sqlite3_result_int64(ctx, r->model_id); break;
     case COL_FORMAT: sqlite3_result_text(ctx, r->info.format, -1, SQLITE_TRANSIENT); break;
     case COL_PRECISION:

@@ -181,7 +181,7 @@ typedef struct elmo_model_info {
     int n_output_layers; /* L + 1 (layer 0 = char-CNN token embedding) */
     int n_lstm_layers;   /* L */
     int projection_dim;  /* P */
-    int cell_dim;        /* H, LSTM memory cell size */
+    int lstm_dim;        /* H, LSTM memory cell size */
     int char_embed_dim;  /* d_c */
     int n_filters;       /* F, total CNN filters */
     int n_highway;

@@ -432,7 +432,7 @@ static void check_tiny_info(const elmo_model_info *in) {
     CHECK_INT(in->n_output_layers, 3);
     CHECK_INT(in->n_lstm_layers, 2);
     CHECK_INT(in->projection_dim, 16);
-    CHECK_INT(in->cell_dim, 64);
+    CHECK_INT(in->lstm_dim, 64);
     CHECK_INT(in->char_embed_dim, 4);
     CHECK_INT(in->n_filters, 124);
     CHECK_INT(in->n_highway, 2);
@@ -464,7 +464,7 @@ static void test_valid_models(void) {
     CHECK_INT(in.weight_bytes, 4LL * SMALL_PARAMS);
     CHECK_INT(in.output_dim, 256);
     CHECK_INT(in.n_output_layers, 3);
-    CHECK_INT(in.cell_dim, 1024);
+    CHECK_INT(in.lstm_dim, 1024);
     CHECK_INT(in.n_filters, 2048);
     CHECK_INT(in.n_highway, 1);
     elmo_model_free(m);
