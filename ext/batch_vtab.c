@@ -57,9 +57,10 @@ static int batch_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
                          sqlite3_vtab **out, char **err) {
     (void)argc;
     (void)argv;
-    (void)err;
-    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id, vector BLOB, sql HIDDEN, "
-                                      "options HIDDEN)");
+    int rc = ext_declare_vtab(db,
+                              "CREATE TABLE x(id, vector BLOB, sql HIDDEN, "
+                              "options HIDDEN)",
+                              err);
     /* It runs the SQL it is given as top-level SQL: never from a view or trigger of a
      * database, which could otherwise reach functions SQLite keeps from schema SQL. */
     if (rc == SQLITE_OK) rc = sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);

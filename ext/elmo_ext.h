@@ -207,6 +207,9 @@ void ext_interrupt_close(ext_interrupt *it);
  * Table-valued functions (ext/vtab_args.c)
  * ------------------------------------------------------------------------------------- */
 
+/* sqlite3_declare_vtab for an xConnect: on failure *err says why (e.g. "interrupted"). */
+int ext_declare_vtab(sqlite3 *db, const char *schema, char **err);
+
 /* idxNum bits of ext_plan_arguments: which arguments xFilter receives, in this order. */
 #define EXT_ARG_FIRST 1
 #define EXT_ARG_SECOND 2

@@ -36,13 +36,14 @@ static int models_connect(sqlite3 *db, void *aux, int argc, const char *const *a
     (void)aux;
     (void)argc;
     (void)argv;
-    (void)err;
-    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(name TEXT, options_path TEXT, "
-                                      "weights_path TEXT, dim INTEGER, layers INTEGER, "
-                                      "params INTEGER, bytes INTEGER, lstm_layers INTEGER, "
-                                      "projection_dim INTEGER, lstm_dim INTEGER, "
-                                      "model_id INTEGER, format TEXT, precision TEXT, "
-                                      "fingerprint TEXT)");
+    int rc = ext_declare_vtab(db,
+                              "CREATE TABLE x(name TEXT, options_path TEXT, "
+                              "weights_path TEXT, dim INTEGER, layers INTEGER, "
+                              "params INTEGER, bytes INTEGER, lstm_layers INTEGER, "
+                              "projection_dim INTEGER, lstm_dim INTEGER, "
+                              "model_id INTEGER, format TEXT, precision TEXT, "
+                              "fingerprint TEXT)",
+                              err);
     if (rc != SQLITE_OK) return rc;
     sqlite3_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
     if (!vtab) return SQLITE_NOMEM;

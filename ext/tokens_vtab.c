@@ -33,9 +33,10 @@ static int tokens_connect(sqlite3 *db, void *aux, int argc, const char *const *a
                           sqlite3_vtab **out, char **err) {
     (void)argc;
     (void)argv;
-    (void)err;
-    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(i INTEGER, token TEXT, start INTEGER, "
-                                      "\"end\" INTEGER, vector BLOB, text HIDDEN, options HIDDEN)");
+    int rc = ext_declare_vtab(db,
+                              "CREATE TABLE x(i INTEGER, token TEXT, start INTEGER, "
+                              "\"end\" INTEGER, vector BLOB, text HIDDEN, options HIDDEN)",
+                              err);
     if (rc != SQLITE_OK) return rc;
     tokens_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
     if (!vtab) return SQLITE_NOMEM;

@@ -47,3 +47,11 @@ int ext_vtab_fail(sqlite3_vtab *vtab, int rc, char *msg) {
     vtab->zErrMsg = msg;
     return msg ? rc : SQLITE_NOMEM;
 }
+
+int ext_declare_vtab(sqlite3 *db, const char *schema, char **err) {
+    int rc = sqlite3_declare_vtab(db, schema);
+    /* e.g. an interrupt arriving while the statement is prepared: say so, rather than
+     * SQLite's generic "vtable constructor failed" */
+    if (rc != SQLITE_OK) *err = sqlite3_mprintf("%s", sqlite3_errstr(rc));
+    return rc;
+}
