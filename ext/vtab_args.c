@@ -1,5 +1,7 @@
 /* vtab_args.c - planning the arguments of a table-valued function (series.c style): its
  * arguments are hidden columns constrained with '=', one required and one optional. */
+#include <string.h>
+
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
@@ -50,8 +52,11 @@ int ext_vtab_fail(sqlite3_vtab *vtab, int rc, char *msg) {
 
 int ext_declare_vtab(sqlite3 *db, const char *schema, char **err) {
     int rc = sqlite3_declare_vtab(db, schema);
-    /* e.g. an interrupt arriving while the statement is prepared: say so, rather than
-     * SQLite's generic "vtable constructor failed" */
-    if (rc != SQLITE_OK) *err = sqlite3_mprintf("%s", sqlite3_errstr(rc));
-    return rc;
+    if (rc == SQLITE_OK) return rc;
+    /* It fails when an interrupt lands while the statement is prepared: sqlite3_declare_vtab
+     * then returns SQLITE_ERROR with the parser's message "interrupted". Report that as
+     * an interrupt, as any other statement would, not as "vtable constructor failed". */
+    const char *why = sqlite3_errmsg(db);
+    *err = sqlite3_mprintf("%s", why);
+    return strcmp(why, "interrupted") == 0 ? SQLITE_INTERRUPT : rc;
 }
