@@ -6,12 +6,11 @@ import os
 import random
 import sqlite3
 import struct
-import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from elmo_sql import (ElmoTestCase, ROOT, TINY_OPTIONS, TINY_WEIGHTS, cli_env, connect,  # noqa: E402
+from elmo_sql import (ElmoTestCase, TINY_OPTIONS, TINY_WEIGHTS, connect, run_cli,  # noqa: E402
                       floats, module_connection)
 
 setUpModule, tearDownModule = module_connection(globals())
@@ -45,16 +44,11 @@ def pooled_mean(vectors):
 
 def embed_in_child(texts, threads, env=None):
     """hex(elmo_embed(t)) for each text, in a fresh sqlite3 process (cold cache)."""
-    sql = ".load %s\nSELECT elmo_load('default', '%s', '%s');\n" % (
-        os.path.join(ROOT, os.environ.get("B", "build/release"), "elmo"), TINY_OPTIONS,
-        TINY_WEIGHTS)
+    sql = "SELECT elmo_load('default', '%s', '%s');\n" % (TINY_OPTIONS, TINY_WEIGHTS)
     sql += "".join("SELECT hex(elmo_embed('%s'));\n" % t.replace("'", "''") for t in texts)
-    p = subprocess.run([os.environ.get("SQLITE3", "sqlite3"), ":memory:"], input=sql,
-                       capture_output=True, text=True, cwd=ROOT, timeout=120,
-                       env=cli_env(dict(env or {}, ELMO_THREADS=str(threads))))
-    assert p.returncode == 0, p.stderr
-    lines = p.stdout.split()
-    return [bytes.fromhex(h) for h in lines[1:]]
+    rc, out, err = run_cli(sql, dict(env or {}, ELMO_THREADS=str(threads)))
+    assert rc == 0, err
+    return [bytes.fromhex(h) for h in out.split()[1:]]
 
 
 def make_docs():
@@ -150,15 +144,11 @@ class Bf16SamePathSameBytes(ElmoTestCase):
 
     def test_a_cpu_without_bf16_says_to_use_fp32(self):
         # ELMO_KERNEL=portable makes the process behave like a CPU without AVX-512.
-        sql = ("SELECT elmo_load('x', '%s', '%s', '%s');\n" % (TINY_OPTIONS, TINY_WEIGHTS, BF16))
-        p = subprocess.run([os.environ.get("SQLITE3", "sqlite3"), ":memory:", "-cmd",
-                            ".load " + os.path.join(ROOT, os.environ.get("B", "build/release"),
-                                                    "elmo")],
-                           input=sql, capture_output=True, text=True, cwd=ROOT, timeout=60,
-                           env=cli_env({"ELMO_KERNEL": "portable"}))
-        self.assertEqual(p.returncode, 1)
+        sql = "SELECT elmo_load('x', '%s', '%s', '%s');\n" % (TINY_OPTIONS, TINY_WEIGHTS, BF16)
+        rc, _, err = run_cli(sql, {"ELMO_KERNEL": "portable"})
+        self.assertEqual(rc, 1)
         self.assertIn("precision 'bf16' needs a CPU with the AVX512-BF16 instructions, which "
-                      "this one lacks; load the model with precision 'fp32'", p.stderr)
+                      "this one lacks; load the model with precision 'fp32'", err)
 
 
 class DeterministicInSchema(ElmoTestCase):
