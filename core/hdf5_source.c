@@ -334,6 +334,37 @@ static int h5_read(elmo_tensor_source *base, const char *name, float *dst, size_
     return ELMO_OK;
 }
 
+/* Rows [row0, row0 + rows) of a dataset: a hyperslab of its first dimension. */
+static int h5_read_rows(elmo_tensor_source *base, const char *name, int64_t row0, int64_t rows,
+                        float *dst, elmo_error *err) {
+    hdf5_source *s = (hdf5_source *)base;
+    hid_t ds;
+    int rank;
+    hsize_t dims[H5S_MAX_RANK];
+    int found = open_dataset(s, name, &ds, &rank, dims, err);
+    if (found < 0) return -found;
+    herr_t r = -1;
+    if (found && rank >= 1 && row0 >= 0 && rows >= 0 && (hsize_t)(row0 + rows) <= dims[0]) {
+        hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+        memcpy(count, dims, sizeof(hsize_t) * (size_t)rank);
+        start[0] = (hsize_t)row0;
+        count[0] = (hsize_t)rows;
+        hid_t file_space = H5Dget_space(ds), mem_space = H5Screate_simple(rank, count, NULL);
+        if (file_space >= 0 && mem_space >= 0 &&
+            H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
+            r = rows ? H5Dread(ds, H5T_NATIVE_FLOAT, mem_space, file_space, H5P_DEFAULT, dst) : 0;
+        if (mem_space >= 0) H5Sclose(mem_space);
+        if (file_space >= 0) H5Sclose(file_space);
+    }
+    if (found) H5Dclose(ds);
+    if (r < 0)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "weights file '%s': cannot read rows %lld..%lld of dataset '%s' "
+                         "(" CORRUPT_HINT ")",
+                         base->path, (long long)row0, (long long)(row0 + rows - 1), name);
+    return ELMO_OK;
+}
+
 static void h5_close(elmo_tensor_source *base) {
     hdf5_source *s = (hdf5_source *)base;
     if (s->file >= 0) H5Fclose(s->file); /* H5F_CLOSE_STRONG: closes anything left open */
@@ -409,7 +440,8 @@ int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error
                                    .find = h5_find,
                                    .read = h5_read,
                                    .exists = h5_exists,
-                                   .close = h5_close};
+                                   .close = h5_close,
+                                   .read_rows = h5_read_rows};
     s->file = -1;
     s->file_size = size;
     pthread_mutex_lock(&h5_lock);

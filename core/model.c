@@ -8,8 +8,10 @@
 #include "bigbuf.h"
 #include "error.h"
 #include "gemm.h"
+#include "lm_head.h"
 #include "model.h"
 #include "model_files.h"
+#include "model_head.h"
 #include "tensor_source.h"
 #include "token_cache.h"
 #include "token_layer.h"
@@ -18,7 +20,11 @@
 #define CACHE_AUTO_MIN ((int64_t)1 << 20)
 
 elmo_load_params elmo_load_default_params(void) {
-    return (elmo_load_params){.cache_bytes = ELMO_CACHE_AUTO, .precision = ELMO_PRECISION_AUTO};
+    return (elmo_load_params){.cache_bytes = ELMO_CACHE_AUTO,
+                              .precision = ELMO_PRECISION_AUTO,
+                              .softmax_path = NULL,
+                              .vocab_path = NULL,
+                              .skip_head = 0};
 }
 
 const char *elmo_precision_name(int precision) {
@@ -53,6 +59,7 @@ const char *elmo_version(void) {
 void elmo_model_free(elmo_model *m) {
     if (!m) return;
     elmo_cache_free(m->cache);
+    elmo_lm_head_free(m->head);
     free(m->boundary);
     elmo_weights_free(&m->w);
     free(m);
@@ -100,14 +107,21 @@ static int load_files(const char *options_path, const char *path, const elmo_loa
     elmo_model *m = calloc(1, sizeof *m);
     if (!m) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     elmo_model_files f;
-    int rc = elmo_model_files_open(options_path, path, &f, err);
+    int rc = elmo_model_head_check(&p, err);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    rc = elmo_model_files_open(options_path, path, &f, err);
     if (!rc)
         rc = elmo_options_parse_text(f.options_json, strlen(f.options_json), f.options_label,
                                      &m->cfg, err);
     if (!rc) rc = elmo_weights_build(f.src, m, p.precision, err);
     if (!rc) rc = check_weights(m, f.src->path, err);
     if (!rc) snprintf(m->format, sizeof m->format, "%s", f.src->format);
+    if (!rc) rc = elmo_model_head_from_model(m, &p, f.src, err);
     elmo_model_files_close(&f);
+    if (!rc) rc = elmo_model_head_from_file(m, &p, err);
     if (!rc) rc = embed_boundaries(m, err);
     if (rc) {
         elmo_model_free(m);
@@ -192,6 +206,8 @@ void elmo_model_get_info(const elmo_model *m, elmo_model_info *info) {
         .cache_bytes = m->cache ? elmo_cache_bytes(m->cache) : 0,
         .flops_per_position = 2 * macs_per_position(m),
         .precision = (elmo_precision)m->precision,
+        .vocab_size = m->head ? m->head->V : 0,
+        .head_bytes = m->head ? m->head->bytes : 0,
     };
     snprintf(info->format, sizeof info->format, "%s", m->format);
     snprintf(info->fingerprint, sizeof info->fingerprint, "%016llx",

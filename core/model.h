@@ -61,6 +61,7 @@ typedef struct elmo_weights {
 } elmo_weights;
 
 typedef struct elmo_token_cache elmo_token_cache;
+typedef struct elmo_lm_head elmo_lm_head;
 
 struct elmo_model {
     elmo_config cfg;
@@ -72,6 +73,7 @@ struct elmo_model {
     float *boundary;         /* [2, P]: e(<S>), e(</S>) computed at load */
     char format[16];         /* the weights' file format: "hdf5", "safetensors", ... */
     elmo_token_cache *cache; /* char-CNN cache (internally locked), or NULL */
+    elmo_lm_head *head;      /* the language-model head (lm_head.h), or NULL */
 };
 
 /* Parses and validates an options JSON file. */

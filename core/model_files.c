@@ -51,7 +51,8 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 /* The only file in dir whose name contains `part` and ends with `ext` (into out), and how
- * many there are. */
+ * many there are. The softmax head's weights (*_softmax_weights.hdf5, published next to
+ * the model's) are not the model's weights. */
 static int find_unique(const char *dir, const char *part, const char *ext, char *out) {
     int count = 0;
     DIR *d = opendir(dir);
@@ -59,6 +60,7 @@ static int find_unique(const char *dir, const char *part, const char *ext, char 
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         char full[PATH_CAP];
         if (!strstr(e->d_name, part) || !ends_with(e->d_name, ext)) continue;
+        if (strcmp(part, "weights") == 0 && strstr(e->d_name, "softmax")) continue;
         if (snprintf(full, sizeof full, "%s/%s", dir, e->d_name) >= (int)sizeof full) continue;
         if (!is_file(full)) continue;
         if (++count == 1) memcpy(out, full, sizeof full);
@@ -206,6 +208,24 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
     }
     if (rc) elmo_model_files_close(f);
     return rc;
+}
+
+int elmo_tensor_file_open(const char *path, const char *what, elmo_tensor_source **out,
+                          elmo_error *err) {
+    *out = NULL;
+    char why[128];
+    switch (detect(path)) {
+    case K_HDF5: return elmo_hdf5_source_open(path, out, err);
+    case K_SAFETENSORS: return elmo_safetensors_source_open(path, out, NULL, err);
+    case K_MISSING:
+        return elmo_fail(err, ELMO_ERR_IO, "cannot open %s '%s': %s", what, path,
+                         elmo_errno_text(ENOENT, why, sizeof why));
+    default:
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "%s '%s' are neither an HDF5 nor a safetensors file (e.g. the "
+                         "published *_softmax_weights.hdf5)",
+                         what, path);
+    }
 }
 
 void elmo_model_files_close(elmo_model_files *f) {

@@ -21,4 +21,9 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
                           elmo_error *err);
 void elmo_model_files_close(elmo_model_files *f);
 
+/* Opens a file of tensors, HDF5 or safetensors, told from its content (the softmax head's
+ * file); `what` names it in messages ("softmax weights"). */
+int elmo_tensor_file_open(const char *path, const char *what, elmo_tensor_source **out,
+                          elmo_error *err);
+
 #endif

@@ -16,6 +16,13 @@
 int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out, char **options_json,
                                  elmo_error *err);
 
+/* The metadata key of the vocabulary of a model written with its softmax head. */
+#define ELMO_SAFETENSORS_VOCAB_KEY "elmo_vocab"
+
+/* The string stored under `key` in the __metadata__ of a safetensors source: 1 with *value
+ * (valid while the source is open), 0 when absent or when src is not a safetensors file. */
+int elmo_safetensors_metadata(elmo_tensor_source *src, const char *key, const char **value);
+
 /* One tensor to write: float32 values, row-major. */
 typedef struct elmo_tensor_out {
     const char *name;

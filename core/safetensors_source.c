@@ -98,6 +98,44 @@ static int st_read(elmo_tensor_source *base, const char *name, float *dst, size_
     return ELMO_OK;
 }
 
+static int st_read_rows(elmo_tensor_source *base, const char *name, int64_t row0, int64_t rows,
+                        float *dst, elmo_error *err) {
+    st_source *s = (st_source *)base;
+    const st_tensor *t = lookup(s, name);
+    if (!t || t->rank < 1 || row0 < 0 || rows < 0 || row0 + rows > t->dims[0])
+        return elmo_fail(err, ELMO_ERR_INTERNAL,
+                         "safetensors file '%s': rows %lld..%lld of tensor '%s' read out of "
+                         "range",
+                         s->path, (long long)row0, (long long)(row0 + rows - 1), name);
+    size_t esize = t->bf16 ? 2 : 4,
+           row_bytes = (size_t)((t->end - t->begin) / (uint64_t)t->dims[0]);
+    size_t count = (size_t)rows * (row_bytes / esize);
+    const unsigned char *p = s->data + t->begin + (size_t)row0 * row_bytes;
+    if (!t->bf16) {
+        memcpy(dst, p, count * 4);
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            uint32_t bits = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
+            memcpy(&dst[i], &bits, 4);
+        }
+    }
+    st_tensor part = *t; /* drop the pages of the rows read */
+    part.begin = t->begin + (uint64_t)row0 * row_bytes;
+    part.end = part.begin + (uint64_t)rows * row_bytes;
+    release_pages(s, &part);
+    return ELMO_OK;
+}
+
+int elmo_safetensors_metadata(elmo_tensor_source *base, const char *key, const char **value) {
+    if (!base || strcmp(base->format, "safetensors") != 0) return 0;
+    const st_source *s = (const st_source *)base;
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(s->header, "__metadata__");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, key);
+    if (!cJSON_IsString(v)) return 0;
+    *value = v->valuestring;
+    return 1;
+}
+
 static const char *st_name_at(const void *ctx, int i) {
     return ((const st_source *)ctx)->t[i].name;
 }
@@ -356,7 +394,8 @@ int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out, cha
                                    .read = st_read,
                                    .exists = st_exists,
                                    .check_unused = st_check_unused,
-                                   .close = st_close};
+                                   .close = st_close,
+                                   .read_rows = st_read_rows};
     int rc = map_file(s, err);
     if (!rc) rc = parse_header(s, options_json, err);
     if (rc) {

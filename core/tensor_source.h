@@ -30,6 +30,11 @@ struct elmo_tensor_source {
      * `n` names in `used`. */
     int (*check_unused)(elmo_tensor_source *s, const char *const *used, int n, elmo_error *err);
     void (*close)(elmo_tensor_source *s); /* frees the source itself too */
+    /* Optional (NULL: whole tensors only): reads rows [row0, row0 + rows) of a tensor that
+     * find() reported, dims[0] being its rows, as rows * (numel / dims[0]) float32 values.
+     * Lets a large matrix be read a block at a time (the softmax head). */
+    int (*read_rows)(elmo_tensor_source *s, const char *name, int64_t row0, int64_t rows,
+                     float *dst, elmo_error *err);
 };
 
 /* For sources that list their tensors: name_at(ctx, i) is the AllenNLP name of tensor i. */

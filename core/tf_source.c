@@ -193,7 +193,8 @@ static int ignored(const char *name) {
         if (ends_with(name, suffixes[i])) return 1;
     for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
         if (strcmp(name, whole[i]) == 0) return 1;
-    return strstr(name, "softmax") || strstr(name, "lstm_state");
+    /* lm/softmax/{W,b} stay: they are the language-model head (lm_head.c). */
+    return strstr(name, "lstm_state") != NULL;
 }
 
 /* bilm-tf's dump_weights renaming of a training checkpoint's "lm/..." name. */

@@ -11,6 +11,7 @@
 
 #include "bigbuf.h"
 #include "error.h"
+#include "lm_head.h"
 #include "model.h"
 #include "tensor_source.h"
 
@@ -356,7 +357,7 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
     elmo_weights *w = &m->w;
     build_specs(cfg, w, specs);
     int64_t small = 0, params = 0, largest = 1;
-    const char *used[MAX_TENSORS];
+    const char *used[MAX_TENSORS + 2];
     int n_used = 0, rc;
     for (int i = 0; i < specs->n; i++) {
         tensor_spec *t = &specs->t[i];
@@ -376,6 +377,10 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
         t->offset = small;
         small += (spec_numel(t) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
     }
+    /* The softmax head a file may also hold is read by its own loader (lm_head.c). */
+    static const char *const head[] = {ELMO_HEAD_W, ELMO_HEAD_B};
+    for (int i = 0; i < 2; i++)
+        if (src->exists(src, head[i])) used[n_used++] = head[i];
     if ((rc = check_no_extra(src, cfg, err))) return rc;
     if (src->check_unused && (rc = src->check_unused(src, used, n_used, err))) return rc;
 

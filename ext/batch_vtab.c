@@ -7,13 +7,18 @@
  * texts are embedded by elmo_embed_batch (which sorts them by length into GEMM-sized
  * batches), and the rows come out in input order as (id, vector), the vector being what
  * elmo_embed(text, options) returns. Memory is bounded by the window, not the column.
+ *
+ * With the output 'perplexity' the window is scored by elmo_lm_perplexity instead and the
+ * hidden column perplexity holds what elmo_perplexity(text, options) returns (vector is
+ * NULL): SELECT id, perplexity FROM elmo_batch(sql, '{"output":"perplexity"}').
  */
+#include <math.h>
 #include <string.h>
 
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-enum { COL_ID, COL_VECTOR, COL_SQL, COL_OPTIONS };
+enum { COL_ID, COL_VECTOR, COL_SQL, COL_OPTIONS, COL_PERPLEXITY };
 
 /* A window ends at this many rows or token positions, whichever comes first: large enough
  * for the core to form full batches of similar lengths, small enough to keep memory and
@@ -35,6 +40,7 @@ typedef struct window {
     elmo_span *spans[WINDOW_ROWS];
     elmo_sentence sentence[WINDOW_ROWS];
     float *vectors; /* [WINDOW_ROWS, width] */
+    double *ppl;    /* [WINDOW_ROWS] with the output 'perplexity' */
 } window;
 
 typedef struct batch_cursor {
@@ -44,6 +50,9 @@ typedef struct batch_cursor {
     ext_interrupt interrupt;
     ext_call_options opts;
     int have_opts;
+    int lm;                 /* the output 'perplexity' (lm_opts instead of opts) */
+    ext_lm_options lm_opts; /* valid when lm */
+    elmo_tokenizer tokenizer;
     ext_handle *handle;
     elmo_mix mix;
     size_t width;
@@ -59,7 +68,7 @@ static int batch_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
     (void)argv;
     int rc = ext_declare_vtab(db,
                               "CREATE TABLE x(id, vector BLOB, sql HIDDEN, "
-                              "options HIDDEN)",
+                              "options HIDDEN, perplexity REAL HIDDEN)",
                               err);
     /* It runs the SQL it is given as top-level SQL: never from a view or trigger of a
      * database, which could otherwise reach functions SQLite keeps from schema SQL. */
@@ -80,10 +89,11 @@ static int batch_disconnect(sqlite3_vtab *vtab) {
 }
 
 static int batch_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
-    int rc = ext_plan_arguments(vtab, info, COL_SQL, COL_OPTIONS,
-                                "elmo_batch: the sql argument is missing; call it as "
-                                "elmo_batch(sql [, options]), e.g. SELECT id, vector FROM "
-                                "elmo_batch('SELECT id, body FROM docs')");
+    static const char *const missing[] = {
+        "elmo_batch: the sql argument is missing; call it as "
+        "elmo_batch(sql [, options]), e.g. SELECT id, vector FROM "
+        "elmo_batch('SELECT id, body FROM docs')"};
+    int rc = ext_plan_argument_list(vtab, info, COL_SQL, 2, 1, missing);
     info->estimatedCost = 1e9; /* runs the model over a whole query */
     info->estimatedRows = 100000;
     return rc;
@@ -111,11 +121,13 @@ static void cursor_reset(batch_cursor *cur) {
     if (cur->win) {
         window_clear(cur->win);
         sqlite3_free(cur->win->vectors);
+        sqlite3_free(cur->win->ppl);
         sqlite3_free(cur->win);
     }
     sqlite3_finalize(cur->query);
     ext_interrupt_close(&cur->interrupt);
     if (cur->have_opts) ext_options_free(&cur->opts);
+    if (cur->lm) ext_lm_options_free(&cur->lm_opts);
     ext_registry_release(cur->handle);
     sqlite3_value_free(cur->sql_arg);
     sqlite3_value_free(cur->options_arg);
@@ -206,7 +218,7 @@ static int take_row(batch_cursor *cur, const ext_limits *limits, size_t *positio
     w->sentence[k] = (elmo_sentence){0};
     w->n++;
     if (!id || !body) return SQLITE_NOMEM;
-    int rc = ext_text_read("elmo_batch", body, limits, cur->opts.tokenizer, &text, msg);
+    int rc = ext_text_read("elmo_batch", body, limits, cur->tokenizer, &text, msg);
     if (rc) {
         *msg = row_message(cur, id, *msg);
         return rc;
@@ -260,11 +272,38 @@ static int fill_window(batch_cursor *cur) {
     params.mix = cur->mix;
     params.pooling = cur->opts.pooling;
     elmo_error err;
-    if (elmo_embed_batch(ext_handle_model(cur->handle), &run, &params, w->sentence, w->n,
-                         w->vectors, &err) != ELMO_OK) {
+    const elmo_model *model = ext_handle_model(cur->handle);
+    if (cur->lm ? elmo_lm_perplexity(model, &run, &cur->lm_opts.lm, w->sentence, w->n, w->ppl, &err)
+                : elmo_embed_batch(model, &run, &params, w->sentence, w->n, w->vectors, &err)) {
         rc = ext_core_failure("elmo_batch", &err, &msg);
         return fail(cur, rc, msg);
     }
+    return SQLITE_OK;
+}
+
+/* Parses the options (embedding, or the output 'perplexity') and takes the model. */
+static int prepare_model(batch_cursor *cur, sqlite3_value *options, char **msg) {
+    static const char fn[] = "elmo_batch";
+    int rc;
+    cur->lm = ext_lm_options_wanted(options);
+    if (cur->lm) {
+        if ((rc = ext_lm_options_parse(fn, EXT_LM_BATCH, options, &cur->lm_opts, msg))) {
+            cur->lm = 0; /* nothing to free */
+            return rc;
+        }
+        cur->tokenizer = cur->lm_opts.tokenizer;
+        const char *name = cur->lm_opts.model ? cur->lm_opts.model : EXT_DEFAULT_MODEL;
+        if ((rc = ext_registry_acquire(fn, name, &cur->handle, msg))) return rc;
+        return ext_lm_check_model(fn, &cur->lm_opts, ext_handle_model(cur->handle), msg);
+    }
+    if ((rc = ext_options_parse(fn, options, &cur->opts, msg))) return rc;
+    cur->have_opts = 1;
+    cur->tokenizer = cur->opts.tokenizer;
+    if ((rc = ext_registry_acquire(fn, ext_options_model(&cur->opts), &cur->handle, msg)))
+        return rc;
+    const elmo_model *model = ext_handle_model(cur->handle);
+    if ((rc = ext_options_mix(fn, &cur->opts, model, &cur->mix, msg))) return rc;
+    cur->width = elmo_mix_dim(model, &cur->mix);
     return SQLITE_OK;
 }
 
@@ -278,27 +317,24 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxSt
     if (!(idxNum & EXT_ARG_FIRST) || argc < 1) return SQLITE_OK; /* not reached */
     sqlite3_value *options = idxNum & EXT_ARG_SECOND && argc > 1 ? argv[1] : NULL;
     char *msg = NULL;
-    int rc = ext_options_parse(fn, options, &cur->opts, &msg);
-    if (rc) return fail(cur, rc, msg);
-    cur->have_opts = 1;
-    const elmo_model *model = NULL;
-    if ((rc = ext_registry_acquire(fn, ext_options_model(&cur->opts), &cur->handle, &msg)) ||
-        (rc = ext_options_mix(fn, &cur->opts, model = ext_handle_model(cur->handle), &cur->mix,
-                              &msg)) ||
-        (rc = prepare_query(cur, vtab->db, argv[0], &msg))) {
+    int rc = prepare_model(cur, options, &msg);
+    if (!rc) rc = prepare_query(cur, vtab->db, argv[0], &msg);
+    if (rc) {
         cursor_reset(cur);
         return fail(cur, rc, msg);
     }
-    cur->width = elmo_mix_dim(model, &cur->mix);
     cur->sql_arg = sqlite3_value_dup(argv[0]);
     cur->options_arg = options ? sqlite3_value_dup(options) : NULL;
     cur->win = sqlite3_malloc64(sizeof *cur->win);
     if (cur->win) {
         memset(cur->win, 0, sizeof *cur->win);
         cur->win->vectors = /* [WINDOW_ROWS, width] */
-            sqlite3_malloc64((sqlite3_uint64)WINDOW_ROWS * cur->width * sizeof(float));
+            sqlite3_malloc64((sqlite3_uint64)WINDOW_ROWS * (cur->width ? cur->width : 1) *
+                             sizeof(float));
+        cur->win->ppl = sqlite3_malloc64(WINDOW_ROWS * sizeof *cur->win->ppl);
     }
-    if (!cur->sql_arg || (options && !cur->options_arg) || !cur->win || !cur->win->vectors) {
+    if (!cur->sql_arg || (options && !cur->options_arg) || !cur->win || !cur->win->vectors ||
+        !cur->win->ppl) {
         cursor_reset(cur);
         return SQLITE_NOMEM;
     }
@@ -331,7 +367,12 @@ static int batch_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col
     switch (col) {
     case COL_ID: sqlite3_result_value(ctx, w->id[cur->at]); break;
     case COL_VECTOR: /* NULL text or no tokens: NULL, as elmo_embed */
-        if (w->text[cur->at]) ext_result_vector(ctx, w->vectors + cur->at * cur->width, cur->width);
+        if (w->text[cur->at] && !cur->lm)
+            ext_result_vector(ctx, w->vectors + cur->at * cur->width, cur->width);
+        break;
+    case COL_PERPLEXITY: /* likewise NULL, as elmo_perplexity */
+        if (w->text[cur->at] && cur->lm && !isnan(w->ppl[cur->at]))
+            sqlite3_result_double(ctx, w->ppl[cur->at]);
         break;
     case COL_SQL: sqlite3_result_value(ctx, cur->sql_arg); break;
     case COL_OPTIONS:

@@ -24,12 +24,24 @@ static const char *describe(const cJSON *item, char *buf, size_t cap) {
     return buf;
 }
 
-static int bad_value(const char *fn, const char *key, const char *valid, const cJSON *item,
-                     char **msg) {
+int ext_option_bad_value(const char *fn, const char *key, const char *valid,
+                         const struct cJSON *item, char **msg) {
     char shown[EXT_SHOWN_MAX + 1];
     *msg = sqlite3_mprintf("%s: option '%s' must be %s, got %s", fn, key, valid,
                            describe(item, shown, sizeof shown));
     return SQLITE_ERROR;
+}
+
+int ext_option_tokenizer(const char *fn, const struct cJSON *item, elmo_tokenizer *out,
+                         char **msg) {
+    const char *s = cJSON_IsString(item) ? item->valuestring : "";
+    if (strcmp(s, "default") == 0) *out = ELMO_TOKENIZER_DEFAULT;
+    else if (strcmp(s, "whitespace") == 0) *out = ELMO_TOKENIZER_WHITESPACE;
+    else if (strcmp(s, "space") == 0) *out = ELMO_TOKENIZER_SPACE;
+    else
+        return ext_option_bad_value(fn, "tokenizer", "'default', 'whitespace' or 'space'", item,
+                                    msg);
+    return SQLITE_OK;
 }
 
 /* 'lstmK' with K a positive decimal without leading zeros; returns K or 0. */
@@ -57,6 +69,11 @@ static int parse_output_name(const char *fn, const char *name, ext_call_options 
     } else if ((k = lstm_layer(name)) > 0) {
         o->mix.kind = ELMO_MIX_LAYER;
         o->mix.layer = k;
+    } else if (strcmp(name, "perplexity") == 0) {
+        *msg = sqlite3_mprintf("%s: output 'perplexity' is elmo_batch's (a column's perplexities); "
+                               "for one text use elmo_perplexity(text)",
+                               fn);
+        return SQLITE_ERROR;
     } else {
         char shown[EXT_SHOWN_MAX + 1];
         *msg = sqlite3_mprintf("%s: unknown output '%s'; valid outputs: " VALID_OUTPUTS, fn,
@@ -92,7 +109,8 @@ static int parse_weights(const char *fn, const cJSON *array, ext_call_options *o
 static int parse_output(const char *fn, const cJSON *item, ext_call_options *o, char **msg) {
     if (cJSON_IsString(item)) return parse_output_name(fn, item->valuestring, o, msg);
     if (cJSON_IsArray(item)) return parse_weights(fn, item, o, msg);
-    return bad_value(fn, "output", "an output name or a JSON array of numbers", item, msg);
+    return ext_option_bad_value(fn, "output", "an output name or a JSON array of numbers", item,
+                                msg);
 }
 
 /* One key of the options object (already known to be valid and not repeated); a JSON
@@ -103,34 +121,28 @@ static int parse_key(const char *fn, const cJSON *item, ext_call_options *o, cha
     if (strcmp(key, "output") == 0) return parse_output(fn, item, o, msg);
     if (strcmp(key, "model") == 0) {
         if (!cJSON_IsString(item) || !item->valuestring[0])
-            return bad_value(fn, key, "the name of a loaded model (a non-empty string)", item, msg);
+            return ext_option_bad_value(fn, key, "the name of a loaded model (a non-empty string)",
+                                        item, msg);
         o->model = sqlite3_mprintf("%s", item->valuestring);
         return o->model ? SQLITE_OK : SQLITE_NOMEM;
     }
     if (strcmp(key, "gamma") == 0) {
         float g = cJSON_IsNumber(item) ? (float)item->valuedouble : NAN;
-        if (!isfinite(g)) return bad_value(fn, key, "a finite number", item, msg);
+        if (!isfinite(g)) return ext_option_bad_value(fn, key, "a finite number", item, msg);
         o->mix.gamma = g;
         return SQLITE_OK;
     }
     if (strcmp(key, "layer_norm") == 0) {
-        if (!cJSON_IsBool(item)) return bad_value(fn, key, "true or false", item, msg);
+        if (!cJSON_IsBool(item)) return ext_option_bad_value(fn, key, "true or false", item, msg);
         o->mix.layer_norm = cJSON_IsTrue(item);
         return SQLITE_OK;
     }
-    if (strcmp(key, "tokenizer") == 0) {
-        const char *s = cJSON_IsString(item) ? item->valuestring : "";
-        if (strcmp(s, "default") == 0) o->tokenizer = ELMO_TOKENIZER_DEFAULT;
-        else if (strcmp(s, "whitespace") == 0) o->tokenizer = ELMO_TOKENIZER_WHITESPACE;
-        else if (strcmp(s, "space") == 0) o->tokenizer = ELMO_TOKENIZER_SPACE;
-        else return bad_value(fn, key, "'default', 'whitespace' or 'space'", item, msg);
-        return SQLITE_OK;
-    }
+    if (strcmp(key, "tokenizer") == 0) return ext_option_tokenizer(fn, item, &o->tokenizer, msg);
     if (strcmp(key, "pooling") == 0) {
         const char *s = cJSON_IsString(item) ? item->valuestring : "";
         if (strcmp(s, "mean") == 0) o->pooling = ELMO_POOL_MEAN;
         else if (strcmp(s, "max") == 0) o->pooling = ELMO_POOL_MAX;
-        else return bad_value(fn, key, "'mean' or 'max'", item, msg);
+        else return ext_option_bad_value(fn, key, "'mean' or 'max'", item, msg);
         return SQLITE_OK;
     }
     return SQLITE_OK; /* not reached: parse_object checked the key */
@@ -184,11 +196,11 @@ static int has_nul_escape(const char *text, size_t len) {
     return 0;
 }
 
-/* Parses JSON text (an object, or an array of weights) that fills the whole argument. */
-static int parse_json(const char *fn, const char *text, size_t len, ext_call_options *o,
-                      char **msg) {
+int ext_json_options(const char *fn, const char *text, size_t len, const char *example,
+                     struct cJSON **out, char **msg) {
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    *out = NULL;
     if (root && end) /* only whitespace may follow the value */
         while (end < text + len && strchr(" \t\r\n", *end) && *end) end++;
     if (!root || !end || end != text + len) {
@@ -196,12 +208,12 @@ static int parse_json(const char *fn, const char *text, size_t len, ext_call_opt
         cJSON_Delete(root);
         if (at + strspn(text + at, " \t\r\n") < len)
             *msg = sqlite3_mprintf("%s: options are not valid JSON (near byte %d: '%.20s'); "
-                                   "expected " OPTIONS_EXAMPLE,
-                                   fn, (int)at, text + at);
+                                   "expected %s",
+                                   fn, (int)at, text + at, example);
         else
             *msg = sqlite3_mprintf("%s: options are not valid JSON (the text ends early); "
-                                   "expected " OPTIONS_EXAMPLE,
-                                   fn);
+                                   "expected %s",
+                                   fn, example);
         return SQLITE_ERROR;
     }
     if (has_nul_escape(text, len)) {
@@ -211,9 +223,44 @@ static int parse_json(const char *fn, const char *text, size_t len, ext_call_opt
                                fn);
         return SQLITE_ERROR;
     }
-    int rc = cJSON_IsArray(root) ? parse_weights(fn, root, o, msg) : parse_object(fn, root, o, msg);
+    *out = root;
+    return SQLITE_OK;
+}
+
+/* Parses JSON text (an object, or an array of weights) that fills the whole argument. */
+static int parse_json(const char *fn, const char *text, size_t len, ext_call_options *o,
+                      char **msg) {
+    cJSON *root = NULL;
+    int rc = ext_json_options(fn, text, len, OPTIONS_EXAMPLE, &root, msg);
+    if (rc) return rc;
+    rc = cJSON_IsArray(root) ? parse_weights(fn, root, o, msg) : parse_object(fn, root, o, msg);
     cJSON_Delete(root);
     return rc;
+}
+
+int ext_options_text(const char *fn, sqlite3_value *value, const char *example, const char **text,
+                     size_t *len, char **msg) {
+    *text = NULL;
+    *len = 0;
+    int type = value ? sqlite3_value_type(value) : SQLITE_NULL;
+    if (type == SQLITE_NULL) return SQLITE_OK;
+    if (type != SQLITE_TEXT) {
+        *msg = sqlite3_mprintf("%s: options must be TEXT (%s) or NULL, got %s", fn, example,
+                               ext_type_name(type));
+        return SQLITE_ERROR;
+    }
+    const char *t = (const char *)sqlite3_value_text(value);
+    if (!t) return SQLITE_NOMEM;
+    size_t n = (size_t)sqlite3_value_bytes(value);
+    if (ext_check_no_nul(fn, "options", t, n, msg)) return SQLITE_ERROR;
+    if (n == 0) {
+        *msg = sqlite3_mprintf("%s: options are empty; pass NULL for the defaults, or %s", fn,
+                               example);
+        return SQLITE_ERROR;
+    }
+    *text = t;
+    *len = n;
+    return SQLITE_OK;
 }
 
 int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *o, char **msg) {
@@ -221,25 +268,13 @@ int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *o,
     o->mix = elmo_mix_default();
     o->tokenizer = ELMO_TOKENIZER_DEFAULT;
     o->pooling = ELMO_POOL_MEAN;
-    int type = value ? sqlite3_value_type(value) : SQLITE_NULL;
-    if (type == SQLITE_NULL) return SQLITE_OK;
-    if (type != SQLITE_TEXT) {
-        *msg = sqlite3_mprintf("%s: options must be TEXT (%s) or NULL, got %s", fn, OPTIONS_EXAMPLE,
-                               ext_type_name(type));
-        return SQLITE_ERROR;
-    }
-    const char *text = (const char *)sqlite3_value_text(value);
-    if (!text) return SQLITE_NOMEM;
-    size_t len = (size_t)sqlite3_value_bytes(value);
-    if (ext_check_no_nul(fn, "options", text, len, msg)) return SQLITE_ERROR;
-    if (len == 0) {
-        *msg = sqlite3_mprintf("%s: options are empty; pass NULL for the defaults, or %s", fn,
-                               OPTIONS_EXAMPLE);
-        return SQLITE_ERROR;
-    }
+    const char *text;
+    size_t len;
+    int rc = ext_options_text(fn, value, OPTIONS_EXAMPLE, &text, &len, msg);
+    if (rc || !text) return rc;
     size_t first = strspn(text, " \t\r\n");
-    int rc = text[first] == '{' || text[first] == '[' ? parse_json(fn, text, len, o, msg)
-                                                      : parse_output_name(fn, text, o, msg);
+    rc = text[first] == '{' || text[first] == '[' ? parse_json(fn, text, len, o, msg)
+                                                  : parse_output_name(fn, text, o, msg);
     if (rc) ext_options_free(o);
     return rc;
 }

@@ -138,6 +138,19 @@ int ext_options_mix(const char *fn, const ext_call_options *opts, const elmo_mod
 
 void ext_options_free(ext_call_options *opts);
 
+/* Shared by the options parsers (ext/call_options.c): the argument's text (NULL for SQL
+ * NULL) after the type, NUL and empty checks; JSON that fills the whole text, without
+ * \u0000 escapes; an option value error; the tokenizer option. `example` says what is
+ * expected in messages. */
+struct cJSON;
+int ext_options_text(const char *fn, sqlite3_value *value, const char *example, const char **text,
+                     size_t *len, char **msg);
+int ext_json_options(const char *fn, const char *text, size_t len, const char *example,
+                     struct cJSON **root, char **msg);
+int ext_option_bad_value(const char *fn, const char *key, const char *valid,
+                         const struct cJSON *item, char **msg);
+int ext_option_tokenizer(const char *fn, const struct cJSON *item, elmo_tokenizer *out, char **msg);
+
 /* ---------------------------------------------------------------------------------------
  * Text arguments (ext/text_input.c)
  * ------------------------------------------------------------------------------------- */
@@ -204,6 +217,68 @@ int ext_interrupt_poll(void *it); /* nonzero once the connection is interrupted 
 void ext_interrupt_close(ext_interrupt *it);
 
 /* ---------------------------------------------------------------------------------------
+ * The `options` argument of the language-model functions (ext/lm_options.c)
+ * ------------------------------------------------------------------------------------- */
+
+/* Which function the options are for: each accepts its own keys. */
+typedef enum ext_lm_kind {
+    EXT_LM_SCORE,      /* elmo_lm: model, tokenizer, vocab_limit, bias */
+    EXT_LM_PERPLEXITY, /* elmo_perplexity: the same and direction */
+    EXT_LM_PREDICT,    /* elmo_predict: model, tokenizer, vocab_limit, bias, exclude, mask */
+    EXT_LM_BATCH       /* elmo_batch with output 'perplexity': elmo_perplexity's and output */
+} ext_lm_kind;
+
+#define EXT_DEFAULT_MASK "[MASK]"
+
+typedef struct ext_lm_options {
+    char *model; /* sqlite3_malloc'd; NULL means "default" */
+    elmo_tokenizer tokenizer;
+    elmo_lm_params lm; /* vocab_limit (0: not given), use_bias, direction */
+    int have_exclude;  /* 1: `exclude` was given (else <S>, </S>, <UNK>) */
+    char **exclude;    /* [n_exclude] words, sqlite3_malloc'd */
+    size_t n_exclude;
+    char *mask; /* the mask token, sqlite3_malloc'd; NULL: EXT_DEFAULT_MASK */
+} ext_lm_options;
+
+/* Parses the options of a language-model function (NULL value or SQL NULL: defaults). */
+int ext_lm_options_parse(const char *fn, ext_lm_kind kind, sqlite3_value *value,
+                         ext_lm_options *opts, char **msg);
+void ext_lm_options_free(ext_lm_options *opts);
+
+/* 1 when an elmo_batch options argument asks for perplexities: the bare word 'perplexity'
+ * or a JSON object whose "output" is "perplexity". */
+int ext_lm_options_wanted(sqlite3_value *value);
+
+/* ---------------------------------------------------------------------------------------
+ * Language-model calls (ext/lm_call.c)
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct ext_lm_call {
+    ext_handle *handle;
+    const elmo_model *model;
+    ext_interrupt interrupt;
+    elmo_run_params run; /* polls the interrupt */
+    elmo_lm_params lm;   /* the options' parameters, exclusions as rows */
+    int64_t *exclude;    /* [n] rows of the excluded words in the vocabulary */
+} ext_lm_call;
+
+/* Takes the model the options name, checks that it has a head and that the options fit
+ * it (vocab_limit), and prepares the run parameters (interrupts from db). */
+int ext_lm_begin(const char *fn, sqlite3 *db, const ext_lm_options *opts, ext_lm_call *call,
+                 char **msg);
+void ext_lm_end(ext_lm_call *call);
+
+/* The head's checks for a model already acquired (for elmo_batch, which keeps its own
+ * handle): a head, and vocab_limit within it. */
+int ext_lm_check_model(const char *fn, const ext_lm_options *opts, const elmo_model *model,
+                       char **msg);
+
+/* A text argument with at most one mask token (elmo_predict): tokenized around the mask,
+ * which becomes one token of its own; *mask is its index, or ELMO_LM_NEXT_WORD. */
+int ext_lm_text_read(const char *fn, sqlite3_value *value, const ext_limits *limits,
+                     const ext_lm_options *opts, ext_text *text, int64_t *mask, char **msg);
+
+/* ---------------------------------------------------------------------------------------
  * Table-valued functions (ext/vtab_args.c)
  * ------------------------------------------------------------------------------------- */
 
@@ -213,12 +288,15 @@ int ext_declare_vtab(sqlite3 *db, const char *schema, char **err);
 /* idxNum bits of ext_plan_arguments: which arguments xFilter receives, in this order. */
 #define EXT_ARG_FIRST 1
 #define EXT_ARG_SECOND 2
+#define EXT_ARG_THIRD 4
 
-/* xBestIndex for a function whose hidden column required_col is its required argument and
- * optional_col its optional one: SQLITE_OK with argvIndex/idxNum set, SQLITE_CONSTRAINT
- * for a plan that cannot supply them, or an error with missing_message. */
-int ext_plan_arguments(sqlite3_vtab *vtab, sqlite3_index_info *info, int required_col,
-                       int optional_col, const char *missing_message);
+/* xBestIndex for a function whose n_args arguments are the hidden columns first_col ..
+ * first_col + n_args - 1, the first n_required of them required: SQLITE_OK with
+ * argvIndex/idxNum set (bit EXT_ARG_FIRST << i: argument i is passed), SQLITE_CONSTRAINT
+ * for a plan that cannot supply them, or an error with missing[i] for a missing required
+ * argument i. */
+int ext_plan_argument_list(sqlite3_vtab *vtab, sqlite3_index_info *info, int first_col, int n_args,
+                           int n_required, const char *const *missing);
 
 /* Sets the vtab's error message (cleaned, owned) and returns rc (SQLITE_NOMEM if NULL). */
 int ext_vtab_fail(sqlite3_vtab *vtab, int rc, char *msg);
@@ -243,10 +321,13 @@ const char *ext_shown(const char *s, char buf[EXT_SHOWN_MAX + 1]);
  * Registered on each connection by sqlite3_elmo_init (ext/sqlite_elmo.c)
  * ------------------------------------------------------------------------------------- */
 
-/* Virtual tables (ext/tokens_vtab.c, ext/batch_vtab.c, ext/models_vtab.c) */
+/* Virtual tables (ext/tokens_vtab.c, ext/batch_vtab.c, ext/models_vtab.c, ext/lm_vtab.c,
+ * ext/predict_vtab.c) */
 extern const sqlite3_module ext_tokens_module;
 extern const sqlite3_module ext_batch_module;
 extern const sqlite3_module ext_models_module;
+extern const sqlite3_module ext_lm_module;
+extern const sqlite3_module ext_predict_module;
 
 /* SQL functions (ext/functions.c, ext/vectors.c) */
 void ext_embed_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
@@ -256,5 +337,6 @@ void ext_version_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void ext_limit_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void ext_cosine_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void ext_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void ext_perplexity_func(sqlite3_context *ctx, int argc, sqlite3_value **argv); /* lm_call.c */
 
 #endif /* ELMO_EXT_H */

@@ -63,8 +63,26 @@ static const char *text_arg(sqlite3_context *ctx, const char *fn, sqlite3_value 
     return s;
 }
 
-/* Parses elmo_load's load_options JSON object into p. */
-static int parse_load_options(const char *fn, const char *text, elmo_load_params *p, char **msg) {
+/* A path option's value: a non-empty string without NUL, copied into *out (freed by the
+ * caller). */
+static int path_option(const char *fn, const cJSON *it, const char *what, char **out, char **msg) {
+    char shown[EXT_SHOWN_MAX + 1];
+    if (!cJSON_IsString(it) || !it->valuestring[0]) {
+        char *value = cJSON_PrintUnformatted(it);
+        *msg = sqlite3_mprintf("%s: load option '%s' must be the path of %s (a non-empty "
+                               "string), got %s",
+                               fn, it->string, what, value ? ext_shown(value, shown) : "?");
+        cJSON_free(value);
+        return SQLITE_ERROR;
+    }
+    sqlite3_free(*out);
+    return (*out = sqlite3_mprintf("%s", it->valuestring)) ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+/* Parses elmo_load's load_options JSON object into p; the head's paths are copied into
+ * paths[0] (softmax) and paths[1] (vocab). */
+static int parse_load_options(const char *fn, const char *text, elmo_load_params *p, char *paths[2],
+                              char **msg) {
     char shown[EXT_SHOWN_MAX + 1];
     cJSON *root = cJSON_Parse(text);
     if (!cJSON_IsObject(root)) {
@@ -99,15 +117,27 @@ static int parse_load_options(const char *fn, const char *text, elmo_load_params
                                        fn, v);
                 rc = SQLITE_ERROR;
             }
+        } else if (strcmp(it->string, "softmax") == 0 && cJSON_IsFalse(it)) {
+            p->skip_head = 1; /* leave out the head that the model's own file holds */
+        } else if (strcmp(it->string, "softmax") == 0) {
+            rc = path_option(fn, it, "the softmax weights (or false: no head)", &paths[0], msg);
+        } else if (strcmp(it->string, "vocab") == 0) {
+            rc = path_option(fn, it, "the vocabulary text file", &paths[1], msg);
         } else {
             *msg = sqlite3_mprintf("%s: unknown load option '%s'; valid load options: "
-                                   "precision, cache_bytes",
+                                   "precision, cache_bytes, softmax, vocab",
                                    fn, ext_shown(it->string, shown));
             rc = SQLITE_ERROR;
         }
         cJSON_free(value);
     }
     cJSON_Delete(root);
+    if (!rc && p->skip_head && paths[1]) {
+        *msg = sqlite3_mprintf("%s: load option 'softmax' is false (no language-model head) but "
+                               "'vocab' is given; give either",
+                               fn);
+        rc = SQLITE_ERROR;
+    }
     return rc;
 }
 
@@ -137,15 +167,19 @@ void ext_load_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     } else if (!(weights = text_arg(ctx, fn, argv, 1, "the model path"))) {
         return;
     }
-    char *msg = NULL;
+    char *msg = NULL, *paths[2] = {NULL, NULL}; /* the head's softmax weights, vocabulary */
     elmo_load_params params = elmo_load_default_params();
     int opt_arg = pair ? 3 : 2, rc = SQLITE_OK;
     if (argc > opt_arg && sqlite3_value_type(argv[opt_arg]) != SQLITE_NULL) {
         const char *text = text_arg(ctx, fn, argv, opt_arg, "load_options");
         if (!text) return;
-        rc = parse_load_options(fn, text, &params, &msg);
+        rc = parse_load_options(fn, text, &params, paths, &msg);
     }
+    params.softmax_path = paths[0];
+    params.vocab_path = paths[1];
     if (!rc) rc = ext_registry_load(fn, name, options, weights, &params, &msg);
+    sqlite3_free(paths[0]);
+    sqlite3_free(paths[1]);
     if (rc) ext_result_failure(ctx, rc, msg);
     else sqlite3_result_value(ctx, argv[0]);
 }

@@ -40,7 +40,10 @@ struct ext_handle {
     file_id options; /* path NULL: the model path carries its options */
     file_id weights; /* the weights file, or the model path */
     int precision;   /* as requested (elmo_precision) */
-    int refs;        /* names + calls in progress */
+    file_id softmax; /* the language-model head's files, as requested (path NULL: none) */
+    file_id vocab;
+    int skip_head;
+    int refs; /* names + calls in progress */
     sqlite3_int64 id;
     ext_handle *next;
 };
@@ -86,9 +89,9 @@ static void fold_directory(const char *dir, int depth, file_id *id) {
     closedir(d);
 }
 
-/* Fills id for one file; `kind` is "options", "weights" or "model" (a model path may also
- * be a directory; weights and model paths may be a TF checkpoint prefix, identified by its
- * .index file). */
+/* Fills id for one file; `kind` is "options", "weights", "model", "softmax weights" or
+ * "vocabulary" (a model path may also be a directory; weights and model paths may be a TF
+ * checkpoint prefix, identified by its .index file). */
 static int identify(const char *fn, const char *kind, const char *path, file_id *id, char **msg) {
     memset(id, 0, sizeof *id);
     struct stat st;
@@ -121,8 +124,10 @@ static int identify(const char *fn, const char *kind, const char *path, file_id 
         *msg = sqlite3_mprintf("%s: %s file '%s' is not a regular file; give the path of the "
                                "%s",
                                fn, kind, path,
-                               strcmp(kind, "options") == 0 ? "options JSON file"
-                                                            : "HDF5 weights file");
+                               strcmp(kind, "options") == 0      ? "options JSON file"
+                               : strcmp(kind, "vocabulary") == 0 ? "vocabulary text file"
+                               : strcmp(kind, "weights") == 0    ? "HDF5 weights file"
+                                                                 : "softmax weights file");
         return SQLITE_ERROR;
     }
     *id = (file_id){
@@ -137,8 +142,21 @@ static int same_file(const file_id *a, const file_id *b) {
            a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-static int same_model(const ext_handle *h, const file_id *o, const file_id *w, int precision) {
-    return same_file(&h->options, o) && same_file(&h->weights, w) && h->precision == precision;
+/* The files of a request: options, weights, and the head's softmax weights and vocabulary
+ * (a NULL path: not given), with the parameters that change what is loaded from them. */
+typedef struct request {
+    file_id options, weights, softmax, vocab;
+    int precision, skip_head;
+} request;
+
+static int same_head(const ext_handle *h, const request *r) {
+    return same_file(&h->softmax, &r->softmax) && same_file(&h->vocab, &r->vocab) &&
+           h->skip_head == r->skip_head;
+}
+
+static int same_model(const ext_handle *h, const request *r) {
+    return same_file(&h->options, &r->options) && same_file(&h->weights, &r->weights) &&
+           h->precision == r->precision && same_head(h, r);
 }
 
 static name_entry *find_name(const char *name) {
@@ -159,11 +177,20 @@ static ext_handle *unref_locked(ext_handle *h) {
     return h;
 }
 
+static void request_free(request *r) {
+    free(r->options.path);
+    free(r->weights.path);
+    free(r->softmax.path);
+    free(r->vocab.path);
+}
+
 static void handle_free(ext_handle *h) {
     if (!h) return;
     elmo_model_free(h->model);
     free(h->options.path);
     free(h->weights.path);
+    free(h->softmax.path);
+    free(h->vocab.path);
     free(h);
 }
 
@@ -223,13 +250,21 @@ static int unknown_name_locked(const char *fn, const char *name, char **msg) {
 
 /* The error for loading other files under a registered name. Caller holds `lock`. */
 static int name_conflict_locked(const char *fn, const char *name, const ext_handle *h,
-                                const file_id *o, const file_id *w, int precision, char **msg) {
+                                const request *r, char **msg) {
     char shown[EXT_SHOWN_MAX + 1];
     name = ext_shown(name, shown);
+    const file_id *o = &r->options, *w = &r->weights;
+    int precision = r->precision;
     int same_paths = (h->options.path && o->path ? strcmp(h->options.path, o->path) == 0
                                                  : h->options.path == o->path) &&
                      strcmp(h->weights.path, w->path) == 0;
-    if (same_paths && h->precision != precision)
+    if (same_paths && h->precision == precision && same_file(&h->options, o) &&
+        same_file(&h->weights, w) && !same_head(h, r))
+        *msg = sqlite3_mprintf("%s: model '%s' is already loaded from these files with %s "
+                               "language-model head; call elmo_unload('%s') first, or load this "
+                               "one under another name",
+                               fn, name, h->softmax.path || h->vocab.path ? "another" : "no", name);
+    else if (same_paths && h->precision != precision)
         *msg = sqlite3_mprintf("%s: model '%s' is already loaded from these files with "
                                "precision '%s'; call elmo_unload('%s') first, or load the "
                                "other precision under another name",
@@ -253,14 +288,18 @@ static int name_conflict_locked(const char *fn, const char *name, const ext_hand
     return SQLITE_ERROR;
 }
 
-/* Reads the files into a new, unlisted handle that takes over o's and w's paths. */
-static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
-                       const elmo_load_params *params, const char *source, ext_handle **out,
+/* Reads the files into a new, unlisted handle that takes over the request's paths. */
+static int load_handle(const char *fn, const char *name, request *req,
+                       const elmo_load_params *requested, const char *source, ext_handle **out,
                        char **msg) {
     elmo_error err;
     elmo_model *model = NULL;
-    int rc = o->path ? elmo_model_load(o->path, w->path, params, &model, &err)
-                     : elmo_model_load_path(w->path, params, &model, &err);
+    file_id *o = &req->options, *w = &req->weights;
+    elmo_load_params params = *requested; /* the head's files by their real paths */
+    params.softmax_path = req->softmax.path;
+    params.vocab_path = req->vocab.path;
+    int rc = o->path ? elmo_model_load(o->path, w->path, &params, &model, &err)
+                     : elmo_model_load_path(w->path, &params, &model, &err);
     if (rc != ELMO_OK) {
         /* out of memory included: the core's message says how much and for what */
         char shown[EXT_SHOWN_MAX + 1];
@@ -278,10 +317,13 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
     *h = (ext_handle){.model = model,
                       .options = *o,
                       .weights = *w,
-                      .precision = (int)params->precision,
+                      .precision = req->precision,
+                      .softmax = req->softmax,
+                      .vocab = req->vocab,
+                      .skip_head = req->skip_head,
                       .refs = 0,
                       .id = 0};
-    o->path = w->path = NULL;
+    memset(req, 0, sizeof *req); /* the handle owns the paths now */
     *out = h;
     return SQLITE_OK;
 }
@@ -296,32 +338,37 @@ static int load_handle(const char *fn, const char *name, file_id *o, file_id *w,
 static int load_named(const char *fn, const char *name, const char *options_path,
                       const char *weights_path, const elmo_load_params *params, int keep_existing,
                       const char *source, ext_handle **acquire, char **msg) {
-    file_id o = {0}, w = {0};
+    request req = {0};
     elmo_load_params defaults = elmo_load_default_params();
     if (!params) params = &defaults;
-    int precision = (int)params->precision;
+    req.precision = (int)params->precision;
+    req.skip_head = params->skip_head;
     name_entry *entry = name_entry_new(name);
     int rc = entry ? SQLITE_OK : SQLITE_NOMEM;
-    if (!rc && options_path) rc = identify(fn, "options", options_path, &o, msg);
-    if (!rc) rc = identify(fn, options_path ? "weights" : "model", weights_path, &w, msg);
+    if (!rc && options_path) rc = identify(fn, "options", options_path, &req.options, msg);
+    if (!rc) rc = identify(fn, options_path ? "weights" : "model", weights_path, &req.weights, msg);
+    if (!rc && params->softmax_path)
+        rc = identify(fn, "softmax weights", params->softmax_path, &req.softmax, msg);
+    if (!rc && params->vocab_path)
+        rc = identify(fn, "vocabulary", params->vocab_path, &req.vocab, msg);
     if (rc) goto out;
 
     pthread_mutex_lock(&load_lock);
     pthread_mutex_lock(&lock);
     name_entry *existing = find_name(name);
     if (existing) {
-        if (!keep_existing && !same_model(existing->model, &o, &w, precision))
-            rc = name_conflict_locked(fn, name, existing->model, &o, &w, precision, msg);
+        if (!keep_existing && !same_model(existing->model, &req))
+            rc = name_conflict_locked(fn, name, existing->model, &req, msg);
         else if (acquire) {
             existing->model->refs++;
             *acquire = existing->model;
         }
     } else {
         ext_handle *h = models;
-        while (h && !same_model(h, &o, &w, precision)) h = h->next;
+        while (h && !same_model(h, &req)) h = h->next;
         if (!h) { /* read the files without blocking calls on loaded models */
             pthread_mutex_unlock(&lock);
-            rc = load_handle(fn, name, &o, &w, params, source, &h, msg);
+            rc = load_handle(fn, name, &req, params, source, &h, msg);
             pthread_mutex_lock(&lock);
             if (!rc) {
                 h->id = ++last_id;
@@ -342,8 +389,7 @@ static int load_named(const char *fn, const char *name, const char *options_path
     pthread_mutex_unlock(&load_lock);
 out:
     name_entry_free(entry);
-    free(o.path);
-    free(w.path);
+    request_free(&req);
     return rc;
 }
 

@@ -31,6 +31,9 @@ static const struct {
      * default model from files the environment names, and its cost is large. */
     {"elmo_embed", 1, EMBED_FLAGS, 1, ext_embed_func},
     {"elmo_embed", 2, EMBED_FLAGS, 1, ext_embed_func},
+    /* Deterministic for the same reasons as elmo_embed (same text, same bytes). */
+    {"elmo_perplexity", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 1, ext_perplexity_func},
+    {"elmo_perplexity", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, 1, ext_perplexity_func},
     {"elmo_cosine", 2, VECTOR_FLAGS, 0, ext_cosine_func},
     {"elmo_json", 1, VECTOR_FLAGS | SQLITE_RESULT_SUBTYPE, 0, ext_json_func},
     {"elmo_version", 0, VECTOR_FLAGS, 0, ext_version_func},
@@ -44,9 +47,9 @@ static const struct {
     const sqlite3_module *module;
     int conn;
 } modules[] = {
-    {"elmo_tokens", &ext_tokens_module, 1},
-    {"elmo_batch", &ext_batch_module, 1},
-    {"elmo_models", &ext_models_module, 0},
+    {"elmo_tokens", &ext_tokens_module, 1},   {"elmo_batch", &ext_batch_module, 1},
+    {"elmo_models", &ext_models_module, 0},   {"elmo_lm", &ext_lm_module, 1},
+    {"elmo_predict", &ext_predict_module, 1},
 };
 
 /*

@@ -53,10 +53,10 @@ static int tokens_disconnect(sqlite3_vtab *vtab) {
 }
 
 static int tokens_best_index(sqlite3_vtab *vtab, sqlite3_index_info *info) {
-    int rc = ext_plan_arguments(vtab, info, COL_TEXT, COL_OPTIONS,
-                                "elmo_tokens: the text argument is missing; call it as "
-                                "elmo_tokens(text [, options]), e.g. SELECT * FROM "
-                                "elmo_tokens('The bank raised rates.')");
+    static const char *const missing[] = {"elmo_tokens: the text argument is missing; call it as "
+                                          "elmo_tokens(text [, options]), e.g. SELECT * FROM "
+                                          "elmo_tokens('The bank raised rates.')"};
+    int rc = ext_plan_argument_list(vtab, info, COL_TEXT, 2, 1, missing);
     info->estimatedCost = 1000.0; /* one run of the model */
     info->estimatedRows = 20;
     return rc;

@@ -5,40 +5,34 @@
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-int ext_plan_arguments(sqlite3_vtab *vtab, sqlite3_index_info *info, int required_col,
-                       int optional_col, const char *missing_message) {
-    int first = -1, second = -1, unusable = 0, seen_required = 0;
+int ext_plan_argument_list(sqlite3_vtab *vtab, sqlite3_index_info *info, int first_col, int n_args,
+                           int n_required, const char *const *missing) {
+    int at[8], seen[8] = {0}, unusable = 0;
+    for (int a = 0; a < n_args; a++) at[a] = -1;
     for (int i = 0; i < info->nConstraint; i++) {
         const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        if (c->iColumn != required_col && c->iColumn != optional_col) continue;
-        if (c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
-        if (c->iColumn == required_col) seen_required = 1;
-        if (!c->usable) {
-            unusable = 1;
-            continue;
+        int a = c->iColumn - first_col;
+        if (a < 0 || a >= n_args || c->op != SQLITE_INDEX_CONSTRAINT_EQ) continue;
+        seen[a] = 1;
+        if (!c->usable) unusable = 1;
+        else if (at[a] < 0) at[a] = i;
+    }
+    for (int a = 0; a < n_required; a++)
+        if (!seen[a]) {
+            sqlite3_free(vtab->zErrMsg);
+            vtab->zErrMsg = sqlite3_mprintf("%s", missing[a]);
+            return vtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
         }
-        if (c->iColumn == required_col && first < 0) first = i;
-        if (c->iColumn == optional_col && second < 0) second = i;
-    }
-    if (!seen_required) {
-        sqlite3_free(vtab->zErrMsg);
-        vtab->zErrMsg = sqlite3_mprintf("%s", missing_message);
-        return vtab->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
-    }
     /* An argument that depends on a table joined later rules this plan out, so SQLite
      * picks a join order that supplies it. */
     if (unusable) return SQLITE_CONSTRAINT;
     int arg = 0;
     info->idxNum = 0;
-    if (first >= 0) {
-        info->aConstraintUsage[first].argvIndex = ++arg;
-        info->aConstraintUsage[first].omit = 1;
-        info->idxNum |= EXT_ARG_FIRST;
-    }
-    if (second >= 0) {
-        info->aConstraintUsage[second].argvIndex = ++arg;
-        info->aConstraintUsage[second].omit = 1;
-        info->idxNum |= EXT_ARG_SECOND;
+    for (int a = 0; a < n_args; a++) {
+        if (at[a] < 0) continue;
+        info->aConstraintUsage[at[a]].argvIndex = ++arg;
+        info->aConstraintUsage[at[a]].omit = 1;
+        info->idxNum |= EXT_ARG_FIRST << a;
     }
     return SQLITE_OK;
 }

@@ -135,6 +135,19 @@ typedef struct elmo_load_params {
      * ELMO_CACHE_AUTO picks weight bytes / 16, clamped to [1 MiB, 16 MiB]. */
     int64_t cache_bytes;
     elmo_precision precision; /* default ELMO_PRECISION_AUTO */
+    /* The language-model head (see "Language model" below); all optional:
+     *   softmax_path: its weights, softmax/W [V, P] and softmax/b [V] (the published
+     *                 *_softmax_weights.hdf5, or a .safetensors file holding them);
+     *   vocab_path:   the vocabulary text file, line v naming row v (needed with
+     *                 softmax_path unless that file stores one);
+     *   skip_head:    1 to leave out the head that the model's own file holds (a bilm-tf
+     *                 checkpoint's lm/softmax/..., a file written by `elmo convert
+     *                 --softmax`), saving its memory.
+     * With neither path, the head in the model's own file is loaded when the file also
+     * stores its vocabulary (or vocab_path is given). */
+    const char *softmax_path;
+    const char *vocab_path;
+    int skip_head;
 } elmo_load_params;
 
 #define ELMO_CACHE_AUTO ((int64_t)-1)
@@ -202,6 +215,8 @@ typedef struct elmo_model_info {
     char fingerprint[17];
     /* The weights' file format: "hdf5", "safetensors", "tf-checkpoint" or "tf-hub". */
     char format[16];
+    int64_t vocab_size; /* V: rows of the language-model head, 0 without a head */
+    int64_t head_bytes; /* memory held by the head (packed W, b, vocabulary), 0 without */
 } elmo_model_info;
 
 void elmo_model_get_info(const elmo_model *model, elmo_model_info *info);
@@ -336,6 +351,102 @@ elmo_embed_params elmo_embed_default_params(void);
 int elmo_embed_batch(const elmo_model *model, const elmo_run_params *run,
                      const elmo_embed_params *params, const elmo_sentence *sentences, size_t n,
                      float *out, elmo_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Language model: word probabilities from the softmax head bilm-tf trained
+ *
+ * ELMo's biLM is two language models. With a head loaded (elmo_load_params.softmax_path +
+ * vocab_path), the top layer's forward half f[t] at position t gives
+ * log p(word at t+1 | words 1..t) = log_softmax(W f[t] + b), and its backward half g[t]
+ * gives log p(word at t-1 | words t..n), over the V words of the vocabulary. Positions of
+ * a sentence of n tokens: 0 = <S>, 1..n = its tokens, n+1 = </S>; so the forward targets
+ * are the tokens and </S>, the backward targets are the tokens and <S>. A token that is not
+ * in the vocabulary (matched exactly, case-sensitive) is scored as <UNK>.
+ *
+ * The logits are one product [positions, P] x [P, V] per batch with the log-sum-exp and the
+ * top k reduced block by block in a fixed order: no [positions, V] matrix is held, and a
+ * sentence gets the same bytes whatever else is in the call.
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum elmo_lm_direction {
+    ELMO_LM_BOTH = 0,    /* bilm-tf: exp(0.5 (forward loss + backward loss)) */
+    ELMO_LM_FORWARD = 1, /* the forward language model only */
+    ELMO_LM_BACKWARD = 2 /* the backward language model only */
+} elmo_lm_direction;
+
+typedef struct elmo_lm_params {
+    /* 0: every row of the head. N in 1..V: only the first N rows (the most frequent words
+     * in the published vocabulary) are scored and the softmax is normalised over them, a
+     * truncated distribution (about V/N times less work); words beyond them count as out
+     * of the vocabulary. */
+    int64_t vocab_limit;
+    int use_bias;                /* 1 (default): logits W h + b; 0: W h */
+    elmo_lm_direction direction; /* elmo_lm_perplexity */
+    /* elmo_lm_predict: rows never predicted. NULL (default): <S>, </S> and <UNK>;
+     * otherwise exactly these n_exclude rows (0 keeps every row). */
+    const int64_t *exclude;
+    size_t n_exclude;
+} elmo_lm_params;
+
+elmo_lm_params elmo_lm_default_params(void);
+
+/* One scored token. */
+typedef struct elmo_lm_token {
+    int64_t vocab_id;        /* the row scored as the token, or -1: scored as <UNK> */
+    double logprob_forward;  /* log p(token | the words before it); NAN on <S> */
+    double logprob_backward; /* log p(token | the words after it); NAN on </S> */
+    int64_t rank_forward;    /* 1 + rows the forward model scores strictly higher; 0 on <S> */
+    int64_t rank_backward;   /* the same for the backward model; 0 on </S> */
+} elmo_lm_token;
+
+/*
+ * Scores every token of n sentences. out has sum over sentences of (n_tokens + 2) entries:
+ * for each sentence in order, <S> (a backward target only), its tokens, </S> (a forward
+ * target only). Fails with ELMO_ERR_ARG when the model has no head.
+ */
+int elmo_lm_score(const elmo_model *model, const elmo_run_params *run, const elmo_lm_params *params,
+                  const elmo_sentence *sentences, size_t n, elmo_lm_token *out, elmo_error *err);
+
+/*
+ * Perplexity of each of n sentences into out [n], as bilm-tf defines it: per direction the
+ * mean of -log p over its n+1 targets (forward: the tokens and </S>; backward: the tokens
+ * and <S>), then exp(0.5 (forward + backward)); or exp of one direction's mean
+ * (params->direction). NAN for a sentence without tokens.
+ */
+int elmo_lm_perplexity(const elmo_model *model, const elmo_run_params *run,
+                       const elmo_lm_params *params, const elmo_sentence *sentences, size_t n,
+                       double *out, elmo_error *err);
+
+/* masks[i] of elmo_lm_predict: predict the word after the sentence. */
+#define ELMO_LM_NEXT_WORD ((int64_t)-1)
+
+typedef struct elmo_lm_prediction {
+    int64_t vocab_id;        /* the word's row; -1 past the last candidate */
+    double logprob;          /* masked: 0.5 (forward + backward); next word: forward */
+    double logprob_forward;  /* log p_fwd(word | the words before the slot) */
+    double logprob_backward; /* log p_bwd(word | the words after the slot); NAN: next word */
+} elmo_lm_prediction;
+
+/*
+ * The k likeliest words for one slot of each of n sentences, best first, into out [n, k].
+ * masks[i] is the index of sentence i's masked token (its own characters do not matter): its
+ * words are ranked by the mean of the forward model's log-probability given the words
+ * before and the backward model's given the words after (LAMA's masked-word score); or
+ * ELMO_LM_NEXT_WORD to rank the words that may follow the sentence (forward model only).
+ * Ties go to the lower row. k is 1 .. vocab_limit (or V); when exclusions leave fewer
+ * than k words, the rest of the sentence's entries have vocab_id -1.
+ */
+int elmo_lm_predict(const elmo_model *model, const elmo_run_params *run,
+                    const elmo_lm_params *params, const elmo_sentence *sentences,
+                    const int64_t *masks, size_t n, size_t k, elmo_lm_prediction *out,
+                    elmo_error *err);
+
+/* The head's row of `word` (`len` bytes, exact match), or -1 (also without a head). */
+int64_t elmo_vocab_id(const elmo_model *model, const char *word, size_t len);
+
+/* The word of row `id` (NUL-terminated, valid while the model is) and its length, or NULL
+ * for a row out of range or a model without a head. */
+const char *elmo_vocab_word(const elmo_model *model, int64_t id, size_t *len);
 
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC visibility pop

@@ -20,14 +20,15 @@ import tempfile
 LAYERS = [
     ("base", True, """error.c error.h bigbuf.c bigbuf.h parallel.c parallel.h fastmath.h
         kernels.c kernels.h gemm.c gemm.h gemm_internal.h gemm_avx2.c gemm_avx512.c
-        crc32c.c crc32c.h"""),
+        crc32c.c crc32c.h multiversion.h lm_kernels.c lm_kernels.h"""),
     ("model", True, """options.c tensor_source.c tensor_source.h hdf5_source.c
         safetensors.h safetensors_source.c safetensors_write.c tf_checkpoint.h tf_index.c
-        tf_source.c weights.c model_files.c model_files.h model.h"""),
+        tf_source.c weights.c model_files.c model_files.h model.h vocab.c vocab.h lm_head.c
+        lm_head.h model_head.c model_head.h"""),
     ("parts", False, """char_cnn.c char_cnn.h token_cache.c token_cache.h char_ids.c
-        tokenize.c result.c result.h"""),
+        tokenize.c result.c result.h lm_sweep.c lm_sweep.h"""),
     ("stages", False, """token_layer.c token_layer.h bilstm.c bilstm.h mix.c mix.h"""),
-    ("top", False, """run.c batch.c model.c"""),
+    ("top", False, """run.c batch.c model.c lm.c"""),
 ]
 
 # Files that belong to another file's module (for the cycle check).

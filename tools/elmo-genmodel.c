@@ -4,7 +4,10 @@
  *
  * Used for benchmarks (the published Small/Medium/Original shapes without downloading
  * them), scale tests and the loader's malformed-file tests (--omit, --reshape, --dtype,
- * --truncate). Run `elmo-genmodel --help` for the flags.
+ * --truncate). With --vocab-size or --vocab it also writes a language-model head:
+ * softmax_weights.hdf5 (softmax/W [V, P], softmax/b [V], the layout of the published
+ * *_softmax_weights.hdf5) and, for --vocab-size, vocab.txt (<S>, </S>, <UNK>, then made-up
+ * words). Run `elmo-genmodel --help` for the flags.
  *
  * Determinism: every dataset draws from its own splitmix64 stream seeded from (seed, dataset
  * name), and every value is one correctly rounded float multiply of an exactly representable
@@ -200,6 +203,13 @@ static int build_plan(const model_options *m, plan *p) {
     return rc ? -1 : 0;
 }
 
+/* The language-model head: softmax/W [V, P] and softmax/b [V]. */
+static int build_head_plan(const model_options *m, uint64_t V, plan *p) {
+    int rc = plan_add(p, 2, (hsize_t[]){(hsize_t)V, (hsize_t)m->proj}, "softmax/W");
+    rc |= plan_add(p, 1, (hsize_t[]){(hsize_t)V}, "softmax/b");
+    return rc ? -1 : 0;
+}
+
 static uint64_t dataset_elems(const dataset_spec *d) {
     uint64_t n = 1;
     for (int i = 0; i < d->rank; i++)
@@ -227,8 +237,8 @@ static bool omit_matches(const char *pattern, const char *name) {
     return strcmp(pattern, name) == 0 || (strncmp(pattern, name, n) == 0 && name[n] == '/');
 }
 
+/* 1 when the edit matched a dataset of p, 0 when none, -1 on an error (reported). */
 static int apply_edit(plan *p, const edit *e) {
-    static const char *flag[] = {"--omit", "--reshape", "--dtype"};
     bool matched = false;
 
     for (size_t i = 0; i < p->n; i++) {
@@ -259,12 +269,18 @@ static int apply_edit(plan *p, const edit *e) {
             d->type = e->type;
         }
     }
-    if (!matched) {
-        fail("%s %s: this model has no such dataset%s (see the names with --list)", flag[e->kind],
-             e->name, e->kind == EDIT_OMIT ? " or group" : "");
-        return -1;
-    }
-    return 0;
+    return matched ? 1 : 0;
+}
+
+/* Applies an edit to the model's datasets and the head's; one of them must have the name. */
+static int apply_edit_all(plan *model, plan *head, const edit *e) {
+    static const char *flag[] = {"--omit", "--reshape", "--dtype"};
+    int a = apply_edit(model, e), b = a < 0 ? 0 : apply_edit(head, e);
+    if (a < 0 || b < 0) return -1;
+    if (a || b) return 0;
+    fail("%s %s: this model has no such dataset%s (see the names with --list)", flag[e->kind],
+         e->name, e->kind == EDIT_OMIT ? " or group" : "");
+    return -1;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -299,6 +315,9 @@ static float uniform_pm1(uint64_t *state) {
  * +-1/sqrt(fan_in) shrinks every layer by sqrt(3) and leaves LSTM outputs at rms ~0.03. */
 static float value_scale(const dataset_spec *d) {
     if (strcmp(d->name, "char_embed") == 0) return 1.0f;
+    /* The head's logits W h: +-1 spreads them over a few units for outputs of rms ~0.2-1,
+     * so that the distributions have clear winners (a fan-in scale would make them flat). */
+    if (strcmp(d->name, "softmax/W") == 0) return 1.0f;
     if (d->rank <= 1) return 0.1f;
     uint64_t fan_in = 1;
     for (int i = 0; i + 1 < d->rank; i++) fan_in *= d->dims[i];
@@ -554,6 +573,9 @@ typedef struct cli {
     const char *out_dir;
     uint64_t seed;
     bool options_only, weights_only, list_only, help;
+    long long vocab_size;   /* --vocab-size V; 0: none */
+    const char *vocab_file; /* --vocab FILE */
+    bool softmax_only;
     long long truncate_bytes; /* -1 = no truncation */
     edit edits[MAX_EDITS];
     int n_edits;
@@ -777,6 +799,16 @@ static int parse_dtype(cli *c, const char *name, const char *v) {
     return parse_edit(c, EDIT_DTYPE, name, v);
 }
 
+static int parse_vocab_size(cli *c, const char *name, const char *v) {
+    return parse_int(name, v, 3, 1 << 24, &c->vocab_size); /* <S>, </S>, <UNK> at least */
+}
+
+static int parse_vocab(cli *c, const char *name, const char *v) {
+    (void)name;
+    c->vocab_file = v;
+    return 0;
+}
+
 static int parse_truncate(cli *c, const char *name, const char *v) {
     long long n;
     if (parse_int(name, v, 0, INT64_MAX, &n) < 0) return -1;
@@ -842,6 +874,15 @@ static const flag flags[] = {
     SWITCH("--force-cnn-proj", force_cnn_proj, "write CNN_proj/{W_proj,b_proj} even when F == P",
            NULL),
     SWITCH("--force-lstm-proj", force_lstm_proj, "write W_P_0 even when P >= H", NULL),
+    PARSE("--vocab-size", "V", parse_vocab_size,
+          "also write a language-model head: softmax_weights.hdf5 (softmax/W [V, P] uniform\n"
+          "                        +-1, softmax/b [V]) and vocab.txt (<S>, </S>, <UNK>, then\n"
+          "                        made-up words); V = 793471 is the published Original's",
+          "\nLanguage-model head:\n"),
+    PARSE("--vocab", "FILE", parse_vocab,
+          "write the head for this vocabulary file instead (V = its tokens; no vocab.txt)", NULL),
+    SWITCH("--softmax-only", softmax_only, "write only the head (softmax_weights.hdf5, vocab.txt)",
+           NULL),
     PARSE("--omit", "NAME", parse_omit,
           "leave dataset NAME out; a group name omits everything below it",
           "\nCorruption (for malformed-file tests; NAME is a dataset path such as "
@@ -954,6 +995,18 @@ static int parse_args(int argc, char **argv, cli *c) {
         fail("--options-only and --weights-only exclude each other");
         return -1;
     }
+    if ((c->vocab_size > 0) + (c->vocab_file != NULL) > 1) {
+        fail("--vocab-size and --vocab exclude each other");
+        return -1;
+    }
+    if (c->softmax_only && !c->vocab_size && !c->vocab_file) {
+        fail("--softmax-only needs --vocab-size or --vocab");
+        return -1;
+    }
+    if (c->softmax_only && (c->options_only || c->weights_only || c->truncate_bytes >= 0)) {
+        fail("--softmax-only excludes --options-only, --weights-only and --truncate");
+        return -1;
+    }
     if (c->options_only && c->truncate_bytes >= 0) {
         fail("--truncate needs the weights file, but --options-only skips it");
         return -1;
@@ -1054,46 +1107,155 @@ static int truncate_file(const char *path, long long bytes) {
     return 0;
 }
 
+/* Tokens of a vocabulary file as the engine counts them: lines, without a final empty one
+ * and without "!!!MAXTERMID" (the engine checks everything else). */
+static long long count_vocab(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail("cannot open vocabulary %s: %s", path, strerror(errno));
+        return -1;
+    }
+    long long rows = 0;
+    char line[256];
+    size_t len = 0;
+    bool skip = true; /* the line so far is a prefix of "!!!MAXTERMID" */
+    for (int ch; (ch = fgetc(f)) != EOF;) {
+        if (ch != '\n') {
+            if (len < sizeof line - 1) line[len] = (char)ch;
+            len++;
+            continue;
+        }
+        line[len < sizeof line ? len : sizeof line - 1] = '\0';
+        skip = strncmp(line, "!!!MAXTERMID", 12) == 0 &&
+               strspn(line + 12, " \t\r") == strlen(line + 12);
+        rows += !skip;
+        len = 0;
+    }
+    if (len > 0) rows++;
+    fclose(f);
+    return rows;
+}
+
+/* The made-up word of row r >= 3: a, b, ..., z, aa, ab, ... (never a special token). */
+static void made_up_word(uint64_t r, char *out) {
+    char tmp[16];
+    int n = 0;
+    for (uint64_t x = r - 3;; x = x / 26 - 1) {
+        tmp[n++] = (char)('a' + x % 26);
+        if (x < 26) break;
+    }
+    for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
+static int write_vocab(const char *path, uint64_t V) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fail("cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    bool ok = fputs("<S>\n</S>\n<UNK>\n", f) >= 0;
+    char word[16];
+    for (uint64_t r = 3; ok && r < V; r++) {
+        made_up_word(r, word);
+        ok = fputs(word, f) >= 0 && fputc('\n', f) != EOF;
+    }
+    int err = errno;
+    if (fclose(f) != 0) ok = false;
+    if (!ok) {
+        fail("cannot write %s: %s", path, strerror(err));
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Parameters, payload bytes and datasets a plan writes; -1 when a dataset is too large. */
+static int plan_totals(const plan *p, uint64_t *params, uint64_t *payload, size_t *written) {
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->v[i].omit) continue;
+        uint64_t n = dataset_elems(&p->v[i]);
+        if (n > MAX_DATASET_ELEMS) {
+            fail("dataset %s would have %" PRIu64 " elements, more than this tool writes "
+                 "(%" PRIu64 "); use smaller sizes",
+                 p->v[i].name, n, MAX_DATASET_ELEMS);
+            return -1;
+        }
+        if (n > SIZE_MAX / sizeof(double)) {
+            fail("dataset %s is too large for this machine's address space", p->v[i].name);
+            return -1;
+        }
+        *params += n;
+        *payload += n * elem_type_bytes[p->v[i].type];
+        (*written)++;
+    }
+    return 0;
+}
+
+static int print_file(const char *what, const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fail("cannot stat %s: %s", path, strerror(errno));
+        return -1;
+    }
+    printf("%s: %s\n", what, path);
+    printf("%s_bytes: %lld\n", what, (long long)st.st_size);
+    return 0;
+}
+
+/* The head (with --vocab-size or --vocab): softmax_weights.hdf5, and vocab.txt. */
+static int write_head(const cli *c, const plan *head, uint64_t V) {
+    char *softmax_path = join_path(c->out_dir, "softmax_weights.hdf5");
+    char *vocab_path = c->vocab_size ? join_path(c->out_dir, "vocab.txt") : NULL;
+    int rc = -1;
+    if (softmax_path && (vocab_path || !c->vocab_size) &&
+        write_weights(softmax_path, head, c->seed) == 0 &&
+        (!vocab_path || write_vocab(vocab_path, V) == 0) &&
+        print_file("softmax", softmax_path) == 0) {
+        if (vocab_path) printf("vocab: %s\n", vocab_path);
+        printf("vocab_size: %" PRIu64 "\n", V);
+        rc = 0;
+    }
+    free(softmax_path);
+    free(vocab_path);
+    return rc;
+}
+
 static int run(const cli *c) {
     model_options m;
-    plan p = {0};
+    plan p = {0}, head = {0};
     char *options_path = NULL, *weights_path = NULL;
     int rc = -1;
     double t0 = now_seconds();
 
     resolve_model(c, &m);
-    if (build_plan(&m, &p) < 0) goto done;
-    for (int i = 0; i < c->n_edits; i++)
-        if (apply_edit(&p, &c->edits[i]) < 0) goto done;
-
-    uint64_t params = 0, payload = 0;
-    size_t written = 0;
-    for (size_t i = 0; i < p.n; i++) {
-        if (p.v[i].omit) continue;
-        uint64_t n = dataset_elems(&p.v[i]);
-        if (n > MAX_DATASET_ELEMS) {
-            fail("dataset %s would have %" PRIu64 " elements, more than this tool writes "
-                 "(%" PRIu64 "); use smaller sizes",
-                 p.v[i].name, n, MAX_DATASET_ELEMS);
-            goto done;
-        }
-        if (n > SIZE_MAX / sizeof(double)) {
-            fail("dataset %s is too large for this machine's address space", p.v[i].name);
-            goto done;
-        }
-        params += n;
-        payload += n * elem_type_bytes[p.v[i].type];
-        written++;
+    long long V = c->vocab_file ? count_vocab(c->vocab_file) : c->vocab_size;
+    if (V < 0) goto done;
+    if (c->vocab_file && V < 3) {
+        fail("vocabulary %s has %lld tokens; a vocabulary holds at least <S>, </S> and <UNK>",
+             c->vocab_file, V);
+        goto done;
     }
+    if (build_plan(&m, &p) < 0 || (V && build_head_plan(&m, (uint64_t)V, &head) < 0)) goto done;
+    for (int i = 0; i < c->n_edits; i++)
+        if (apply_edit_all(&p, &head, &c->edits[i]) < 0) goto done;
+
+    uint64_t params = 0, payload = 0, head_params = 0, head_payload = 0;
+    size_t written = 0, head_written = 0;
+    if (plan_totals(&p, &params, &payload, &written) < 0 ||
+        plan_totals(&head, &head_params, &head_payload, &head_written) < 0)
+        goto done;
     if (c->list_only) {
         print_plan(&p);
+        print_plan(&head);
         printf("parameters: %" PRIu64 "\npayload_bytes: %" PRIu64 "\n", params, payload);
+        if (V) printf("head_parameters: %" PRIu64 "\n", head_params);
         rc = 0;
         goto done;
     }
@@ -1101,17 +1263,20 @@ static int run(const cli *c) {
     options_path = join_path(c->out_dir, "options.json");
     weights_path = join_path(c->out_dir, "weights.hdf5");
     if (!options_path || !weights_path || make_dirs(c->out_dir) < 0) goto done;
-    if (!c->weights_only && write_options(options_path, &m, c->clip_style) < 0) goto done;
-    if (!c->options_only) {
+    bool model = !c->softmax_only;
+    if (model && !c->weights_only && write_options(options_path, &m, c->clip_style) < 0) goto done;
+    if (model && !c->options_only) {
         if (write_weights(weights_path, &p, c->seed) < 0) goto done;
         if (c->truncate_bytes >= 0 && truncate_file(weights_path, c->truncate_bytes) < 0) {
             unlink(weights_path); /* the caller asked for a truncated file, not this one */
             goto done;
         }
     }
+    if (V && !c->options_only && !c->weights_only && write_head(c, &head, (uint64_t)V) < 0)
+        goto done;
 
-    if (!c->weights_only) printf("options: %s\n", options_path);
-    if (!c->options_only) {
+    if (model && !c->weights_only) printf("options: %s\n", options_path);
+    if (model && !c->options_only) {
         struct stat st;
         if (stat(weights_path, &st) != 0) {
             fail("cannot stat %s: %s", weights_path, strerror(errno));
@@ -1123,10 +1288,12 @@ static int run(const cli *c) {
     }
     printf("parameters: %" PRIu64 "\n", params);
     printf("payload_bytes: %" PRIu64 "\n", payload);
+    if (V) printf("head_parameters: %" PRIu64 "\n", head_params);
     printf("seconds: %.2f\n", now_seconds() - t0);
     rc = 0;
 done:
     free(p.v);
+    free(head.v);
     free(options_path);
     free(weights_path);
     return rc;

@@ -124,7 +124,7 @@ class Formats(ElmoTestCase):
             ('{"cache_bytes":"1"}', "elmo_load: load option 'cache_bytes' must be an integer "
              ">= 0 (0 disables the cache), got \"1\""),
             ('{"threads":2}', "elmo_load: unknown load option 'threads'; valid load options: "
-             "precision, cache_bytes"),
+             "precision, cache_bytes, softmax, vocab"),
             ('{"precision":', "elmo_load: load options must be a JSON object such as "
              "'{\"precision\":\"bf16\"}', got '{\"precision\":'"),
         ]

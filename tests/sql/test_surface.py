@@ -27,25 +27,28 @@ FUNCTIONS = [
     ("elmo_load", 2, DIRECTONLY),
     ("elmo_load", 3, DIRECTONLY),
     ("elmo_load", 4, DIRECTONLY),
+    ("elmo_perplexity", 1, DETERMINISTIC),
+    ("elmo_perplexity", 2, DETERMINISTIC),
     ("elmo_unload", 1, DIRECTONLY),
     ("elmo_version", 0, DETERMINISTIC | INNOCUOUS),
 ]
 
-MODULES = ["elmo_batch", "elmo_models", "elmo_tokens"]
+MODULES = ["elmo_batch", "elmo_lm", "elmo_models", "elmo_predict", "elmo_tokens"]
 
 EXTENSION_SYMBOLS = ["sqlite3_elmo_init"]
 
 # The functions include/elmo.h declares.
 LIBRARY_SYMBOLS = [
     "elmo_boundary_char_ids", "elmo_char_ids", "elmo_embed_batch",
-    "elmo_embed_default_params", "elmo_load_default_params", "elmo_mix_check",
+    "elmo_embed_default_params", "elmo_lm_default_params", "elmo_lm_perplexity",
+    "elmo_lm_predict", "elmo_lm_score", "elmo_load_default_params", "elmo_mix_check",
     "elmo_mix_default", "elmo_mix_dim", "elmo_model_free", "elmo_model_get_info",
     "elmo_model_load", "elmo_model_load_path", "elmo_model_trained_mix", "elmo_pool",
     "elmo_precision_name", "elmo_precision_supported", "elmo_result_count",
     "elmo_result_dim", "elmo_result_free", "elmo_result_layer", "elmo_result_layers",
     "elmo_result_mix", "elmo_result_tokens", "elmo_run", "elmo_run_default_params",
     "elmo_status_name", "elmo_stream_free", "elmo_stream_new", "elmo_stream_reset",
-    "elmo_tokenize", "elmo_version",
+    "elmo_tokenize", "elmo_version", "elmo_vocab_id", "elmo_vocab_word",
 ]
 
 

@@ -1,0 +1,193 @@
+/* lm_head.c - reading and packing the softmax head; see lm_head.h.
+ *
+ * W [V, P] is read a block of rows at a time where the source can (HDF5, safetensors), so
+ * loading holds the packed head plus one block, never the file's float32 copy of W; a TF
+ * checkpoint is read whole first. Each block of rows is checked (finite values), transposed
+ * to [P, rows] and packed as one elmo_packed. */
+#include "lm_head.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bigbuf.h"
+#include "error.h"
+
+static void format_shape(char *buf, size_t cap, int rank, const int64_t *dims) {
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < rank && i < 4 && used < cap; i++)
+        used +=
+            (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (used < cap) snprintf(buf + used, cap - used, "%s]", rank > 4 ? ", ..." : "");
+}
+
+/* Finds a head tensor and checks its shape against want [rank]. */
+static int find_tensor(elmo_tensor_source *src, const char *name, int rank, const int64_t *want,
+                       const char *what, elmo_error *err) {
+    int got_rank = 0;
+    int64_t dims[ELMO_MAX_RANK] = {0};
+    int found = src->find(src, name, &got_rank, dims, err);
+    if (found < 0) return -found;
+    char got[96], expected[96];
+    format_shape(expected, sizeof expected, rank, want);
+    if (!found)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "softmax weights '%s' have no dataset '%s' (expected float32 %s); give "
+                         "the softmax weights file of this model (the published "
+                         "*_softmax_weights.hdf5)",
+                         src->path, name, expected);
+    int same = got_rank == rank;
+    for (int i = 0; same && i < rank; i++) same = dims[i] == want[i];
+    if (same) return ELMO_OK;
+    format_shape(got, sizeof got, got_rank, dims);
+    return elmo_fail(err, ELMO_ERR_FORMAT, "softmax weights '%s': dataset '%s' has shape %s; %s",
+                     src->path, name, got, what);
+}
+
+/* Checks W against the model and the vocabulary (V from W's first dimension). */
+static int check_w(elmo_tensor_source *src, const elmo_vocab *vocab, int64_t P, const char *label,
+                   int64_t *V, elmo_error *err) {
+    int rank = 0;
+    int64_t dims[ELMO_MAX_RANK] = {0};
+    int found = src->find(src, ELMO_HEAD_W, &rank, dims, err);
+    if (found < 0) return -found;
+    if (found && rank == 2 && dims[1] == P && dims[0] != vocab->n)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "softmax weights '%s': %s has %lld rows but %s has %lld tokens (row v "
+                         "is line v); give the vocabulary that belongs to these weights",
+                         src->path, ELMO_HEAD_W, (long long)dims[0], label, (long long)vocab->n);
+    char what[200];
+    snprintf(what, sizeof what,
+             "expected [%lld, %lld]: one row per vocabulary token, and the model's "
+             "projection_dim (%lld) columns",
+             (long long)vocab->n, (long long)P, (long long)P);
+    *V = vocab->n;
+    return find_tensor(src, ELMO_HEAD_W, 2, (int64_t[]){vocab->n, P}, what, err);
+}
+
+/* The first non-finite value of x [rows, cols] (rows counted from row0), as an error. */
+static int check_finite(const elmo_tensor_source *src, const char *name, const float *x,
+                        int64_t row0, int64_t rows, int64_t cols, elmo_error *err) {
+    uint32_t bad = 0;
+    size_t n = (size_t)(rows * cols);
+    for (size_t i = 0; i < n; i++) { /* branch-free first pass: vectorizes */
+        uint32_t bits;
+        memcpy(&bits, &x[i], 4);
+        bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (!bad) return ELMO_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(x[i])) continue;
+        if (cols == 1 && rows > 1)
+            return elmo_fail(err, ELMO_ERR_FORMAT,
+                             "softmax weights '%s': %s holds %s at index %lld; the head's "
+                             "weights must be finite (the file is corrupted)",
+                             src->path, name, isnan(x[i]) ? "NaN" : "an infinity",
+                             (long long)(row0 + (int64_t)i));
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "softmax weights '%s': %s holds %s at row %lld, column %lld; the "
+                         "head's weights must be finite (the file is corrupted)",
+                         src->path, name, isnan(x[i]) ? "NaN" : "an infinity",
+                         (long long)(row0 + (int64_t)i / cols), (long long)((int64_t)i % cols));
+    }
+    return ELMO_OK;
+}
+
+/* out [cols, rows] = in [rows, cols]^T, in tiles that stay in cache. */
+static void transpose(const float *in, int64_t rows, int64_t cols, float *out) {
+    const int64_t T = 32;
+    for (int64_t r0 = 0; r0 < rows; r0 += T)
+        for (int64_t c0 = 0; c0 < cols; c0 += T)
+            for (int64_t r = r0; r < r0 + T && r < rows; r++)
+                for (int64_t c = c0; c < c0 + T && c < cols; c++)
+                    out[c * rows + r] = in[r * cols + c];
+}
+
+void elmo_lm_head_free(elmo_lm_head *h) {
+    if (!h) return;
+    for (int64_t j = 0; h->blocks && j < h->n_blocks; j++) elmo_packed_free(&h->blocks[j]);
+    free(h->blocks);
+    elmo_big_free(h->bias);
+    elmo_vocab_free(&h->vocab);
+    free(h);
+}
+
+/* Reads, checks and packs every block of W. `whole` is W [V, P] when the source cannot
+ * read rows (else NULL); rows [B, P] and cols [P, B] are scratch. */
+static int pack_blocks(elmo_tensor_source *src, elmo_lm_head *h, int precision, const float *whole,
+                       float *rows, float *cols, elmo_error *err) {
+    char size[32];
+    for (int64_t j = 0; j < h->n_blocks; j++) {
+        int64_t row0 = j * ELMO_HEAD_BLOCK, nb = elmo_lm_head_block_cols(h, j);
+        const float *w = whole ? whole + row0 * h->P : rows; /* [nb, P] */
+        int rc = whole ? ELMO_OK : src->read_rows(src, ELMO_HEAD_W, row0, nb, rows, err);
+        if (!rc) rc = check_finite(src, ELMO_HEAD_W, w, row0, nb, h->P, err);
+        if (rc) return rc;
+        transpose(w, nb, h->P, cols);
+        rc = elmo_pack(cols, (size_t)nb, h->P, nb, precision, &h->blocks[j]);
+        if (rc == ELMO_ERR_NOMEM)
+            return elmo_fail(err, ELMO_ERR_NOMEM,
+                             "out of memory packing the softmax head of '%s' (%s)", src->path,
+                             elmo_bytes_text((double)h->V * (double)h->P * 4, size, sizeof size));
+        if (rc) return elmo_fail(err, rc, "cannot pack the softmax head of '%s'", src->path);
+        h->bytes += (int64_t)h->blocks[j].bytes;
+    }
+    return ELMO_OK;
+}
+
+static int load(elmo_tensor_source *src, elmo_lm_head *h, const char *vocab_label, int precision,
+                elmo_error *err) {
+    char what[160], size[32];
+    int rc = check_w(src, &h->vocab, h->P, vocab_label, &h->V, err);
+    snprintf(what, sizeof what, "expected [%lld]: one bias per row of %s", (long long)h->V,
+             ELMO_HEAD_W);
+    if (!rc) rc = find_tensor(src, ELMO_HEAD_B, 1, (int64_t[]){h->V}, what, err);
+    if (rc) return rc;
+    h->n_blocks = (h->V + ELMO_HEAD_BLOCK - 1) / ELMO_HEAD_BLOCK;
+    h->blocks = calloc((size_t)h->n_blocks, sizeof *h->blocks);
+    h->bias = elmo_big_alloc((size_t)h->V * sizeof *h->bias); /* [V] */
+    if (!h->blocks || !h->bias) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    if ((rc = src->read(src, ELMO_HEAD_B, h->bias, (size_t)h->V, err)) ||
+        (rc = check_finite(src, ELMO_HEAD_B, h->bias, 0, h->V, 1, err)))
+        return rc;
+    h->bytes = h->V * (int64_t)sizeof *h->bias + h->vocab.bytes;
+    size_t block_floats = (size_t)ELMO_HEAD_BLOCK * (size_t)h->P;
+    float *whole = NULL; /* [V, P], only for sources that read whole tensors */
+    if (!src->read_rows) {
+        whole = elmo_big_alloc((size_t)h->V * (size_t)h->P * sizeof *whole);
+        if (!whole)
+            return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory reading %s of '%s' (%s)",
+                             ELMO_HEAD_W, src->path,
+                             elmo_bytes_text((double)h->V * (double)h->P * 4, size, sizeof size));
+        rc = src->read(src, ELMO_HEAD_W, whole, (size_t)h->V * (size_t)h->P, err);
+    }
+    float *rows = elmo_big_alloc(block_floats * sizeof *rows); /* [BLOCK, P] */
+    float *cols = elmo_big_alloc(block_floats * sizeof *cols); /* [P, BLOCK] */
+    if (!rc && (!rows || !cols)) rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    if (!rc) rc = pack_blocks(src, h, precision, whole, rows, cols, err);
+    elmo_big_free(rows);
+    elmo_big_free(cols);
+    elmo_big_free(whole);
+    return rc;
+}
+
+int elmo_lm_head_load(elmo_tensor_source *src, elmo_vocab *vocab, const char *vocab_label,
+                      int64_t P, int precision, elmo_lm_head **out, elmo_error *err) {
+    *out = NULL;
+    elmo_lm_head *h = calloc(1, sizeof *h);
+    if (!h) {
+        elmo_vocab_free(vocab);
+        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    }
+    h->vocab = *vocab;
+    memset(vocab, 0, sizeof *vocab);
+    h->P = P;
+    int rc = load(src, h, vocab_label, precision, err);
+    if (rc) {
+        elmo_lm_head_free(h);
+        return rc;
+    }
+    *out = h;
+    return ELMO_OK;
+}
