@@ -56,11 +56,35 @@ int cli_exit_for(int sqlite_rc);
 /* Opens an existing database read-write with a busy timeout (or ":memory:"). */
 int cli_open(const char *path, int busy_ms, sqlite3 **db);
 
-/* Makes `model` (a directory with options.json + weights.hdf5, or NULL for the
- * environment's ELMO_MODEL) the connection's 'default' model, with `precision` ("fp32",
- * "bf16" or NULL), then checks that `options` (or NULL) embeds a probe text. Returns an
+/* The model flags: --model (NULL: the environment's ELMO_MODEL), --precision ("fp32",
+ * "bf16" or NULL), and a language-model head's --softmax and --vocab (NULL: none). */
+typedef struct cli_model {
+    const char *model, *precision, *softmax, *vocab;
+} cli_model;
+
+/* Makes the model the connection's 'default' model, then checks the options (or NULL) by
+ * running probe_sql with them as ?1 (e.g. "SELECT elmo_embed('probe', ?1)"). Returns an
  * exit code, having printed the extension's message on failure. */
-int cli_load_model(sqlite3 *db, const char *model, const char *precision, const char *options);
+int cli_load_model(sqlite3 *db, const cli_model *model, const char *probe_sql, const char *options);
+
+/* ---- cli/embed_output.c -------------------------------------------------------------- */
+
+/* What `elmo embed` writes (--output vector or perplexity). */
+typedef struct embed_output {
+    const char *column;   /* the output table's value column, also elmo_batch's */
+    const char *type;     /* its SQL type */
+    const char *function; /* the SQL function of one row (elmo_embed, elmo_perplexity) */
+    const char *suffix;   /* the default --into: TABLE + suffix */
+    const char *plural;   /* for messages */
+} embed_output;
+
+/* The output for --output NAME (NULL: vector), or NULL for an unknown name. */
+const embed_output *embed_output_named(const char *name);
+
+/* For perplexities, the options elmo_batch gets (sqlite3_malloc'd): --options (a JSON
+ * object without "output", or none) with "output":"perplexity" added; NULL for vectors (it
+ * gets --options as given), for other --options, or when out of memory. */
+char *embed_batch_options(const embed_output *out, const char *options);
 
 /* ---- cli/signals.c ------------------------------------------------------------------ */
 

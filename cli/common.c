@@ -1,5 +1,6 @@
 /* common.c - helpers shared by the subcommands: messages, flags, opening the database and
  * loading the model. */
+#include <cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,21 +90,35 @@ static int probe(sqlite3 *db, const char *sql, const char *a, const char *b, con
     return rc;
 }
 
-int cli_load_model(sqlite3 *db, const char *model, const char *precision, const char *options) {
-    if (model) {
+/* The load options JSON: precision, and the language-model head's files when given. */
+static char *load_options(const char *precision, const char *softmax, const char *vocab) {
+    cJSON *o = cJSON_CreateObject();
+    int ok = o && cJSON_AddStringToObject(o, "precision", precision ? precision : "auto") &&
+             (!softmax || cJSON_AddStringToObject(o, "softmax", softmax)) &&
+             (!vocab || cJSON_AddStringToObject(o, "vocab", vocab));
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
+int cli_load_model(sqlite3 *db, const cli_model *m, const char *probe_sql, const char *options) {
+    if (m->model) {
         /* Any model elmo_load reads: a .safetensors file, an AllenNLP directory, a TF-Hub
-         * module or checkpoint; the load options carry the precision. */
-        char *load = sqlite3_mprintf("{\"precision\":\"%s\"}", precision ? precision : "auto");
-        int rc = probe(db, "SELECT elmo_load('default', ?1, ?2)", model, load, NULL, NULL);
-        sqlite3_free(load);
+         * module or checkpoint; the load options carry the precision and the head. */
+        char *load = load_options(m->precision, m->softmax, m->vocab);
+        int rc = load ? probe(db, "SELECT elmo_load('default', ?1, ?2)", m->model, load, NULL, NULL)
+                      : SQLITE_NOMEM;
+        cJSON_free(load);
         if (rc != SQLITE_OK) return EXIT_MODEL;
-    } else if (precision && strcmp(precision, "fp32") != 0) {
+    } else if (m->precision && strcmp(m->precision, "fp32") != 0) {
         cli_error("--precision %s needs --model PATH (the ELMO_MODEL default loads in fp32)",
-                  precision);
+                  m->precision);
+        return EXIT_USAGE;
+    } else if (m->softmax || m->vocab) {
+        cli_error("--softmax and --vocab need --model PATH (they are loaded with it)");
         return EXIT_USAGE;
     }
     /* Loads the environment's default model if needed and checks the options. */
-    if (probe(db, "SELECT elmo_embed('probe', ?1)", options, NULL, NULL, NULL) != SQLITE_OK)
-        return EXIT_MODEL;
+    if (probe(db, probe_sql, options, NULL, NULL, NULL) != SQLITE_OK) return EXIT_MODEL;
     return EXIT_DONE;
 }

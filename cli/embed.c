@@ -23,6 +23,9 @@
 
 typedef struct job {
     const char *db_path, *table, *column, *id, *into, *model, *options, *precision;
+    const char *softmax, *vocab, *output_name;
+    const embed_output *out; /* vectors or perplexities */
+    char *batch_options;     /* what elmo_batch gets (out and --options) */
     int chunk, refresh, prune, fail, quiet, busy_ms;
     double interval;
     char *errors; /* the errors table's name */
@@ -130,6 +133,9 @@ static int parse(job *j, int argc, char **argv) {
         FLAG("--model", j->model)
         FLAG("--options", j->options)
         FLAG("--precision", j->precision)
+        FLAG("--output", j->output_name)
+        FLAG("--softmax", j->softmax)
+        FLAG("--vocab", j->vocab)
 #undef FLAG
         if ((m = cli_flag_value(argc, argv, &i, "--chunk", &v)) != 0) {
             char *end;
@@ -179,6 +185,10 @@ static int parse(job *j, int argc, char **argv) {
     if (!j->db_path || !j->table || !j->column) {
         cli_error("give the database, --table and --column, e.g. elmo embed docs.db --table "
                   "docs --column body (see elmo embed --help)");
+        return EXIT_USAGE;
+    }
+    if (!(j->out = embed_output_named(j->output_name))) {
+        cli_error("--output must be vector or perplexity, got '%s'", j->output_name);
         return EXIT_USAGE;
     }
     if (j->precision && strcmp(j->precision, "fp32") && strcmp(j->precision, "bf16")) {
@@ -242,14 +252,15 @@ static int prepare_output(job *j) {
     int rc = exec(j, "PRAGMA journal_mode=WAL");
     if (rc != SQLITE_OK) return sql_fail(j, rc, "cannot switch the database to WAL mode");
     char *sql = sqlite3_mprintf(
-        "CREATE TABLE IF NOT EXISTS \"%w\"(id %s PRIMARY KEY, vector BLOB, text_hash INTEGER);"
+        "CREATE TABLE IF NOT EXISTS \"%w\"(id %s PRIMARY KEY, %s %s, text_hash INTEGER);"
         "CREATE TABLE IF NOT EXISTS \"%w\"(id %s PRIMARY KEY, message TEXT NOT NULL, "
         "text_hash INTEGER);",
-        j->into, j->int_key ? "INTEGER" : "", j->errors, j->int_key ? "INTEGER" : "");
+        j->into, j->int_key ? "INTEGER" : "", j->out->column, j->out->type, j->errors,
+        j->int_key ? "INTEGER" : "");
     rc = exec(j, sql);
     sqlite3_free(sql);
     if (rc != SQLITE_OK) return sql_fail(j, rc, "cannot create the output tables");
-    static const char *const need[] = {"id", "vector", "text_hash"};
+    const char *const need[] = {"id", j->out->column, "text_hash"};
     for (int k = 0; k < 3; k++)
         if (sqlite3_table_column_metadata(j->db, "main", j->into, need[k], NULL, NULL, NULL, NULL,
                                           NULL) != SQLITE_OK) {
@@ -269,7 +280,7 @@ static int prepare_output(job *j) {
  * fingerprint, so that --refresh re-embeds rows made with other options or weights. */
 static void seed_hash(job *j) {
     uint64_t h = FNV_OFFSET;
-    const char *o = j->options ? j->options : "";
+    const char *o = j->batch_options ? j->batch_options : j->options ? j->options : "";
     h = fnv(h, o, strlen(o) + 1);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(j->db, "SELECT fingerprint FROM elmo_models WHERE name = 'default'", -1,
@@ -368,18 +379,20 @@ static int prepare_all(job *j, stmts *s) {
     P(last, sqlite3_mprintf("SELECT id, (SELECT count(*) FROM temp.elmo_cli_chunk), "
                             "(SELECT coalesce(sum(ntok), 0) FROM temp.elmo_cli_chunk) "
                             "FROM temp.elmo_cli_chunk ORDER BY seq DESC LIMIT 1"));
-    P(batch, sqlite3_mprintf("INSERT INTO temp.elmo_cli_result(seq, vector) SELECT id, vector "
+    P(batch, sqlite3_mprintf("INSERT INTO temp.elmo_cli_result(seq, vector) SELECT id, %s "
                              "FROM elmo_batch('SELECT seq, body FROM temp.elmo_cli_chunk "
-                             "ORDER BY seq', ?1)"));
+                             "ORDER BY seq', ?1)",
+                             j->out->column));
     P(one, sqlite3_mprintf("INSERT OR REPLACE INTO temp.elmo_cli_result(seq, vector) "
-                           "SELECT seq, elmo_embed(body, ?1) FROM temp.elmo_cli_chunk "
-                           "WHERE seq = ?2"));
+                           "SELECT seq, %s(body, ?1) FROM temp.elmo_cli_chunk "
+                           "WHERE seq = ?2",
+                           j->out->function));
     P(one_err, sqlite3_mprintf("INSERT OR REPLACE INTO temp.elmo_cli_result(seq, error) "
                                "VALUES (?2, ?1)"));
     P(stats, sqlite3_mprintf("SELECT count(*) FROM temp.elmo_cli_result WHERE error IS NOT NULL"));
-    P(w_vec, sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(id, vector, text_hash) "
+    P(w_vec, sqlite3_mprintf("INSERT OR REPLACE INTO \"%w\"(id, %s, text_hash) "
                              "SELECT c.id, r.vector, c.h %s",
-                             j->into, ok));
+                             j->into, j->out->column, ok));
     P(w_clear_err,
       sqlite3_mprintf("DELETE FROM \"%w\" WHERE id IN (SELECT c.id %s)", j->errors, ok));
     P(w_drop_vec, sqlite3_mprintf("DELETE FROM \"%w\" WHERE id IN (SELECT c.id %s)", j->into, bad));
@@ -506,7 +519,8 @@ static int run(job *j) {
         sqlite3_reset(s.last);
         if (n == 0) break;
         /* 2. embed */
-        bind_options(j, s.batch);
+        if (j->batch_options) sqlite3_bind_text(s.batch, 1, j->batch_options, -1, SQLITE_STATIC);
+        else bind_options(j, s.batch);
         rc = step_all(s.batch);
         if (rc != SQLITE_OK && !cli_signal_received()) {
             rc = step_all(s.clear_result); /* a failed statement wrote nothing, but be sure */
@@ -571,8 +585,8 @@ static int run(job *j) {
                 failed ? " (see table " : "", failed ? j->errors : "", failed ? ")" : "", secs,
                 secs > 0 ? embedded / secs : 0.0, secs > 0 ? p.tokens / secs : 0.0);
         if (j->prune) fprintf(stderr, ", %lld pruned", (long long)pruned);
-        fprintf(stderr, "; %s has %lld vectors for %lld source rows\n", j->into, (long long)have,
-                (long long)total);
+        fprintf(stderr, "; %s has %lld %s for %lld source rows\n", j->into, (long long)have,
+                j->out->plural, (long long)total);
     }
     if (sig) {
         fprintf(stderr,
@@ -602,13 +616,23 @@ int cmd_embed(int argc, char **argv) {
                   stderr);
         return code;
     }
-    char *into = j.into ? NULL : sqlite3_mprintf("%s_elmo", j.table);
+    char *into = j.into ? NULL : sqlite3_mprintf("%s%s", j.table, j.out->suffix);
     if (into) j.into = into;
     j.errors = sqlite3_mprintf("%s_errors", j.into);
     cli_signals_install(NULL);
     code = cli_open(j.db_path, j.busy_ms, &j.db);
     if (code == EXIT_DONE) code = check_source(&j);
-    if (code == EXIT_DONE) code = cli_load_model(j.db, j.model, j.precision, j.options);
+    j.batch_options = embed_batch_options(j.out, j.options);
+    if (!j.batch_options && strcmp(j.out->column, "vector") != 0) {
+        cli_error("with --output perplexity, --options must be a JSON object such as "
+                  "'{\"vocab_limit\":50000}' (without \"output\"), got '%s'",
+                  j.options);
+        code = EXIT_USAGE;
+    }
+    cli_model model = {j.model, j.precision, j.softmax, j.vocab};
+    char *probe = sqlite3_mprintf("SELECT %s('probe', ?1)", j.out->function);
+    if (code == EXIT_DONE) code = cli_load_model(j.db, &model, probe, j.options);
+    sqlite3_free(probe);
     if (code == EXIT_DONE) {
         sqlite3_create_function(j.db, "elmo_cli_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, &j,
                                 hash_func, NULL, NULL);
@@ -626,6 +650,7 @@ int cmd_embed(int argc, char **argv) {
         code = cli_signal_exit_code(cli_signal_received());
     sqlite3_close(j.db);
     sqlite3_free(into);
+    sqlite3_free(j.batch_options);
     sqlite3_free(j.errors);
     sqlite3_free(j.idx);
     return code;

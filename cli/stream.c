@@ -356,7 +356,8 @@ static int parse_flags(stream_job *s, int argc, char **argv) {
 static int setup(stream_job *s) {
     int code = cli_open(":memory:", 0, &s->db);
     if (code != EXIT_DONE) return code;
-    code = cli_load_model(s->db, s->model, s->precision, s->options);
+    cli_model model = {s->model, s->precision, NULL, NULL};
+    code = cli_load_model(s->db, &model, "SELECT elmo_embed('probe', ?1)", s->options);
     if (code != EXIT_DONE) return code;
     int rc = sqlite3_exec(s->db, "CREATE TABLE lines(seq INTEGER PRIMARY KEY, body TEXT)", NULL,
                           NULL, NULL);

@@ -101,12 +101,14 @@ static int64_t token_row(const job *j, const elmo_sentence *s, size_t t, int64_t
 
 /* ---- checks ------------------------------------------------------------------------------ */
 
-static int check_special(const job *j, const char *name, int64_t row, elmo_error *err) {
+static int check_special(const job *j, const char *fn, const char *name, int64_t row,
+                         elmo_error *err) {
     if (row < j->limit) return ELMO_OK;
     return elmo_fail(err, ELMO_ERR_ARG,
-                     "vocab_limit %lld leaves out '%s' (row %lld), which every sentence needs "
-                     "as a target; give a vocab_limit above %lld, or 0 for all %lld rows",
-                     (long long)j->limit, name, (long long)row, (long long)row, (long long)j->h->V);
+                     "%s: vocab_limit %lld leaves out '%s' (row %lld), which every sentence "
+                     "needs as a target; give a vocab_limit above %lld, or 0 for all %lld rows",
+                     fn, (long long)j->limit, name, (long long)row, (long long)row,
+                     (long long)j->h->V);
 }
 
 static int setup(job *j, const char *fn, const elmo_model *m, const elmo_run_params *run,
@@ -140,9 +142,9 @@ static int setup(job *j, const char *fn, const elmo_model *m, const elmo_run_par
     if (rc) return rc;
     if (j->kind != JOB_PREDICT) {
         const elmo_vocab *v = &j->h->vocab;
-        if ((rc = check_special(j, "<S>", v->bos, err)) ||
-            (rc = check_special(j, "</S>", v->eos, err)) ||
-            (rc = check_special(j, "<UNK>", v->unk, err)))
+        if ((rc = check_special(j, fn, "<S>", v->bos, err)) ||
+            (rc = check_special(j, fn, "</S>", v->eos, err)) ||
+            (rc = check_special(j, fn, "<UNK>", v->unk, err)))
             return rc;
     }
     j->threads = elmo_resolve_threads(j->run.n_threads);

@@ -36,4 +36,9 @@ typedef struct elmo_tensor_out {
 int elmo_safetensors_write(const char *path, const char *options_json,
                            const elmo_tensor_out *tensors, int n, int bf16, elmo_error *err);
 
+/* The same with a softmax head's vocabulary (one token per line) in the metadata, under
+ * ELMO_SAFETENSORS_VOCAB_KEY (vocab NULL: none). */
+int elmo_safetensors_write_vocab(const char *path, const char *options_json, const char *vocab,
+                                 const elmo_tensor_out *tensors, int n, int bf16, elmo_error *err);
+
 #endif

@@ -23,11 +23,13 @@ static uint16_t to_bf16(float x) {
     return (uint16_t)(bits >> 16);
 }
 
-static char *header_json(const char *options_json, const elmo_tensor_out *t, int n, int bf16) {
+static char *header_json(const char *options_json, const char *vocab, const elmo_tensor_out *t,
+                         int n, int bf16) {
     cJSON *root = cJSON_CreateObject(), *meta = cJSON_CreateObject();
     int ok = root && meta && cJSON_AddItemToObject(root, "__metadata__", meta);
     if (!ok) cJSON_Delete(meta);
     ok = ok && cJSON_AddStringToObject(meta, ELMO_SAFETENSORS_OPTIONS_KEY, options_json);
+    ok = ok && (!vocab || cJSON_AddStringToObject(meta, ELMO_SAFETENSORS_VOCAB_KEY, vocab));
     double at = 0, esize = bf16 ? 2 : 4;
     for (int i = 0; ok && i < n; i++) {
         cJSON *e = cJSON_AddObjectToObject(root, t[i].name), *shape = NULL, *offs = NULL;
@@ -65,7 +67,12 @@ static int write_data(FILE *f, const elmo_tensor_out *t, int bf16) {
 
 int elmo_safetensors_write(const char *path, const char *options_json,
                            const elmo_tensor_out *tensors, int n, int bf16, elmo_error *err) {
-    char *json = header_json(options_json, tensors, n, bf16);
+    return elmo_safetensors_write_vocab(path, options_json, NULL, tensors, n, bf16, err);
+}
+
+int elmo_safetensors_write_vocab(const char *path, const char *options_json, const char *vocab,
+                                 const elmo_tensor_out *tensors, int n, int bf16, elmo_error *err) {
+    char *json = header_json(options_json, vocab, tensors, n, bf16);
     if (!json) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     size_t len = strlen(json), padded = (len + 7) / 8 * 8;
     char why[128];

@@ -337,22 +337,6 @@ static void hub_name(const char *in, char *out, size_t cap) {
     } else snprintf(out, cap, "bilm/%s", in);
 }
 
-/* AllenNLP name -> bilm-tf training name (the inverse of dump_weights' renaming). */
-static void bilm_tf_name(const char *in, char *out, size_t cap) {
-    const char *cell = strstr(in, "/RNN/MultiRNNCell/Cell");
-    if (!cell) {
-        snprintf(out, cap, "lm/%s", in);
-        return;
-    }
-    int layer = atoi(cell + 22);
-    const char *leaf = strstr(in, "/LSTMCell/") + 10;
-    snprintf(out, cap, "lm/%.*s/rnn/multi_rnn_cell/cell_%d/lstm_cell/%s", (int)(cell - in), in,
-             layer,
-             strcmp(leaf, "W_0") == 0 ? "kernel"
-             : strcmp(leaf, "B") == 0 ? "bias"
-                                      : "projection/kernel");
-}
-
 static char tf_names[MAXT + 8][128];
 static float padded_embed[262 * 4];
 static const float mix_w[3] = {0.5f, -1.0f, 2.0f}, mix_s[1] = {1.5f};
@@ -427,7 +411,7 @@ static void test_tf_hub(void) {
 
 static void test_bilm_tf(void) {
     tfw_tensor t[MAXT + 8];
-    int n = tf_tensors(t, bilm_tf_name, 0);
+    int n = tf_tensors(t, tfw_bilm_tf_name, 0);
     mkdir(gmu_path("bilmtf", ""), 0700);
     tfw_options o = {2, 5, 0};
     char prefix[4096];
@@ -618,7 +602,7 @@ static void test_generated_variants(void) {
         tfw_tensor t[MAXT];
         static char names[MAXT][128];
         for (int k = 0; k < m.n; k++) {
-            bilm_tf_name(m.t[k].name, names[k], sizeof names[k]);
+            tfw_bilm_tf_name(m.t[k].name, names[k], sizeof names[k]);
             t[k] = (tfw_tensor){.name = names[k],
                                 .dtype = 1,
                                 .rank = m.t[k].rank,

@@ -199,3 +199,18 @@ int tfw_write(const char *prefix, const tfw_tensor *in, int n, const tfw_options
     free(t);
     return rc;
 }
+
+void tfw_bilm_tf_name(const char *in, char *out, size_t cap) {
+    const char *cell = strstr(in, "/RNN/MultiRNNCell/Cell");
+    if (!cell) {
+        snprintf(out, cap, "lm/%s", in);
+        return;
+    }
+    int layer = atoi(cell + 22);
+    const char *leaf = strstr(in, "/LSTMCell/") + 10;
+    snprintf(out, cap, "lm/%.*s/rnn/multi_rnn_cell/cell_%d/lstm_cell/%s", (int)(cell - in), in,
+             layer,
+             strcmp(leaf, "W_0") == 0 ? "kernel"
+             : strcmp(leaf, "B") == 0 ? "bias"
+                                      : "projection/kernel");
+}

