@@ -294,7 +294,7 @@ static int prepare_model(batch_cursor *cur, sqlite3_value *options, char **msg) 
         cur->tokenizer = cur->lm_opts.tokenizer;
         const char *name = cur->lm_opts.model ? cur->lm_opts.model : EXT_DEFAULT_MODEL;
         if ((rc = ext_registry_acquire(fn, name, &cur->handle, msg))) return rc;
-        return ext_lm_check_model(fn, &cur->lm_opts, ext_handle_model(cur->handle), msg);
+        return ext_lm_check_model(fn, &cur->lm_opts, ext_handle_model(cur->handle), 1, msg);
     }
     if ((rc = ext_options_parse(fn, options, &cur->opts, msg))) return rc;
     cur->have_opts = 1;

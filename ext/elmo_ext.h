@@ -263,15 +263,16 @@ typedef struct ext_lm_call {
 } ext_lm_call;
 
 /* Takes the model the options name, checks that it has a head and that the options fit
- * it (vocab_limit), and prepares the run parameters (interrupts from db). */
-int ext_lm_begin(const char *fn, sqlite3 *db, const ext_lm_options *opts, ext_lm_call *call,
-                 char **msg);
+ * it (vocab_limit; with needs_targets, scoring's: the limit keeps <S>, </S> and <UNK>),
+ * and prepares the run parameters (interrupts from db). */
+int ext_lm_begin(const char *fn, sqlite3 *db, const ext_lm_options *opts, int needs_targets,
+                 ext_lm_call *call, char **msg);
 void ext_lm_end(ext_lm_call *call);
 
-/* The head's checks for a model already acquired (for elmo_batch, which keeps its own
- * handle): a head, and vocab_limit within it. */
+/* The head's checks of ext_lm_begin for a model already acquired (elmo_batch keeps its
+ * own handle). */
 int ext_lm_check_model(const char *fn, const ext_lm_options *opts, const elmo_model *model,
-                       char **msg);
+                       int needs_targets, char **msg);
 
 /* A text argument with at most one mask token (elmo_predict): tokenized around the mask,
  * which becomes one token of its own; *mask is its index, or ELMO_LM_NEXT_WORD. */

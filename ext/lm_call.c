@@ -8,7 +8,7 @@
 SQLITE_EXTENSION_INIT3
 
 int ext_lm_check_model(const char *fn, const ext_lm_options *o, const elmo_model *model,
-                       char **msg) {
+                       int needs_targets, char **msg) {
     char shown[EXT_SHOWN_MAX + 1];
     const char *name = ext_shown(o->model ? o->model : EXT_DEFAULT_MODEL, shown);
     elmo_model_info info;
@@ -26,6 +26,17 @@ int ext_lm_check_model(const char *fn, const ext_lm_options *o, const elmo_model
                                "give 1 to %lld",
                                fn, (long long)o->lm.vocab_limit, (long long)info.vocab_size, name,
                                (long long)info.vocab_size);
+        return SQLITE_ERROR;
+    }
+    /* Scoring has <S>, </S> and <UNK> as targets: a limit must keep their rows. */
+    static const char *const special[] = {"<S>", "</S>", "<UNK>"};
+    for (int i = 0; i < 3 && needs_targets && o->lm.vocab_limit; i++) {
+        int64_t row = elmo_vocab_id(model, special[i], strlen(special[i]));
+        if (row < o->lm.vocab_limit) continue;
+        *msg = sqlite3_mprintf("%s: vocab_limit %lld leaves out '%s' (row %lld), which every "
+                               "sentence needs as a target; give a vocab_limit above %lld",
+                               fn, (long long)o->lm.vocab_limit, special[i], (long long)row,
+                               (long long)row);
         return SQLITE_ERROR;
     }
     return SQLITE_OK;
@@ -47,13 +58,14 @@ static int exclusions(const ext_lm_options *o, ext_lm_call *c) {
     return SQLITE_OK;
 }
 
-int ext_lm_begin(const char *fn, sqlite3 *db, const ext_lm_options *o, ext_lm_call *c, char **msg) {
+int ext_lm_begin(const char *fn, sqlite3 *db, const ext_lm_options *o, int needs_targets,
+                 ext_lm_call *c, char **msg) {
     memset(c, 0, sizeof *c);
     int rc = ext_registry_acquire(fn, o->model ? o->model : EXT_DEFAULT_MODEL, &c->handle, msg);
     if (rc) return rc;
     c->model = ext_handle_model(c->handle);
     c->lm = o->lm;
-    if ((rc = ext_lm_check_model(fn, o, c->model, msg)) || (rc = exclusions(o, c)) ||
+    if ((rc = ext_lm_check_model(fn, o, c->model, needs_targets, msg)) || (rc = exclusions(o, c)) ||
         (rc = ext_interrupt_open(fn, db, &c->interrupt, msg))) {
         ext_lm_end(c);
         return rc;
@@ -86,7 +98,7 @@ void ext_perplexity_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     }
     rc = ext_text_read(fn, argv[0], &conn->limits, opts.tokenizer, &text, &msg);
     if (rc == SQLITE_OK && !text.is_null && text.sentence.n_tokens > 0) {
-        rc = ext_lm_begin(fn, sqlite3_context_db_handle(ctx), &opts, &call, &msg);
+        rc = ext_lm_begin(fn, sqlite3_context_db_handle(ctx), &opts, 1, &call, &msg);
         double ppl = NAN;
         elmo_error err;
         if (rc == SQLITE_OK &&

@@ -108,7 +108,7 @@ static int score(lm_cursor *cur, sqlite3 *db, const ext_lm_options *opts, ext_te
     static const char fn[] = "elmo_lm";
     size_t n = text->sentence.n_tokens;
     ext_lm_call call;
-    int rc = ext_lm_begin(fn, db, opts, &call, msg);
+    int rc = ext_lm_begin(fn, db, opts, 1, &call, msg);
     if (rc) return rc;
     elmo_error err;
     cur->scores = sqlite3_malloc64((n + 2) * sizeof *cur->scores);

@@ -136,7 +136,7 @@ static int predict(predict_cursor *cur, predict_vtab *vtab, sqlite3_value **args
     int rc = ext_lm_options_parse(fn, EXT_LM_PREDICT, args[2], &opts, msg);
     if (rc) return rc;
     if (!(rc = ext_lm_text_read(fn, args[0], &vtab->conn->limits, &opts, &text, &mask, msg)) &&
-        !text.is_null && !(rc = ext_lm_begin(fn, vtab->db, &opts, &call, msg)) &&
+        !text.is_null && !(rc = ext_lm_begin(fn, vtab->db, &opts, 0, &call, msg)) &&
         !(rc = read_k(fn, args[1], call.model, &opts, &k, msg))) {
         elmo_error err;
         cur->top = sqlite3_malloc64(k * sizeof *cur->top);

@@ -337,6 +337,41 @@ gen clipzero --seed 5 --cell-clip none --clip-style zero
 expect_eq "$(json_get "$T/clipzero/options.json" lstm.cell_clip)" 0 "--clip-style zero"
 expect_eq "$(json_get "$T/clipzero/options.json" lstm.proj_clip)" 3 "proj_clip kept at 3"
 
+# ---- the language-model head ----------------------------------------------------------------
+gen head --shape tiny --seed 5 --vocab-size 1000
+S=$T/head/softmax_weights.hdf5
+expect_eq "$(layout "$S")" "$(printf 'softmax/W 1000, 16\nsoftmax/b 1000')" \
+    "--vocab-size: softmax/W [V, P] and softmax/b [V]"
+check_storage "$S" --vocab-size
+expect_true "--vocab-size: the same model is written too" cmp "$T/head/weights.hdf5" \
+    "$T/tiny/weights.hdf5"
+expect_eq "$(wc -l <"$T/head/vocab.txt" | tr -d ' ')" 1000 "--vocab-size: vocab.txt lines"
+expect_eq "$(head -5 "$T/head/vocab.txt" | tr '\n' ' ')" "<S> </S> <UNK> a b " \
+    "--vocab-size: the specials first, then made-up words"
+expect_eq "$(sort "$T/head/vocab.txt" | uniq -d | wc -l | tr -d ' ')" 0 "--vocab-size: no repeats"
+expect_eq "$(printed vocab_size head)" 1000 "--vocab-size: V printed"
+expect_eq "$(printed head_parameters head)" 17000 "--vocab-size: head parameters printed"
+check_values "$S" softmax/W 1 "--vocab-size"
+check_values "$S" softmax/b 0.1 "--vocab-size"
+gen head_only --shape tiny --seed 5 --vocab "$T/head/vocab.txt" --softmax-only
+expect_true "--softmax-only: only the head" test ! -e "$T/head_only/weights.hdf5" -a \
+    ! -e "$T/head_only/options.json" -a ! -e "$T/head_only/vocab.txt"
+expect_true "--vocab FILE: the same head as --vocab-size for the same V and seed" \
+    cmp "$S" "$T/head_only/softmax_weights.hdf5"
+gen head_bad --shape tiny --seed 5 --vocab-size 1000 --softmax-only --reshape softmax/W=999,8
+expect_eq "$(layout "$T/head_bad/softmax_weights.hdf5" | head -1)" "softmax/W 999, 8" \
+    "--reshape applies to the head"
+# The bundled head of the tiny model is this generator's, over the fixture's vocabulary.
+gen bundled --shape tiny --seed 1 --vocab "$FIXTURE/vocab.txt" --softmax-only
+for d in softmax/W softmax/b; do
+    dump_bin "$FIXTURE/softmax_weights.hdf5" "$d" "$T/bundled_a.bin"
+    dump_bin "$T/bundled/softmax_weights.hdf5" "$d" "$T/bundled_b.bin"
+    expect_true "models/elmo-tiny/softmax_weights.hdf5 $d: elmo-genmodel --seed 1 --vocab" \
+        cmp -s "$T/bundled_a.bin" "$T/bundled_b.bin"
+done
+expect_eq "$("$G" --list --shape original --vocab-size 793471 |
+    sed -n 's/^head_parameters: //p')" 407050623 "--list: the Original's head (793471 x 513)"
+
 # ---- errors: exit 2, a message on stderr, nothing written ------------------------------------
 # expect_error WHAT MESSAGE-FRAGMENT ARGS...
 expect_error() {
@@ -354,6 +389,10 @@ expect_error "bad filters" "--filters expects" --out "$T/e1" --filters 1:4,2
 expect_error "unknown dataset" "no such dataset" --out "$T/e1" --omit CNN_high_7/W_carry
 expect_error "bad dtype" "type must be f64, i32 or f16" --out "$T/e1" --dtype char_embed=f8
 expect_error "missing --out" "--out DIR is required"
+expect_error "--softmax-only alone" "--softmax-only needs --vocab-size or --vocab" --out "$T/e1" \
+    --softmax-only
+expect_error "a vocabulary of 2" "expects an integer in \[3," --out "$T/e1" --vocab-size 2
+expect_error "no such vocabulary" "cannot open vocabulary" --out "$T/e1" --vocab "$T/none.txt"
 expect_true "errors before writing leave no output directory" test ! -e "$T/e1"
 : >"$T/plainfile"
 expect_error "unwritable output" "cannot create" --out "$T/plainfile/model"

@@ -8,7 +8,8 @@
  *     ranks count the words above; the next-word distribution of a prefix is the masked
  *     one's forward half; the forward distribution sums to 1 (also when truncated); an
  *     out-of-vocabulary token is scored as <UNK>;
- *   - the vocabulary lookups and elmo_model_get_info; interrupts;
+ *   - the vocabulary lookups and elmo_model_get_info; interrupts; the vocabulary file
+ *     reader, whose lines cross its read chunks, against the text reader;
  *   - a bilm-tf training checkpoint's lm/softmax/{W,b} give the same bytes as the
  *     published-layout HDF5 head. The values themselves are checked against a float64
  *     reference by tests/sql/test_lm_reference.py. */
@@ -24,6 +25,7 @@
 #include "harness.h"
 #include "model.h"
 #include "tf_writer.h"
+#include "vocab.h"
 
 #define TINY_SOFTMAX "models/elmo-tiny/softmax_weights.hdf5"
 #define TINY_VOCAB "models/elmo-tiny/vocab.txt"
@@ -324,6 +326,35 @@ static void test_tf_checkpoint(const elmo_model *hdf5_head) {
     elmo_model_free(m);
 }
 
+/* The file reader (1 MiB chunks, lines carried across them) reads what the text reader
+ * reads: 300,000 lines of 1..40 bytes, CRLF line ends, the specials at the end. */
+static void test_vocabulary_chunks(void) {
+    size_t cap = (size_t)300000 * 48, used = 0;
+    char *text = malloc(cap);
+    if (!text) return;
+    for (int i = 0; i < 300000; i++) {
+        int len = 1 + (int)((unsigned)i * 2654435761u % 40);
+        used += (size_t)snprintf(text + used, cap - used, "w%d%.*s\r\n", i, len,
+                                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    }
+    used += (size_t)snprintf(text + used, cap - used, "<S>\n</S>\n<UNK>");
+    const char *path = gmu_write("chunks", "vocab.txt", text, used);
+    elmo_vocab a, b;
+    CHECK_INT(elmo_vocab_load_text(text, used, "text", &a, NULL), ELMO_OK);
+    CHECK_INT(path ? elmo_vocab_load_file(path, &b, NULL) : -1, ELMO_OK);
+    CHECK_INT(a.n, 300003);
+    CHECK_INT(b.n, a.n);
+    int same = a.n == b.n && a.bos == b.bos && a.unk == b.unk;
+    for (int64_t r = 0; same && r < a.n; r++)
+        same = strcmp(elmo_vocab_token(&a, r, NULL), elmo_vocab_token(&b, r, NULL)) == 0;
+    CHECK(same);
+    CHECK_INT(elmo_vocab_find(&b, "w299999", 7), -1); /* its line is "w299999x..." */
+    CHECK_INT(a.bos, 300000);
+    elmo_vocab_free(&a);
+    elmo_vocab_free(&b);
+    free(text);
+}
+
 /* A head of BIG_V rows: the tiny vocabulary, then made-up words. */
 static elmo_model *big_head(void) {
     size_t n = 0, cap = 64 * BIG_V, used = 0;
@@ -360,6 +391,7 @@ int main(void) {
         test_interrupt(m);
         test_tf_checkpoint(m);
     }
+    test_vocabulary_chunks();
     if (elmo_precision_supported(ELMO_PRECISION_BF16)) {
         elmo_model *h = load(TINY_SOFTMAX, TINY_VOCAB, ELMO_PRECISION_BF16);
         elmo_lm_params lp = elmo_lm_default_params();

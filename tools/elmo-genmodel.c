@@ -1286,8 +1286,10 @@ static int run(const cli *c) {
         printf("datasets: %zu\n", written);
         printf("file_bytes: %lld\n", (long long)st.st_size);
     }
-    printf("parameters: %" PRIu64 "\n", params);
-    printf("payload_bytes: %" PRIu64 "\n", payload);
+    if (model) {
+        printf("parameters: %" PRIu64 "\n", params);
+        printf("payload_bytes: %" PRIu64 "\n", payload);
+    }
     if (V) printf("head_parameters: %" PRIu64 "\n", head_params);
     printf("seconds: %.2f\n", now_seconds() - t0);
     rc = 0;

@@ -22,11 +22,14 @@
 
 static sqlite3 *fuzz_db_con;
 
-/* Loads the tiny model as 'default' (again, after a fuzzed elmo_unload removed it). */
+/* Loads the tiny model with its bundled language-model head as 'default' (again, after a
+ * fuzzed elmo_unload removed it). */
 static inline void fuzz_db_load_default(void) {
     char msg[512];
     int rc = ext_exec(fuzz_db_con,
-                      "SELECT elmo_load('default', '" EXT_TINY_OPTIONS "', '" EXT_TINY_WEIGHTS "')",
+                      "SELECT elmo_load('default', '" EXT_TINY_OPTIONS "', '" EXT_TINY_WEIGHTS
+                      "', '{\"softmax\":\"" EXT_TINY_DIR
+                      "/softmax_weights.hdf5\",\"vocab\":\"" EXT_TINY_DIR "/vocab.txt\"}')",
                       msg, sizeof msg);
     if (rc != SQLITE_OK) {
         fprintf(stderr, "fuzz: cannot load the tiny model (run from the repository root): %s\n",

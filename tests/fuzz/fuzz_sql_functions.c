@@ -2,7 +2,8 @@
  * tiny model, in the manner of sqlite-vec's scalar-functions target: the first byte picks
  * a query and how the two arguments are bound (TEXT, BLOB, INTEGER, REAL or NULL), the
  * second where the rest of the input splits into argument 1 and argument 2. Errors must
- * carry a message; limits and the 'default' model are restored after each input. */
+ * carry a message; limits and the 'default' model are restored after each input. The
+ * 'default' model has the bundled language-model head. */
 #include "fuzz_db.h"
 
 static const char *const queries[] = {
@@ -19,6 +20,12 @@ static const char *const queries[] = {
     "SELECT count(*) FROM elmo_models WHERE name = ?1",
     /* elmo_batch over a table holding argument 1 (twice: as given and upper-cased) */
     "SELECT id, vector FROM elmo_batch('SELECT rowid, x FROM fuzz_rows', ?2)",
+    /* the language model (the tiny model's bundled head) */
+    "SELECT * FROM elmo_lm(?1, ?2)",
+    "SELECT elmo_perplexity(?1, ?2)",
+    "SELECT * FROM elmo_predict(?1, ?2)",
+    "SELECT * FROM elmo_predict(?1, 3, ?2)",
+    "SELECT id, perplexity FROM elmo_batch('SELECT rowid, x FROM fuzz_rows', ?2)",
 };
 #define N_QUERIES (sizeof queries / sizeof queries[0])
 
