@@ -7,6 +7,8 @@
  *   elmo-bench sql-batch EXT MODEL_DIR N      INSERT ... SELECT FROM elmo_batch(...)
  *   elmo-bench sql-latency EXT MODEL_DIR      SELECT elmo_embed(20-token sentence)
  *   elmo-bench corpus-db DB N                 writes the corpus as table docs into DB
+ *   elmo-bench lm-load|lm-gemm|lm-ppl|lm-bulk|lm-predict ...   the language model
+ *                                             (bench/lm_bench.h)
  *
  * Options before the command: --precision fp32|bf16 (model commands; default fp32) and
  * --threads N (threads per call; default: all cores). Each line records both.
@@ -26,6 +28,7 @@
 
 #include "corpus.h"
 #include "elmo.h"
+#include "lm_bench.h"
 #include "peaks.h"
 
 static int precision = ELMO_PRECISION_FP32;
@@ -292,6 +295,8 @@ int main(int argc, char **argv) {
         setenv("ELMO_THREADS", t, 1);
     }
     const char *cmd = argc > 1 ? argv[1] : "";
+    int lm = bench_lm(argc - 1, argv + 1, precision, threads);
+    if (lm >= 0) return lm;
     if (!strcmp(cmd, "sgemm")) return bench_sgemm();
     if (!strcmp(cmd, "load") && argc == 3) return bench_load(argv[2]);
     if (!strcmp(cmd, "core-batch") && argc == 4)
@@ -310,6 +315,7 @@ int main(int argc, char **argv) {
         stderr,
         "usage: elmo-bench sgemm | load DIR | core-batch DIR N | "
         "sql-batch EXT DIR N | sql-latency EXT DIR | corpus-db DB N | peak-fma T | peak-bf16 T | "
-        "dram T | gemm fp32|bf16|fp32-avx2|fp32-portable T M K N\n");
+        "dram T | gemm fp32|bf16|fp32-avx2|fp32-portable T M K N | lm-load DIR | "
+        "lm-gemm DIR M | lm-ppl EXT DIR | lm-bulk EXT DIR N | lm-predict EXT DIR\n");
     return 2;
 }

@@ -50,6 +50,8 @@ def main(path):
         table(("precision", "threads", "M x K x N", "GFLOP/s", "of peak", "weights GB/s",
                "OpenBLAS sgemm"), out)
 
+    language_model(rows, limits)
+
     for r in rows:
         if r["bench"] == "load" and r["model"].endswith(".safetensors"):
             print()
@@ -129,6 +131,63 @@ def main(path):
                         "%.2f" % (peak_rss / fp32_weights[m]) if m in fp32_weights else ""))
     table(("model", "precision", "threads", "embed ms", "cold ms", "floor ms", "x floor",
            "load s", "weights MiB", "peak RSS MiB", "RSS / fp32 weights"), out)
+
+
+def language_model(rows, limits):
+    """The language-model figures against their targets (2 threads)."""
+    lm = [r for r in rows if r["bench"].startswith("lm-")]
+    if not lm:
+        return
+    load = next((r for r in lm if r["bench"] == "lm-load"), None)
+    mflop = next((r["mflop_per_position"] for r in rows if r["bench"] == "load" and
+                  os.path.basename(r["model"]) == "original"), None)
+    dram = limits.get(2, {}).get("dram", {}).get("gb_per_s_wall")
+    print()
+    print("Language model (Original shape, a generated head of %s words, 2 threads). Floors: "
+          "the FLOPs at elmo_gemm's rate over the same head (lm-gemm, M rows) and the head's "
+          "bytes at the DRAM rate; the biLM alone is elmo_embed of the same text:" % (
+              "{:,}".format(load["vocab_size"]) if load else "?"))
+    print()
+    out = []
+    for p in ("fp32", "bf16"):
+        def one(bench, **kw):
+            return next((r for r in lm if r["bench"] == bench and r["precision"] == p and
+                         all(r.get(k) == v for k, v in kw.items())), None)
+        ppl, bulk, pred = one("lm-ppl"), one("lm-bulk"), one("lm-predict")
+        g42, g128 = one("lm-gemm", M=42), one("lm-gemm", M=128)
+        if ppl and g42 and dram:
+            positions = ppl["tokens"] + 2
+            gflop = ppl["head_gflop"] + (positions * mflop / 1e3 if mflop else 0)
+            compute_ms = gflop / g42["gflops"] * 1e3
+            memory_ms = ppl["head_mib"] * (1 << 20) / (dram * 1e9) * 1e3
+            bound = max(compute_ms, memory_ms)
+            out.append(("20-token elmo_perplexity, %s" % p, "%.1f ms (biLM %.1f ms)" % (
+                ppl["median_ms"], ppl["bilm_ms"]), "%.1f ms compute, %.1f ms memory" % (
+                compute_ms, memory_ms), "%.2f x bound; head alone %.2f x" % (
+                ppl["median_ms"] / bound, (ppl["median_ms"] - ppl["bilm_ms"]) / max(
+                    ppl["head_gflop"] / g42["gflops"] * 1e3, memory_ms)), "<= 1.3 x"))
+        if bulk and g128:
+            out.append(("elmo_batch perplexities, %s" % p, "%.0f GFLOP/s (%.0f tokens/s)" % (
+                bulk["head_gflops"], bulk["tokens_per_s"]), "%.0f GFLOP/s elmo_gemm M=128"
+                % g128["gflops"], "%.2f of it" % (bulk["head_gflops"] / g128["gflops"]),
+                ">= 0.7"))
+        if pred:
+            out.append(("elmo_predict, vocab_limit 50,000 vs all, %s" % p, "%.1f vs %.1f ms" % (
+                pred["limit50k_ms"], pred["full_ms"]), "biLM %.1f ms" % pred["bilm_ms"],
+                "%.1f x faster; head alone %.1f x" % (
+                    pred["full_ms"] / pred["limit50k_ms"],
+                    (pred["full_ms"] - pred["bilm_ms"]) / max(
+                        pred["limit50k_ms"] - pred["bilm_ms"], 1e-3)), ">= 10 x"))
+        if ppl:
+            floor = ppl["weight_mib"] + ppl["head_mib"]
+            out.append(("memory, %s" % p, "peak RSS %.0f MiB" % ppl["peak_rss_mib"],
+                        "model + head %.0f MiB" % floor, "%.2f x" % (ppl["peak_rss_mib"] / floor),
+                        "<= 1.15 x"))
+    if load:
+        out.append(("load of the head", "HDF5 %.2f s, safetensors %.2f s" % (
+            load["hdf5_head_s"], load["safetensors_head_s"]), "(model alone: %.2f s, %.2f s)" % (
+            load["model_s"], load["safetensors_model_s"]), "", "<= 3 s, <= 1.5 s"))
+    table(("figure", "measured", "bound", "ratio", "target"), out)
 
 
 if __name__ == "__main__":

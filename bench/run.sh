@@ -13,9 +13,13 @@
 # Prints tables (every figure also as a fraction of the limits measured in the same run)
 # and writes the JSON lines to build/bench/results.jsonl.
 #
+#   - the language model on the Original shape with a generated head of 793,471 words:
+#     load of the head (HDF5, and one safetensors file), elmo_gemm over the head, a 20-token
+#     elmo_perplexity, elmo_batch's perplexities, elmo_predict with and without vocab_limit.
 # Environment: B (build dir, default build/release), SENTENCES_SMALL (default 2000),
 # SENTENCES_ORIGINAL (default 600), MODELS (default "small original"), PRECISIONS
-# (default "fp32 bf16"; bf16 is skipped on CPUs without AVX512-BF16).
+# (default "fp32 bf16"; bf16 is skipped on CPUs without AVX512-BF16), LM (default 1; 0
+# skips the language model), SENTENCES_LM (default 100).
 set -eu
 B=${B:-build/release}
 OUT=build/bench
@@ -23,6 +27,8 @@ SENTENCES_SMALL=${SENTENCES_SMALL:-2000}
 SENTENCES_ORIGINAL=${SENTENCES_ORIGINAL:-600}
 MODELS=${MODELS:-"small original"}
 PRECISIONS=${PRECISIONS:-"fp32 bf16"}
+LM=${LM:-1}
+SENTENCES_LM=${SENTENCES_LM:-100}
 PYTHON=${PYTHON:-/usr/bin/python3}
 
 mkdir -p "$OUT"
@@ -77,5 +83,31 @@ for shape in $MODELS; do
     echo "  dask_embed.py $dir $n" >&2
     "$PYTHON" bench/dask_embed.py "$B" "$dir" "$n" 2 | tee -a "$results" >/dev/null
 done
+
+# The language model: the Original shape with a generated head of the published size
+# (V = 793,471: softmax_weights.hdf5 1.6 GB, vocab.txt), beside the model's files, and the
+# same model and head as one safetensors file.
+if [ "$LM" = 1 ]; then
+    dir=build/models/original
+    if [ ! -f "$dir/weights.hdf5" ]; then
+        echo "generating the original model in $dir" >&2
+        "$B/elmo-genmodel" --shape original --seed 1 --out "$dir" >/dev/null
+    fi
+    if [ ! -f "$dir/softmax_weights.hdf5" ]; then
+        echo "generating a head of 793,471 words in $dir" >&2
+        "$B/elmo-genmodel" --shape original --seed 1 --vocab-size 793471 --softmax-only \
+            --out "$dir" >/dev/null
+    fi
+    [ -f "$dir.lm.safetensors" ] || "$B/bin/elmo" convert "$dir" -o "$dir.lm.safetensors" \
+        --softmax "$dir/softmax_weights.hdf5" --vocab "$dir/vocab.txt" >/dev/null
+    run lm-load "$dir"
+    for p in $PRECISIONS; do
+        [ "$p" = bf16 ] && [ $has_bf16 = 0 ] && continue
+        for m in 42 128; do run --precision $p --threads 2 lm-gemm "$dir" $m; done
+        run --precision $p --threads 2 lm-ppl "$B/elmo.so" "$dir"
+        run --precision $p --threads 2 lm-bulk "$B/elmo.so" "$dir" "$SENTENCES_LM"
+        run --precision $p --threads 2 lm-predict "$B/elmo.so" "$dir"
+    done
+fi
 
 "$PYTHON" bench/report.py "$results"

@@ -13,6 +13,7 @@
 
 #include "bigbuf.h"
 #include "error.h"
+#include "parallel.h"
 
 static void format_shape(char *buf, size_t cap, int rank, const int64_t *dims) {
     size_t used = (size_t)snprintf(buf, cap, "[");
@@ -66,17 +67,22 @@ static int check_w(elmo_tensor_source *src, const elmo_vocab *vocab, int64_t P, 
     return find_tensor(src, ELMO_HEAD_W, 2, (int64_t[]){vocab->n, P}, what, err);
 }
 
-/* The first non-finite value of x [rows, cols] (rows counted from row0), as an error. */
-static int check_finite(const elmo_tensor_source *src, const char *name, const float *x,
-                        int64_t row0, int64_t rows, int64_t cols, elmo_error *err) {
+/* 1 when x [n] holds a NaN or an infinity (branch-free: vectorizes). */
+static int any_non_finite(const float *x, size_t n) {
     uint32_t bad = 0;
-    size_t n = (size_t)(rows * cols);
-    for (size_t i = 0; i < n; i++) { /* branch-free first pass: vectorizes */
+    for (size_t i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &x[i], 4);
         bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
     }
-    if (!bad) return ELMO_OK;
+    return bad != 0;
+}
+
+/* The first non-finite value of x [rows, cols] (rows counted from row0), as an error. */
+static int check_finite(const elmo_tensor_source *src, const char *name, const float *x,
+                        int64_t row0, int64_t rows, int64_t cols, elmo_error *err) {
+    size_t n = (size_t)(rows * cols);
+    if (!any_non_finite(x, n)) return ELMO_OK;
     for (size_t i = 0; i < n; i++) {
         if (isfinite(x[i])) continue;
         if (cols == 1 && rows > 1)
@@ -94,14 +100,15 @@ static int check_finite(const elmo_tensor_source *src, const char *name, const f
     return ELMO_OK;
 }
 
-/* out [cols, rows] = in [rows, cols]^T, in tiles that stay in cache. */
-static void transpose(const float *in, int64_t rows, int64_t cols, float *out) {
-    const int64_t T = 32;
-    for (int64_t r0 = 0; r0 < rows; r0 += T)
-        for (int64_t c0 = 0; c0 < cols; c0 += T)
-            for (int64_t r = r0; r < r0 + T && r < rows; r++)
-                for (int64_t c = c0; c < c0 + T && c < cols; c++)
-                    out[c * rows + r] = in[r * cols + c];
+/* out [cols, rows] = in [rows, cols]^T, 16 rows at a time: 16 sequential read streams,
+ * and each column's 16 values written as one cache line. */
+static void transpose(const float *restrict in, int64_t rows, int64_t cols, float *restrict out) {
+    int64_t r0 = 0;
+    for (; r0 + 16 <= rows; r0 += 16)
+        for (int64_t c = 0; c < cols; c++)
+            for (int64_t i = 0; i < 16; i++) out[c * rows + r0 + i] = in[(r0 + i) * cols + c];
+    for (; r0 < rows; r0++)
+        for (int64_t c = 0; c < cols; c++) out[c * rows + r0] = in[r0 * cols + c];
 }
 
 void elmo_lm_head_free(elmo_lm_head *h) {
@@ -113,27 +120,86 @@ void elmo_lm_head_free(elmo_lm_head *h) {
     free(h);
 }
 
-/* Reads, checks and packs every block of W. `whole` is W [V, P] when the source cannot
- * read rows (else NULL); rows [B, P] and cols [P, B] are scratch. */
-static int pack_blocks(elmo_tensor_source *src, elmo_lm_head *h, int precision, const float *whole,
-                       float *rows, float *cols, elmo_error *err) {
-    char size[32];
-    for (int64_t j = 0; j < h->n_blocks; j++) {
-        int64_t row0 = j * ELMO_HEAD_BLOCK, nb = elmo_lm_head_block_cols(h, j);
-        const float *w = whole ? whole + row0 * h->P : rows; /* [nb, P] */
-        int rc = whole ? ELMO_OK : src->read_rows(src, ELMO_HEAD_W, row0, nb, rows, err);
-        if (!rc) rc = check_finite(src, ELMO_HEAD_W, w, row0, nb, h->P, err);
-        if (rc) return rc;
-        transpose(w, nb, h->P, cols);
-        rc = elmo_pack(cols, (size_t)nb, h->P, nb, precision, &h->blocks[j]);
-        if (rc == ELMO_ERR_NOMEM)
-            return elmo_fail(err, ELMO_ERR_NOMEM,
-                             "out of memory packing the softmax head of '%s' (%s)", src->path,
-                             elmo_bytes_text((double)h->V * (double)h->P * 4, size, sizeof size));
-        if (rc) return elmo_fail(err, rc, "cannot pack the softmax head of '%s'", src->path);
-        h->bytes += (int64_t)h->blocks[j].bytes;
+/* Packing, parallel over the blocks of a group: each worker transposes a block of rows
+ * [nb, P] into its own [P, nb] and packs it. */
+typedef struct pack_job {
+    elmo_lm_head *h;
+    int precision;
+    int64_t first;     /* the group's first block */
+    const float *rows; /* [group blocks, BLOCK, P] the group's rows */
+    float **cols;      /* [workers] -> [P, BLOCK] */
+    int *rc;           /* [group blocks] elmo_pack's result */
+} pack_job;
+
+static void pack_task(void *ctx, size_t task, int worker) {
+    pack_job *p = ctx;
+    int64_t j = p->first + (int64_t)task, nb = elmo_lm_head_block_cols(p->h, j);
+    const float *rows = p->rows + (size_t)task * ELMO_HEAD_BLOCK * (size_t)p->h->P;
+    if (any_non_finite(rows, (size_t)(nb * p->h->P))) {
+        p->rc[task] = -1; /* the caller finds the value and says where */
+        return;
     }
-    return ELMO_OK;
+    transpose(rows, nb, p->h->P, p->cols[worker]);
+    p->rc[task] =
+        elmo_pack(p->cols[worker], (size_t)nb, p->h->P, nb, p->precision, &p->h->blocks[j]);
+}
+
+/* Reads the rows of blocks [first, first + n) into rows [n, BLOCK, P] (or points into
+ * `whole`, W [V, P], when the source reads whole tensors only). */
+static int read_group(elmo_tensor_source *src, elmo_lm_head *h, const float *whole, int64_t first,
+                      int64_t n, float *rows, const float **out, elmo_error *err) {
+    int64_t row0 = first * ELMO_HEAD_BLOCK, count = 0;
+    for (int64_t j = first; j < first + n; j++) count += elmo_lm_head_block_cols(h, j);
+    *out = whole ? whole + row0 * h->P : rows;
+    return whole ? ELMO_OK : src->read_rows(src, ELMO_HEAD_W, row0, count, rows, err);
+}
+
+/* Reads, checks and packs every block of W, GROUP blocks at a time (reading is serial:
+ * libhdf5 is not thread-safe; transposing and packing run on the threads). `whole` is W
+ * [V, P] when the source cannot read rows (else NULL). */
+static int pack_blocks(elmo_tensor_source *src, elmo_lm_head *h, int precision, const float *whole,
+                       elmo_error *err) {
+    int workers = elmo_resolve_threads(0);
+    int64_t group = 2 * (int64_t)workers < 16 ? 2 * (int64_t)workers : 16;
+    size_t block_floats = (size_t)ELMO_HEAD_BLOCK * (size_t)h->P;
+    pack_job p = {.h = h, .precision = precision};
+    float *rows = whole ? NULL : elmo_big_alloc((size_t)group * block_floats * sizeof *rows);
+    p.cols = calloc((size_t)workers, sizeof *p.cols);
+    p.rc = calloc((size_t)group, sizeof *p.rc);
+    int rc = (!whole && !rows) || !p.cols || !p.rc;
+    for (int w = 0; !rc && w < workers; w++)
+        rc = !(p.cols[w] = elmo_big_alloc(block_floats * sizeof(float)));
+    if (rc) rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    int packed = ELMO_OK; /* elmo_pack's first failure */
+    for (int64_t first = 0; !rc && !packed && first < h->n_blocks; first += group) {
+        int64_t n = h->n_blocks - first < group ? h->n_blocks - first : group;
+        if ((rc = read_group(src, h, whole, first, n, rows, &p.rows, err))) break;
+        p.first = first;
+        elmo_parallel(workers, (size_t)n, pack_task, &p, NULL);
+        for (int64_t t = 0; !packed && t < n; t++) {
+            packed = p.rc[t];
+            h->bytes += (int64_t)h->blocks[first + t].bytes;
+        }
+        if (packed < 0) /* a non-finite value in the group: which one */
+            rc = check_finite(src, ELMO_HEAD_W, p.rows, first * ELMO_HEAD_BLOCK,
+                              (n - 1) * ELMO_HEAD_BLOCK + elmo_lm_head_block_cols(h, first + n - 1),
+                              h->P, err);
+    }
+    char size[32];
+    if (packed < 0) {
+        /* rc is check_finite's error */
+    } else if (packed == ELMO_ERR_NOMEM) {
+        rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory packing the softmax head of '%s' (%s)",
+                       src->path,
+                       elmo_bytes_text((double)h->V * (double)h->P * 4, size, sizeof size));
+    } else if (packed) {
+        rc = elmo_fail(err, packed, "cannot pack the softmax head of '%s'", src->path);
+    }
+    for (int w = 0; p.cols && w < workers; w++) elmo_big_free(p.cols[w]);
+    free(p.cols);
+    free(p.rc);
+    elmo_big_free(rows);
+    return rc;
 }
 
 static int load(elmo_tensor_source *src, elmo_lm_head *h, const char *vocab_label, int precision,
@@ -152,7 +218,6 @@ static int load(elmo_tensor_source *src, elmo_lm_head *h, const char *vocab_labe
         (rc = check_finite(src, ELMO_HEAD_B, h->bias, 0, h->V, 1, err)))
         return rc;
     h->bytes = h->V * (int64_t)sizeof *h->bias + h->vocab.bytes;
-    size_t block_floats = (size_t)ELMO_HEAD_BLOCK * (size_t)h->P;
     float *whole = NULL; /* [V, P], only for sources that read whole tensors */
     if (!src->read_rows) {
         whole = elmo_big_alloc((size_t)h->V * (size_t)h->P * sizeof *whole);
@@ -162,12 +227,7 @@ static int load(elmo_tensor_source *src, elmo_lm_head *h, const char *vocab_labe
                              elmo_bytes_text((double)h->V * (double)h->P * 4, size, sizeof size));
         rc = src->read(src, ELMO_HEAD_W, whole, (size_t)h->V * (size_t)h->P, err);
     }
-    float *rows = elmo_big_alloc(block_floats * sizeof *rows); /* [BLOCK, P] */
-    float *cols = elmo_big_alloc(block_floats * sizeof *cols); /* [P, BLOCK] */
-    if (!rc && (!rows || !cols)) rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
-    if (!rc) rc = pack_blocks(src, h, precision, whole, rows, cols, err);
-    elmo_big_free(rows);
-    elmo_big_free(cols);
+    if (!rc) rc = pack_blocks(src, h, precision, whole, err);
     elmo_big_free(whole);
     return rc;
 }

@@ -2,7 +2,9 @@
  * stress_threads.c - threads x connections on the tiny model, for ThreadSanitizer
  * (`make check-tsan`): each worker has its own connection and, in a random order, embeds
  * (elmo_embed, elmo_tokens, elmo_batch) with the default model (ELMO_MODEL) and two named
- * ones, loads and unloads those names, and unloads the default; one more thread interrupts
+ * ones, scores and predicts words (elmo_perplexity, elmo_predict, elmo_lm, elmo_batch's
+ * perplexities) with a third that has a language-model head, loads and unloads those
+ * names, and unloads the default; one more thread interrupts
  * random connections with sqlite3_interrupt. Every statement must succeed or fail with an
  * expected message (interrupted, or a name unloaded by another thread meanwhile). Runs for
  * STRESS_SECONDS (default 20); exits non-zero on an unexpected result, and TSan reports
@@ -34,6 +36,16 @@ static const char *const statements[] = {
     "SELECT elmo_unload('m2')",
     "SELECT elmo_unload('default')",
     "SELECT count(*) FROM elmo_models",
+    /* the language model: m3 has the bundled head (its sweeps run on 2 threads too) */
+    "SELECT elmo_load('m3', '" EXT_TINY_OPTIONS "', '" EXT_TINY_WEIGHTS
+    "', '{\"softmax\":\"" EXT_TINY_DIR "/softmax_weights.hdf5\",\"vocab\":\"" EXT_TINY_DIR
+    "/vocab.txt\"}')",
+    "SELECT elmo_unload('m3')",
+    "SELECT elmo_perplexity('The bank raised rates .', '{\"model\":\"m3\"}')",
+    "SELECT count(*) FROM elmo_predict('The [MASK] raised rates .', 5, '{\"model\":\"m3\"}')",
+    "SELECT count(*) FROM elmo_lm('a b c', '{\"model\":\"m3\"}')",
+    "SELECT count(perplexity) FROM elmo_batch('SELECT 1, ''one two''', "
+    "'{\"model\":\"m3\",\"output\":\"perplexity\"}')",
 };
 #define N_STATEMENTS (sizeof statements / sizeof statements[0])
 
@@ -92,7 +104,7 @@ int main(void) {
         nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
     atomic_store(&stop, 1);
     for (int i = 0; i <= WORKERS; i++) pthread_join(t[i], NULL);
-    for (const char *const *n = (const char *const[]){"m1", "m2", "default", NULL}; *n; n++) {
+    for (const char *const *n = (const char *const[]){"m1", "m2", "m3", "default", NULL}; *n; n++) {
         char sql[64];
         snprintf(sql, sizeof sql, "SELECT elmo_unload('%s')", *n);
         ext_exec(dbs[0], sql, NULL, 0);
