@@ -1,8 +1,11 @@
 /* corpus.c - see corpus.h. */
 #include "corpus.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "elmo.h"
 
 #define VOCAB 30000
 #define MAX_WORD 12
@@ -76,4 +79,20 @@ void corpus_free(corpus *c) {
     free(c->text);
     c->text = NULL;
     c->n = 0;
+}
+
+/* Inserts the corpus into docs(id, body) (ids from 1); returns its token count. */
+size_t corpus_insert(sqlite3 *db, const corpus *c) {
+    sqlite3_stmt *ins;
+    sqlite3_prepare_v2(db, "INSERT INTO docs(id, body) VALUES (?, ?)", -1, &ins, NULL);
+    size_t tokens = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
+        sqlite3_bind_text(ins, 2, c->text[i], -1, SQLITE_STATIC);
+        sqlite3_step(ins);
+        sqlite3_reset(ins);
+        tokens += elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c->text[i], strlen(c->text[i]), NULL, 0);
+    }
+    sqlite3_finalize(ins);
+    return tokens;
 }

@@ -15,6 +15,11 @@ typedef struct corpus {
 int corpus_make(corpus *c, size_t n, unsigned long long seed);
 void corpus_free(corpus *c);
 
+/* Inserts the corpus into the existing table docs(id, body) of db (ids from 1); returns
+ * its token count under the default tokenizer. */
+struct sqlite3;
+size_t corpus_insert(struct sqlite3 *db, const corpus *c);
+
 /* A fixed sentence of exactly 20 tokens under the default tokenizer. */
 extern const char *const corpus_sentence20;
 

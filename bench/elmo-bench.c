@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "corpus.h"
@@ -43,12 +42,6 @@ static elmo_load_params load_params(void) {
 /* The JSON fields every model measurement carries. */
 static void print_setup(void) {
     printf("\"precision\":\"%s\",\"threads\":%d,", elmo_precision_name(precision), threads);
-}
-
-static double peak_rss_mib(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;
 }
 
 static int die(const char *what, const char *msg) {
@@ -108,7 +101,7 @@ static int bench_load(const char *dir) {
            "\"stream_mib_per_position\":%.2f,\"input_mib\":%.2f,\"rss_after_mib\":%.1f}\n",
            best, (double)info.weight_bytes / (1 << 20), (long long)info.n_params,
            (double)info.flops_per_position / 1e6, lstm_flops / 1e6, step_mib, input_mib,
-           peak_rss_mib());
+           bench_peak_rss_mib());
     return 0;
 }
 
@@ -148,7 +141,7 @@ static int bench_core_batch(const char *dir, size_t n) {
     printf("\"sentences\":%zu,\"tokens\":%zu,"
            "\"positions\":%zu,\"seconds\":%.3f,\"tokens_per_s\":%.1f,\"peak_rss_mib\":%.1f,"
            "\"weight_mib\":%.1f}\n",
-           n, tokens, tokens + 2 * n, dt, (double)tokens / dt, peak_rss_mib(),
+           n, tokens, tokens + 2 * n, dt, (double)tokens / dt, bench_peak_rss_mib(),
            (double)info.weight_bytes / (1 << 20));
     for (size_t i = 0; i < n; i++) free((void *)s[i].tokens);
     free(s);
@@ -156,22 +149,6 @@ static int bench_core_batch(const char *dir, size_t n) {
     corpus_free(&c);
     elmo_model_free(m);
     return 0;
-}
-
-/* Inserts the corpus into docs(id, body) (ids from 1); returns its token count. */
-static size_t insert_corpus(sqlite3 *db, const corpus *c) {
-    sqlite3_stmt *ins;
-    sqlite3_prepare_v2(db, "INSERT INTO docs(id, body) VALUES (?, ?)", -1, &ins, NULL);
-    size_t tokens = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
-        sqlite3_bind_text(ins, 2, c->text[i], -1, SQLITE_STATIC);
-        sqlite3_step(ins);
-        sqlite3_reset(ins);
-        tokens += elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c->text[i], strlen(c->text[i]), NULL, 0);
-    }
-    sqlite3_finalize(ins);
-    return tokens;
 }
 
 static sqlite3 *open_with_model(const char *ext, const char *dir) {
@@ -205,7 +182,7 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
                  "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);"
                  "CREATE TABLE doc_vec(id INTEGER PRIMARY KEY, vector BLOB);",
                  NULL, NULL, NULL);
-    size_t tokens = insert_corpus(db, &c);
+    size_t tokens = corpus_insert(db, &c);
     char *msg = NULL;
     double t0 = bench_now();
     int rc = sqlite3_exec(db,
@@ -218,7 +195,7 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
     print_setup();
     printf("\"sentences\":%zu,\"tokens\":%zu,"
            "\"positions\":%zu,\"seconds\":%.3f,\"tokens_per_s\":%.1f,\"peak_rss_mib\":%.1f}\n",
-           n, tokens, tokens + 2 * n, dt, (double)tokens / dt, peak_rss_mib());
+           n, tokens, tokens + 2 * n, dt, (double)tokens / dt, bench_peak_rss_mib());
     corpus_free(&c);
     sqlite3_close(db);
     return 0;
@@ -234,7 +211,7 @@ static int bench_corpus_db(const char *path, size_t n) {
         sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT); BEGIN", NULL, NULL,
                      NULL) != SQLITE_OK)
         return die("corpus-db", sqlite3_errmsg(db));
-    size_t tokens = insert_corpus(db, &c);
+    size_t tokens = corpus_insert(db, &c);
     int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     corpus_free(&c);
@@ -272,7 +249,7 @@ static int bench_sql_latency(const char *ext, const char *dir) {
     print_setup();
     printf("\"tokens\":%zu,\"first_ms\":%.2f,\"median_ms\":%.2f,\"min_ms\":%.2f,"
            "\"peak_rss_mib\":%.1f}\n",
-           tokens, first * 1e3, t[RUNS / 2] * 1e3, t[0] * 1e3, peak_rss_mib());
+           tokens, first * 1e3, t[RUNS / 2] * 1e3, t[0] * 1e3, bench_peak_rss_mib());
     sqlite3_finalize(q);
     sqlite3_close(db);
     return 0;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "corpus.h"
 #include "elmo.h"
@@ -19,12 +18,6 @@
 #define PREDICT_TEXT "we will stick to the"
 
 static int precision, threads;
-
-static double peak_rss_mib(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;
-}
 
 static int fail(const char *what, const char *msg) {
     fprintf(stderr, "elmo-bench: %s: %s\n", what, msg);
@@ -211,7 +204,7 @@ static int lm_ppl(const char *ext, const char *dir) {
            tokens, ppl * 1e3, bilm * 1e3,
            rows * 2.0 * info.projection_dim * (double)info.vocab_size / 1e9,
            (double)info.head_bytes / (1 << 20), (double)info.weight_bytes / (1 << 20),
-           (long long)info.vocab_size, peak_rss_mib());
+           (long long)info.vocab_size, bench_peak_rss_mib());
     return 0;
 }
 
@@ -222,17 +215,7 @@ static int lm_bulk(const char *ext, const char *dir, size_t n) {
     corpus c;
     if (corpus_make(&c, n, 7)) return fail("lm-bulk", "out of memory");
     sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT)", NULL, NULL, NULL);
-    sqlite3_stmt *ins;
-    sqlite3_prepare_v2(db, "INSERT INTO docs(id, body) VALUES (?, ?)", -1, &ins, NULL);
-    size_t tokens = 0;
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
-        sqlite3_bind_text(ins, 2, c.text[i], -1, SQLITE_STATIC);
-        sqlite3_step(ins);
-        sqlite3_reset(ins);
-        tokens += elmo_tokenize(ELMO_TOKENIZER_DEFAULT, c.text[i], strlen(c.text[i]), NULL, 0);
-    }
-    sqlite3_finalize(ins);
+    size_t tokens = corpus_insert(db, &c);
     char *msg = NULL;
     double t0 = bench_now();
     int rc = sqlite3_exec(db,
@@ -248,7 +231,7 @@ static int lm_bulk(const char *ext, const char *dir, size_t n) {
     setup_fields("lm-bulk", dir);
     printf("\"sentences\":%zu,\"tokens\":%zu,\"seconds\":%.3f,\"tokens_per_s\":%.1f,"
            "\"head_gflops\":%.1f,\"peak_rss_mib\":%.1f}\n",
-           n, tokens, dt, (double)tokens / dt, head_flops / dt / 1e9, peak_rss_mib());
+           n, tokens, dt, (double)tokens / dt, head_flops / dt / 1e9, bench_peak_rss_mib());
     return 0;
 }
 
@@ -267,7 +250,7 @@ static int lm_predict(const char *ext, const char *dir) {
     setup_fields("lm-predict", dir);
     printf("\"text\":\"%s\",\"full_ms\":%.2f,\"limit50k_ms\":%.2f,\"bilm_ms\":%.2f,"
            "\"peak_rss_mib\":%.1f}\n",
-           PREDICT_TEXT, full * 1e3, limited * 1e3, bilm * 1e3, peak_rss_mib());
+           PREDICT_TEXT, full * 1e3, limited * 1e3, bilm * 1e3, bench_peak_rss_mib());
     return 0;
 }
 

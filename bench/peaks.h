@@ -19,4 +19,7 @@ int bench_gemm(const char *precision, int threads, long M, long K, long N);
 /* Wall-clock seconds (CLOCK_MONOTONIC), for every timing of the benchmark. */
 double bench_now(void);
 
+/* The process's peak resident memory so far, MiB (so one measurement per process). */
+double bench_peak_rss_mib(void);
+
 #endif

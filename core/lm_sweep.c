@@ -192,9 +192,10 @@ static void fold_rows(sweep_run *r) {
         const block_stat *st = &r->stats[row * (size_t)r->n_blocks];
         float m = st[0].max;
         for (int64_t j = 1; j < r->n_blocks; j++) m = st[j].max > m ? st[j].max : m;
-        double sum = 0;
-        int64_t count = 0;
-        for (int64_t j = 0; j < r->n_blocks; j++) {
+        /* the block holding the max contributes exp(0) = 1 at least: sum >= 1 */
+        double sum = st[0].sum * exp((double)st[0].max - (double)m);
+        int64_t count = st[0].count;
+        for (int64_t j = 1; j < r->n_blocks; j++) {
             sum += st[j].sum * exp((double)st[j].max - (double)m);
             count += st[j].count;
         }

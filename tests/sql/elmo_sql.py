@@ -7,6 +7,7 @@ sanitizer build), SQLITE3 (the CLI, default sqlite3).
 import json
 import math
 import os
+import re
 import struct
 import subprocess
 import sqlite3
@@ -112,6 +113,19 @@ def max_abs_diff(a, b):
 def cosine(a, b):
     dot = sum(x * y for x, y in zip(a, b))
     return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+
+def h5_dataset(path, name):
+    """(shape, flat float values) of one dataset, printed by h5dump with 9 digits and
+    no indices (-y)."""
+    out = subprocess.run(["h5dump", "-d", name, "-m", "%.9g", "-y", "-w", "0", path],
+                         capture_output=True, text=True, check=True).stdout
+    shape = tuple(int(x) for x in re.search(r"DATASPACE\s+SIMPLE\s+\{\s*\(([^)]*)\)", out)
+                  .group(1).split(","))
+    data = out[out.index("DATA {") + len("DATA {"):]
+    data = data[:data.index("}")]
+    values = [float(x) for x in data.replace(",", " ").split()]
+    return shape, values
 
 
 def genmodel(out_dir, *args):

@@ -12,21 +12,8 @@ core/:
 Weights are read with h5dump (hdf5-tools) with 9 significant digits: float32 values
 round-trip exactly."""
 import math
-import re
-import subprocess
 
-
-def h5_dataset(path, name):
-    """(shape, flat float values) of one dataset, printed by h5dump with 9 digits and no
-    indices (-y)."""
-    out = subprocess.run(["h5dump", "-d", name, "-m", "%.9g", "-y", "-w", "0", path],
-                         capture_output=True, text=True, check=True).stdout
-    shape = tuple(int(x) for x in re.search(r"DATASPACE\s+SIMPLE\s+\{\s*\(([^)]*)\)", out)
-                  .group(1).split(","))
-    data = out[out.index("DATA {") + len("DATA {"):]
-    data = data[:data.index("}")]
-    values = [float(x) for x in data.replace(",", " ").split()]
-    return shape, values
+from elmo_sql import h5_dataset
 
 
 def matrix(shape, values):

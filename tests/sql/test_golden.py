@@ -6,29 +6,14 @@
     elmo_tokens(token, 'word'), whose two halves are the token embedding."""
 import json
 import os
-import re
 import shutil
-import subprocess
 import unittest
 
-from elmo_sql import FIXTURES, ElmoTestCase, module_connection, vectors
+from elmo_sql import FIXTURES, ElmoTestCase, h5_dataset, module_connection, vectors
 
 TOL = 1e-5
 con = None
 setUpModule, tearDownModule = module_connection(globals())
-
-
-def h5_dataset(path, name):
-    """(shape, flat float values) of one dataset, printed by h5dump with 9 digits and
-    no indices (-y)."""
-    out = subprocess.run(["h5dump", "-d", name, "-m", "%.9g", "-y", "-w", "0", path],
-                         capture_output=True, text=True, check=True).stdout
-    shape = tuple(int(x) for x in re.search(r"DATASPACE\s+SIMPLE\s+\{\s*\(([^)]*)\)", out)
-                  .group(1).split(","))
-    data = out[out.index("DATA {") + len("DATA {"):]
-    data = data[:data.index("}")]
-    values = [float(x) for x in data.replace(",", " ").split()]
-    return shape, values
 
 
 @unittest.skipUnless(shutil.which("h5dump"), "h5dump not found (apt-get install hdf5-tools)")
