@@ -13,7 +13,6 @@
  * Every output is a function of its sentence alone, computed in a fixed order, so a
  * sentence gets the same bytes whatever the call, the batch or the threads. */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +26,7 @@
 
 #define GROUP_BYTES ((size_t)32 << 20) /* biLM outputs of one group */
 #define GROUP_MAX_POSITIONS 8192
-#define CHUNK_ROWS 512                        /* rows per sweep (bounds its statistics) */
-#define PREDICT_HEAP_BYTES ((size_t)64 << 20) /* candidate heaps of one sweep */
+#define CHUNK_ROWS 512 /* rows per sweep (bounds its statistics) */
 
 typedef enum job_kind { JOB_SCORE, JOB_PERPLEXITY, JOB_PREDICT } job_kind;
 
@@ -265,10 +263,11 @@ static int sweep_chunk(job *j, size_t first, size_t count, size_t n_queries, elm
     return ELMO_OK;
 }
 
-/* Queries per sweep for prediction: the candidate heaps stay under PREDICT_HEAP_BYTES. */
+/* Queries per sweep for prediction: the threads' candidate heaps stay under
+ * ELMO_LM_HEAP_BYTES (for a huge k the sweep also uses fewer threads). */
 static size_t queries_per_sweep(const job *j) {
-    size_t per = (size_t)j->threads * j->k * 32;
-    size_t q = PREDICT_HEAP_BYTES / (per ? per : 1);
+    size_t per = (size_t)j->threads * j->k * elmo_lm_sweep_candidate_bytes();
+    size_t q = ELMO_LM_HEAP_BYTES / (per ? per : 1);
     return q < 1 ? 1 : q > CHUNK_ROWS / 2 ? CHUNK_ROWS / 2 : q;
 }
 
@@ -292,15 +291,16 @@ static int sweep_rows(job *j, elmo_error *err) {
 
 /* ---- groups ------------------------------------------------------------------------------- */
 
-static const job *sort_job; /* qsort has no context argument; guarded by sort_lock */
+/* A sentence to run, by length: groups of similar lengths batch well. */
+typedef struct by_length {
+    size_t tokens, index;
+} by_length;
 
 static int longer_first(const void *x, const void *y) {
-    size_t a = *(const size_t *)x, b = *(const size_t *)y;
-    size_t na = sort_job->s[a].n_tokens, nb = sort_job->s[b].n_tokens;
-    return na != nb ? (na > nb ? -1 : 1) : (a > b) - (a < b);
+    const by_length *a = x, *b = y;
+    if (a->tokens != b->tokens) return a->tokens > b->tokens ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
 }
-
-static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int run_group(job *j, const size_t *idx, size_t count, elmo_error *err) {
     elmo_sentence *gs = malloc(count * sizeof *gs);
@@ -324,14 +324,20 @@ static int run_group(job *j, const size_t *idx, size_t count, elmo_error *err) {
 }
 
 static int run_job(job *j, elmo_error *err) {
-    size_t n = j->n, *idx = malloc((n ? n : 1) * sizeof *idx), used = 0;
-    if (!idx) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    size_t n = j->n, used = 0;
+    by_length *order = malloc((n ? n : 1) * sizeof *order);
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!order || !idx) {
+        free(order);
+        free(idx);
+        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < n; i++)
-        if (j->kind != JOB_PERPLEXITY || j->s[i].n_tokens > 0) idx[used++] = i;
-    pthread_mutex_lock(&sort_lock);
-    sort_job = j;
-    qsort(idx, used, sizeof *idx, longer_first);
-    pthread_mutex_unlock(&sort_lock);
+        if (j->kind != JOB_PERPLEXITY || j->s[i].n_tokens > 0)
+            order[used++] = (by_length){j->s[i].n_tokens, i};
+    qsort(order, used, sizeof *order, longer_first);
+    for (size_t i = 0; i < used; i++) idx[i] = order[i].index;
+    free(order);
     const elmo_config *c = &j->m->cfg;
     size_t per_position = (size_t)(c->n_layers + 1) * 2 * (size_t)c->projection_dim * sizeof(float);
     size_t budget = GROUP_BYTES / per_position;

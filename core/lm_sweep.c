@@ -265,11 +265,8 @@ static void make_tiles(sweep_run *r) {
     r->tile_query[r->n_tiles] = s->n_queries;
 }
 
-size_t elmo_lm_sweep_scratch(const elmo_lm_head *head, size_t R, size_t q, size_t k, int threads) {
-    size_t nb = (size_t)head->n_blocks, w = threads > 0 ? (size_t)threads : 1;
-    size_t per_worker = (size_t)ELMO_LM_TILE_ROWS * (ELMO_HEAD_BLOCK + (size_t)head->P) * 4;
-    return R * nb * sizeof(block_stat) + w * per_worker + w * q * (k * sizeof(cand) + 8) +
-           (R + 2 * nb + 8) * 8 + 3 * (R + 2) * sizeof(size_t);
+size_t elmo_lm_sweep_candidate_bytes(void) {
+    return sizeof(cand);
 }
 
 static void free_run(sweep_run *r) {
@@ -291,6 +288,9 @@ static int alloc_run(sweep_run *r, int threads) {
     const elmo_lm_sweep *s = r->s;
     int64_t tasks = r->n_blocks > 1 ? r->n_blocks : 1;
     r->workers = threads < 1 ? 1 : threads > tasks ? (int)tasks : threads;
+    size_t heaps = s->n_queries * s->k * sizeof(cand); /* one thread's */
+    if (heaps && (size_t)r->workers * heaps > ELMO_LM_HEAP_BYTES)
+        r->workers = ELMO_LM_HEAP_BYTES / heaps > 1 ? (int)(ELMO_LM_HEAP_BYTES / heaps) : 1;
     size_t R = s->R, nq = s->n_queries, W = (size_t)r->workers;
     r->stats = elmo_big_alloc(R * (size_t)r->n_blocks * sizeof *r->stats);
     r->tile_first = malloc((R + 2) * sizeof *r->tile_first);

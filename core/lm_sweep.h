@@ -18,7 +18,8 @@
 #include "lm_head.h"
 #include "parallel.h"
 
-#define ELMO_LM_TILE_ROWS 128 /* rows per elmo_gemm call */
+#define ELMO_LM_TILE_ROWS 128                 /* rows per elmo_gemm call */
+#define ELMO_LM_HEAP_BYTES ((size_t)64 << 20) /* the top-k candidates of a sweep */
 
 typedef struct elmo_lm_sweep {
     const elmo_lm_head *head;
@@ -49,8 +50,8 @@ typedef struct elmo_lm_sweep {
  * ELMO_ERR_INTERRUPTED (when `cancel` stops it). */
 int elmo_lm_sweep_run(elmo_lm_sweep *s, int threads, elmo_cancel *cancel, elmo_error *err);
 
-/* Bytes of scratch a sweep of R rows and q queries of k uses with `threads` threads
- * (callers size their chunks with it). */
-size_t elmo_lm_sweep_scratch(const elmo_lm_head *head, size_t R, size_t q, size_t k, int threads);
+/* Bytes of one top-k candidate: each thread keeps n_queries * k of them, and a sweep uses
+ * no more threads than keep them under ELMO_LM_HEAP_BYTES (at least one). */
+size_t elmo_lm_sweep_candidate_bytes(void);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * test_alloc_failure.c - fails the Nth allocation, for every N, through a model load and a
- * run: first through the C API (load, run, mix, batch embedding), then through SQL
- * (elmo_load, elmo_embed, elmo_tokens, elmo_batch). Each time: no crash, a failure with a
+ * run: first through the C API (load, run, mix, batch embedding; then a load with the
+ * language-model head, scores, perplexities, predictions), then through SQL (elmo_load
+ * with the head, elmo_embed, elmo_tokens, elmo_batch, elmo_lm, elmo_perplexity,
+ * elmo_predict, elmo_batch's perplexities). Each time: no crash, a failure with a
  * non-empty message, and (in the sanitizer build) no leak. Also checks that the core's
  * out-of-memory message reaches SQL intact rather than as a bare "out of memory".
  *
@@ -123,18 +125,71 @@ static int core_once(long n) {
     return failed;
 }
 
+#define TINY_SOFTMAX EXT_TINY_DIR "/softmax_weights.hdf5"
+#define TINY_VOCAB EXT_TINY_DIR "/vocab.txt"
+
+static double reference_lm[3]; /* a score, a perplexity, a prediction */
+
+/* The same for the language model: a load with the head, then elmo_lm_score,
+ * elmo_lm_perplexity and elmo_lm_predict on two sentences. */
+static int lm_once(long n) {
+    elmo_error err = {0};
+    elmo_model *m = NULL;
+    arm(n);
+    elmo_load_params lp = elmo_load_default_params();
+    lp.softmax_path = TINY_SOFTMAX;
+    lp.vocab_path = TINY_VOCAB;
+    int rc = elmo_model_load(EXT_TINY_OPTIONS, EXT_TINY_WEIGHTS, &lp, &m, &err);
+    double got[3] = {0, 0, 0};
+    if (rc == ELMO_OK) {
+        static const char a[] = "The bank raised rates .", b[] = "Rivers flood";
+        elmo_span sa[8], sb[8];
+        elmo_sentence s[2] = {
+            {a, sa, elmo_tokenize(ELMO_TOKENIZER_DEFAULT, a, sizeof a - 1, sa, 8)},
+            {b, sb, elmo_tokenize(ELMO_TOKENIZER_DEFAULT, b, sizeof b - 1, sb, 8)}};
+        elmo_run_params run = elmo_run_default_params();
+        run.n_threads = 1;
+        elmo_lm_token tok[11];
+        double ppl[2];
+        elmo_lm_prediction pred[2 * 3];
+        int64_t masks[2] = {1, ELMO_LM_NEXT_WORD};
+        rc = elmo_lm_score(m, &run, NULL, s, 2, tok, &err);
+        if (rc == ELMO_OK) rc = elmo_lm_perplexity(m, &run, NULL, s, 2, ppl, &err);
+        if (rc == ELMO_OK) rc = elmo_lm_predict(m, &run, NULL, s, masks, 2, 3, pred, &err);
+        if (rc == ELMO_OK) {
+            got[0] = tok[3].logprob_forward;
+            got[1] = ppl[1];
+            got[2] = pred[4].logprob;
+            if (n == 0) memcpy(reference_lm, got, sizeof got);
+            CHECK(memcmp(got, reference_lm, sizeof got) == 0);
+        }
+    }
+    int failed = disarm();
+    elmo_model_free(m);
+    if (failed) CHECK(rc == ELMO_OK || err.message[0] != '\0');
+    else CHECK_INT(rc, ELMO_OK);
+    return failed;
+}
+
 static const char *const sql_calls[] = {
     "SELECT elmo_embed('The bank raised rates.', '{\"model\":\"m\"}')",
     "SELECT * FROM elmo_tokens('Rivers flood banks', '{\"model\":\"m\",\"output\":\"top\"}')",
     "SELECT * FROM elmo_batch('SELECT 1, ''one two'' UNION ALL SELECT 2, ''three''', "
     "'{\"model\":\"m\"}')",
+    /* the language model ('m' is loaded with the bundled head) */
+    "SELECT * FROM elmo_lm('Rivers flood banks', '{\"model\":\"m\"}')",
+    "SELECT elmo_perplexity('The bank raised rates.', '{\"model\":\"m\"}')",
+    "SELECT * FROM elmo_predict('The [MASK] raised rates.', 3, '{\"model\":\"m\"}')",
+    "SELECT * FROM elmo_batch('SELECT 1, ''one two'' UNION ALL SELECT 2, ''three''', "
+    "'{\"model\":\"m\",\"output\":\"perplexity\"}')",
 };
 
 /* elmo_load then each call, failing allocation n; 1 when the failure was injected. */
 static int sql_once(sqlite3 *db, long n) {
     char load[1024], msg[1024] = "";
-    snprintf(load, sizeof load, "SELECT elmo_load('m', '%s', '%s')", EXT_TINY_OPTIONS,
-             EXT_TINY_WEIGHTS);
+    snprintf(load, sizeof load,
+             "SELECT elmo_load('m', '%s', '%s', '{\"softmax\":\"%s\",\"vocab\":\"%s\"}')",
+             EXT_TINY_OPTIONS, EXT_TINY_WEIGHTS, TINY_SOFTMAX, TINY_VOCAB);
     arm(n);
     int rc = ext_exec(db, load, msg, sizeof msg);
     int bad_message = rc != SQLITE_OK && !msg[0];
@@ -189,8 +244,11 @@ int main(void) {
     CHECK_INT(sqlite3_config(SQLITE_CONFIG_MALLOC, &wrapped), SQLITE_OK);
 
     core_once(0);
-    long n = 1, core_points = 0, sql_points = 0;
+    long n = 1, core_points = 0, sql_points = 0, lm_points = 0;
     for (; n < MAX_N && core_once(n); n++) core_points++;
+    CHECK(n < MAX_N);
+    lm_once(0);
+    for (n = 1; n < MAX_N && lm_once(n); n++) lm_points++;
     CHECK(n < MAX_N);
     sqlite3 *db = ext_open();
     CHECK(db != NULL);
@@ -199,8 +257,8 @@ int main(void) {
     CHECK(n < MAX_N);
     test_nomem_message(db);
     sqlite3_close(db);
-    printf("test_alloc_failure: failed each of %ld allocations of the C API path and %ld of "
-           "the SQL path\n",
-           core_points, sql_points);
+    printf("test_alloc_failure: failed each of %ld allocations of the C API path, %ld of the "
+           "language model's and %ld of the SQL path\n",
+           core_points, lm_points, sql_points);
     return harness_report("test_alloc_failure");
 }
