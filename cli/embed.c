@@ -277,14 +277,20 @@ static int prepare_output(job *j) {
 }
 
 /* The hash seed: the options text and, when the extension reports one, the model's
- * fingerprint, so that --refresh re-embeds rows made with other options or weights. */
+ * fingerprint (and the head's, for perplexities), so that --refresh re-embeds rows made
+ * with other options or weights. */
 static void seed_hash(job *j) {
     uint64_t h = FNV_OFFSET;
     const char *o = j->batch_options ? j->batch_options : j->options ? j->options : "";
     h = fnv(h, o, strlen(o) + 1);
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(j->db, "SELECT fingerprint FROM elmo_models WHERE name = 'default'", -1,
-                           &st, NULL) == SQLITE_OK) {
+    /* perplexities depend on the language-model head too */
+    if (sqlite3_prepare_v2(j->db,
+                           j->batch_options ? "SELECT fingerprint || head_fingerprint FROM "
+                                              "elmo_models WHERE name = 'default'"
+                                            : "SELECT fingerprint FROM elmo_models WHERE name = "
+                                              "'default'",
+                           -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
             h = fnv(h, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
         sqlite3_finalize(st);

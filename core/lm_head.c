@@ -13,6 +13,7 @@
 
 #include "bigbuf.h"
 #include "error.h"
+#include "hash.h"
 #include "parallel.h"
 
 static void format_shape(char *buf, size_t cap, int rank, const int64_t *dims) {
@@ -129,6 +130,7 @@ typedef struct pack_job {
     const float *rows; /* [group blocks, BLOCK, P] the group's rows */
     float **cols;      /* [workers] -> [P, BLOCK] */
     int *rc;           /* [group blocks] elmo_pack's result */
+    uint64_t *hash;    /* [n_blocks] each block's rows, hashed (for the fingerprint) */
 } pack_job;
 
 static void pack_task(void *ctx, size_t task, int worker) {
@@ -139,6 +141,9 @@ static void pack_task(void *ctx, size_t task, int worker) {
         p->rc[task] = -1; /* the caller finds the value and says where */
         return;
     }
+    elmo_hasher hs = {(uint64_t)j};
+    elmo_hash_fold(&hs, rows, (size_t)(nb * p->h->P) * sizeof(float));
+    p->hash[j] = hs.h;
     transpose(rows, nb, p->h->P, p->cols[worker]);
     p->rc[task] =
         elmo_pack(p->cols[worker], (size_t)nb, p->h->P, nb, p->precision, &p->h->blocks[j]);
@@ -166,7 +171,8 @@ static int pack_blocks(elmo_tensor_source *src, elmo_lm_head *h, int precision, 
     float *rows = whole ? NULL : elmo_big_alloc((size_t)group * block_floats * sizeof *rows);
     p.cols = calloc((size_t)workers, sizeof *p.cols);
     p.rc = calloc((size_t)group, sizeof *p.rc);
-    int rc = (!whole && !rows) || !p.cols || !p.rc;
+    p.hash = calloc((size_t)h->n_blocks, sizeof *p.hash);
+    int rc = (!whole && !rows) || !p.cols || !p.rc || !p.hash;
     for (int w = 0; !rc && w < workers; w++)
         rc = !(p.cols[w] = elmo_big_alloc(block_floats * sizeof(float)));
     if (rc) rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
@@ -195,9 +201,17 @@ static int pack_blocks(elmo_tensor_source *src, elmo_lm_head *h, int precision, 
     } else if (packed) {
         rc = elmo_fail(err, packed, "cannot pack the softmax head of '%s'", src->path);
     }
+    if (!rc) { /* the blocks' hashes in block order, after the words and b */
+        elmo_hasher hs = {0x5eed5011ull ^ (uint64_t)precision};
+        elmo_hash_fold(&hs, h->vocab.text, h->vocab.start[h->vocab.n]);
+        elmo_hash_fold(&hs, h->bias, (size_t)h->V * sizeof *h->bias);
+        elmo_hash_fold(&hs, p.hash, (size_t)h->n_blocks * sizeof *p.hash);
+        h->fingerprint = hs.h;
+    }
     for (int w = 0; p.cols && w < workers; w++) elmo_big_free(p.cols[w]);
     free(p.cols);
     free(p.rc);
+    free(p.hash);
     elmo_big_free(rows);
     return rc;
 }

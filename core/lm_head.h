@@ -26,7 +26,8 @@ typedef struct elmo_lm_head {
     elmo_packed *blocks; /* [n_blocks]: block j is W^T [P, cols j*BLOCK ..) */
     float *bias;         /* [V] */
     elmo_vocab vocab;
-    int64_t bytes; /* packed blocks + bias + vocabulary */
+    int64_t bytes;        /* packed blocks + bias + vocabulary */
+    uint64_t fingerprint; /* a hash of the vocabulary, b, W and the precision */
 } elmo_lm_head;
 
 /* Reads the head from `src` for a model of projection width P and packs it for

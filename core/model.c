@@ -212,4 +212,7 @@ void elmo_model_get_info(const elmo_model *m, elmo_model_info *info) {
     snprintf(info->format, sizeof info->format, "%s", m->format);
     snprintf(info->fingerprint, sizeof info->fingerprint, "%016llx",
              (unsigned long long)m->fingerprint);
+    if (m->head)
+        snprintf(info->head_fingerprint, sizeof info->head_fingerprint, "%016llx",
+                 (unsigned long long)m->head->fingerprint);
 }

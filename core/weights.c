@@ -11,6 +11,7 @@
 
 #include "bigbuf.h"
 #include "error.h"
+#include "hash.h"
 #include "lm_head.h"
 #include "model.h"
 #include "tensor_source.h"
@@ -203,51 +204,17 @@ static int check_no_extra(elmo_tensor_source *src, const elmo_config *cfg, elmo_
 
 /* ---- fingerprint: a 64-bit hash of what determines the outputs ------------------------ */
 
-typedef struct hasher {
-    uint64_t h;
-} hasher;
-
-/* Four independent lanes over 32-byte blocks (the multiply chains overlap), then the
- * tail word by word; folded into the running state. */
-static void hash_words(hasher *hs, const void *data, size_t bytes) {
-    const unsigned char *p = data;
-    uint64_t lane[4] = {hs->h, hs->h ^ 0x243f6a8885a308d3ull, hs->h ^ 0x13198a2e03707344ull,
-                        hs->h ^ 0xa4093822299f31d0ull};
-    for (; bytes >= 32; bytes -= 32, p += 32)
-        for (int k = 0; k < 4; k++) {
-            uint64_t v;
-            memcpy(&v, p + 8 * k, 8);
-            lane[k] = (lane[k] ^ v) * 0x9e3779b97f4a7c15ull;
-            lane[k] ^= lane[k] >> 29;
-        }
-    uint64_t h = lane[0];
-    for (int k = 1; k < 4; k++) {
-        h = (h ^ lane[k]) * 0x9e3779b97f4a7c15ull;
-        h ^= h >> 29;
-    }
-    for (; bytes >= 8; bytes -= 8, p += 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        h = (h ^ v) * 0x9e3779b97f4a7c15ull;
-        h ^= h >> 29;
-    }
-    uint64_t tail = bytes;
-    for (size_t i = 0; i < bytes; i++) tail = tail << 8 | p[i];
-    h = (h ^ tail) * 0xff51afd7ed558ccdull;
-    hs->h = h ^ (h >> 32);
+static void hash_int(elmo_hasher *hs, int64_t v) {
+    elmo_hash_fold(hs, &v, sizeof v);
 }
 
-static void hash_int(hasher *hs, int64_t v) {
-    hash_words(hs, &v, sizeof v);
-}
-
-static void hash_config(hasher *hs, const elmo_config *c, int precision) {
+static void hash_config(elmo_hasher *hs, const elmo_config *c, int precision) {
     int64_t fields[] = {c->char_embed_dim, c->n_banks,          c->n_filters, c->n_highway,
                         c->max_chars,      c->relu_activation,  c->lstm_dim,  c->projection_dim,
                         c->n_layers,       c->skip_connections, precision};
-    hash_words(hs, fields, sizeof fields);
+    elmo_hash_fold(hs, fields, sizeof fields);
     float clips[2] = {c->cell_clip, c->proj_clip};
-    hash_words(hs, clips, sizeof clips);
+    elmo_hash_fold(hs, clips, sizeof clips);
 }
 
 /* ---- reading ----------------------------------------------------------------------------- */
@@ -282,7 +249,7 @@ static int pack_failed(const elmo_tensor_source *src, const tensor_spec *t, int 
 
 /* Reads one matrix into the scratch buffer tmp [numel] and packs it (both halves of W_0).
  * One scratch buffer serves every matrix, so its pages are faulted in once. */
-static int read_matrix(elmo_tensor_source *src, tensor_spec *t, int precision, hasher *hs,
+static int read_matrix(elmo_tensor_source *src, tensor_spec *t, int precision, elmo_hasher *hs,
                        float *tmp, elmo_error *err) {
     size_t n = (size_t)spec_numel(t), rows = (size_t)t->dims[0],
            cols = (size_t)t->dims[t->rank - 1];
@@ -290,7 +257,7 @@ static int read_matrix(elmo_tensor_source *src, tensor_spec *t, int precision, h
     int rc = src->read(src, t->name, tmp, n, err);
     if (!rc) rc = check_finite(src, t, tmp, n, err);
     if (!rc) {
-        hash_words(hs, tmp, n * sizeof(float));
+        elmo_hash_fold(hs, tmp, n * sizeof(float));
         if (t->kind == SPEC_LSTM_W) { /* [input rows ; recurrent rows], each [rows/2, cols] */
             size_t half = rows / 2;
             rc = elmo_pack(tmp, cols, (int64_t)half, (int64_t)cols, precision, t->packed);
@@ -396,11 +363,11 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
         return elmo_fail(err, ELMO_ERR_NOMEM,
                          "out of memory allocating %s to read the weights of '%s'",
                          elmo_bytes_text((double)largest * 4, size, sizeof size), src->path);
-    hasher hs = {0x5eed0e1f0ull};
+    elmo_hasher hs = {0x5eed0e1f0ull};
     hash_config(&hs, cfg, m->precision);
     for (int i = 0; i < specs->n; i++) {
         tensor_spec *t = &specs->t[i];
-        hash_words(&hs, t->name, strlen(t->name));
+        elmo_hash_fold(&hs, t->name, strlen(t->name));
         hash_int(&hs, t->present);
         if (!t->present) continue;
         if (t->kind != SPEC_SMALL) {
@@ -411,7 +378,7 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
         size_t n = (size_t)spec_numel(t);
         if ((rc = src->read(src, t->name, dst, n, err)) || (rc = check_finite(src, t, dst, n, err)))
             break;
-        hash_words(&hs, dst, n * sizeof(float));
+        elmo_hash_fold(&hs, dst, n * sizeof(float));
         *t->small = dst;
     }
     elmo_big_free(scratch);

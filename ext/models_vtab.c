@@ -23,7 +23,8 @@ enum {
     COL_PRECISION,
     COL_FINGERPRINT,
     COL_VOCAB_SIZE,
-    COL_HEAD_BYTES
+    COL_HEAD_BYTES,
+    COL_HEAD_FINGERPRINT
 };
 
 typedef struct models_cursor {
@@ -44,7 +45,8 @@ static int models_connect(sqlite3 *db, void *aux, int argc, const char *const *a
                               "params INTEGER, bytes INTEGER, lstm_layers INTEGER, "
                               "projection_dim INTEGER, lstm_dim INTEGER, "
                               "model_id INTEGER, format TEXT, precision TEXT, "
-                              "fingerprint TEXT, vocab_size INTEGER, head_bytes INTEGER)",
+                              "fingerprint TEXT, vocab_size INTEGER, head_bytes INTEGER, "
+                              "head_fingerprint TEXT)",
                               err);
     if (rc != SQLITE_OK) return rc;
     sqlite3_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
@@ -132,6 +134,10 @@ static int models_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
         break;
     case COL_HEAD_BYTES:
         if (r->info.vocab_size) sqlite3_result_int64(ctx, r->info.head_bytes);
+        break;
+    case COL_HEAD_FINGERPRINT:
+        if (r->info.vocab_size)
+            sqlite3_result_text(ctx, r->info.head_fingerprint, -1, SQLITE_TRANSIENT);
         break;
     }
     return SQLITE_OK;

@@ -217,6 +217,9 @@ typedef struct elmo_model_info {
     char format[16];
     int64_t vocab_size; /* V: rows of the language-model head, 0 without a head */
     int64_t head_bytes; /* memory held by the head (packed W, b, vocabulary), 0 without */
+    /* 16 hex digits identifying the head (its words, b, W and the precision), "" without:
+     * scores made with equal model and head fingerprints are equal. */
+    char head_fingerprint[17];
 } elmo_model_info;
 
 void elmo_model_get_info(const elmo_model *model, elmo_model_info *info);

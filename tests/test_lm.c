@@ -8,7 +8,8 @@
  *     ranks count the words above; the next-word distribution of a prefix is the masked
  *     one's forward half; the forward distribution sums to 1 (also when truncated); an
  *     out-of-vocabulary token is scored as <UNK>;
- *   - the vocabulary lookups and elmo_model_get_info; interrupts; the vocabulary file
+ *   - the vocabulary lookups and elmo_model_get_info (the head's fingerprint: the same
+ *     from any file, another for another head); interrupts; the vocabulary file
  *     reader, whose lines cross its read chunks, against the text reader;
  *   - a bilm-tf training checkpoint's lm/softmax/{W,b} give the same bytes as the
  *     published-layout HDF5 head. The values themselves are checked against a float64
@@ -243,7 +244,7 @@ static void test_vocabulary(const elmo_model *m) {
     elmo_model *plain = NULL;
     CHECK_INT(elmo_model_load(TINY_OPTIONS, TINY_WEIGHTS, NULL, &plain, NULL), ELMO_OK);
     elmo_model_get_info(plain, &info);
-    CHECK(info.vocab_size == 0 && info.head_bytes == 0);
+    CHECK(info.vocab_size == 0 && info.head_bytes == 0 && info.head_fingerprint[0] == '\0');
     CHECK_INT(elmo_vocab_id(plain, "the", 3), -1);
     CHECK(elmo_vocab_word(plain, 0, NULL) == NULL);
     elmo_model_free(plain);
@@ -316,6 +317,11 @@ static void test_tf_checkpoint(const elmo_model *hdf5_head) {
         CHECK_INT(elmo_lm_perplexity(m, NULL, NULL, B.s, B.n, a, &err), ELMO_OK);
         CHECK_INT(elmo_lm_perplexity(hdf5_head, NULL, NULL, B.s, B.n, b, &err), ELMO_OK);
         CHECK(memcmp(a, b, B.n * sizeof *a) == 0);
+        elmo_model_info x, y; /* the same head, whatever its file */
+        elmo_model_get_info(m, &x);
+        elmo_model_get_info(hdf5_head, &y);
+        CHECK_STR(x.head_fingerprint, y.head_fingerprint);
+        CHECK_INT(strlen(x.head_fingerprint), 16);
         elmo_model_free(m);
     }
     /* without the vocabulary the checkpoint loads as a plain model */
@@ -392,6 +398,13 @@ int main(void) {
         test_tf_checkpoint(m);
     }
     test_vocabulary_chunks();
+    if (m && big) { /* another head, another fingerprint; the biLM's is the same */
+        elmo_model_info x, y;
+        elmo_model_get_info(m, &x);
+        elmo_model_get_info(big, &y);
+        CHECK(strcmp(x.head_fingerprint, y.head_fingerprint) != 0);
+        CHECK_STR(x.fingerprint, y.fingerprint);
+    }
     if (elmo_precision_supported(ELMO_PRECISION_BF16)) {
         elmo_model *h = load(TINY_SOFTMAX, TINY_VOCAB, ELMO_PRECISION_BF16);
         elmo_lm_params lp = elmo_lm_default_params();

@@ -149,6 +149,10 @@ class Loading(ElmoTestCase):
                 (fmt, v) = con.execute("SELECT format, vocab_size FROM elmo_models WHERE name = "
                                        "'st'").fetchone()
                 self.assertEqual((fmt, v), ("safetensors", 458))
+                fps = dict(con.execute("SELECT name, head_fingerprint FROM elmo_models"))
+                self.assertEqual(fps["st"], fps["default"])  # the same head, another file
+                self.assertEqual(len(fps["st"]), 16)
+                self.assertIsNone(fps["nohead"])
                 self.assertEqual(con.execute("SELECT vocab_size FROM elmo_models WHERE name = "
                                              "'nohead'").fetchone(), (None,))
                 for sql in ("SELECT elmo_perplexity(?, ?)",
@@ -359,6 +363,20 @@ class Bulk(ElmoTestCase):
             self.assertEqual(len(got), 20)
             self.assertEqual(bits(got[0][1]), bits(want[1]))
             self.assertEqual([p is None for _, p in got], [t == "" for t in texts])
+            # --refresh notices another head (its fingerprint is in the rows' hash)
+            other = os.path.join(d, "other")
+            subprocess.run([os.path.join(ROOT, B, "elmo-genmodel"), "--out", other, "--shape",
+                            "tiny", "--seed", "9", "--vocab", VOCAB, "--softmax-only"],
+                           check=True, stdout=subprocess.DEVNULL)
+            swapped = [a if a != SOFTMAX else os.path.join(other, "softmax_weights.hdf5")
+                       for a in base]
+            for args, changed in ((swapped, False), (swapped + ["--refresh"], True)):
+                p = subprocess.run(args, capture_output=True, text=True)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                c = sqlite3.connect(db)
+                now = c.execute("SELECT id, perplexity FROM docs_perplexity ORDER BY id")
+                self.assertEqual(list(now) != got, changed)
+                c.close()
             # options are elmo_perplexity's
             p = subprocess.run(base + ["--options", "top"], capture_output=True, text=True)
             self.assertEqual(p.returncode, 2)
