@@ -59,6 +59,8 @@ def main(path):
                 os.path.basename(r["model"]), r["precision"], r["seconds"], r["rss_after_mib"]))
     models = {}
     for r in rows:
+        if r["bench"].startswith("lm-"):
+            continue  # the language model's table
         if "model" in r and "precision" in r and not r["model"].endswith(".safetensors"):
             key = (os.path.basename(r["model"]), r["precision"])
             models.setdefault(key, []).append(r)
