@@ -52,7 +52,7 @@ typedef struct job {
     elmo_lm_token *tokens;
     size_t *offset; /* [n] first entry of each sentence in tokens */
     /* JOB_PERPLEXITY: per sentence, the sums of log-probabilities of each direction */
-    double *ppl, *sum_fwd, *sum_bwd;
+    double *sum_fwd, *sum_bwd;
     /* JOB_PREDICT */
     const int64_t *masks;
     size_t k;
@@ -384,7 +384,7 @@ int elmo_lm_score(const elmo_model *m, const elmo_run_params *run, const elmo_lm
 int elmo_lm_perplexity(const elmo_model *m, const elmo_run_params *run,
                        const elmo_lm_params *params, const elmo_sentence *s, size_t n, double *out,
                        elmo_error *err) {
-    job j = {.kind = JOB_PERPLEXITY, .ppl = out};
+    job j = {.kind = JOB_PERPLEXITY};
     int rc = setup(&j, "elmo_lm_perplexity", m, run, params, s, n, err);
     if (!rc && n && !out) rc = elmo_fail(err, ELMO_ERR_ARG, "elmo_lm_perplexity: out is NULL");
     if (rc) return rc;
