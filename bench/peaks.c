@@ -328,20 +328,30 @@ static void gemm_free(gemm_ctx *g, int threads) {
 }
 
 int bench_gemm(const char *precision, int threads, long M, long K, long N) {
-    /* the fallbacks of CPUs without AVX-512 */
-    int portable = !strcmp(precision, "fp32-portable") ? 1
-                   : !strcmp(precision, "fp32-avx2")   ? 2
-                                                       : 0;
-    int p = !strcmp(precision, "fp32") || portable ? ELMO_PRECISION_FP32
-            : !strcmp(precision, "bf16")           ? ELMO_PRECISION_BF16
-                                                   : 0;
+    /* "fp32" and "bf16" take this CPU's best kernel; the others cap it, to measure the
+     * kernels of other CPUs: AVX512-BF16 on a CPU with AMX, the fallbacks of CPUs without
+     * AVX-512 */
+    static const struct {
+        const char *name;
+        int precision, cap;
+    } kinds[] = {{"fp32", ELMO_PRECISION_FP32, ELMO_KERNEL_NONE},
+                 {"bf16", ELMO_PRECISION_BF16, ELMO_KERNEL_NONE},
+                 {"bf16-avx512", ELMO_PRECISION_BF16, ELMO_KERNEL_AVX512_BF16},
+                 {"fp32-avx2", ELMO_PRECISION_FP32, ELMO_KERNEL_AVX2_FP32},
+                 {"fp32-portable", ELMO_PRECISION_FP32, ELMO_KERNEL_PORTABLE}};
+    int p = 0, kcap = ELMO_KERNEL_NONE;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (!strcmp(precision, kinds[i].name)) p = kinds[i].precision, kcap = kinds[i].cap;
     if (!p || M < 1 || K < 1 || N < 1 || bad_threads(threads))
-        return fprintf(stderr,
-                       "elmo-bench: gemm fp32|bf16|fp32-avx2|fp32-portable THREADS M K N\n"),
+        return fprintf(stderr, "elmo-bench: gemm fp32|bf16|bf16-avx512|fp32-avx2|fp32-portable "
+                               "THREADS M K N\n"),
                1;
-    if (!elmo_precision_supported(p)) {
+    elmo_gemm_cap((elmo_kernel)kcap);
+    int kernel = elmo_gemm_kernel(p);
+    if (kernel == ELMO_KERNEL_NONE) {
+        elmo_gemm_cap(ELMO_KERNEL_NONE);
         printf("{\"bench\":\"gemm\",\"precision\":\"%s\",\"threads\":%d,\"M\":%ld,\"K\":%ld,"
-               "\"N\":%ld,\"gflops\":0,\"reason\":\"no AVX512-BF16\"}\n",
+               "\"N\":%ld,\"gflops\":0,\"reason\":\"no kernel for it on this CPU\"}\n",
                precision, threads, M, K, N);
         return 0;
     }
@@ -366,22 +376,25 @@ int bench_gemm(const char *precision, int threads, long M, long K, long N) {
             g->a[t][e] = (float)((e + (size_t)t) % 13) * 0.01f;
         if (ok) memset(g->c[t], 0, sizeof(float) * g->M * g->N);
     }
-    if (!ok) return gemm_free(g, threads), fprintf(stderr, "elmo-bench: gemm: out of memory\n"), 1;
+    if (!ok) {
+        elmo_gemm_cap(ELMO_KERNEL_NONE);
+        return gemm_free(g, threads), fprintf(stderr, "elmo-bench: gemm: out of memory\n"), 1;
+    }
     double ours_median, theirs_median;
-    elmo_gemm_force_portable(portable);
     double ours_wall, theirs_wall;
     double ours = run_threads_all(threads, gemm_round, g, &ours_median, &ours_wall);
-    elmo_gemm_force_portable(0);
+    elmo_gemm_cap(ELMO_KERNEL_NONE);
     openblas_set_num_threads(1);
     g->openblas = 1;
     double theirs = run_threads_all(threads, gemm_round, g, &theirs_median, &theirs_wall);
     size_t span_mib = g->copies * g->W[0].bytes >> 20;
     gemm_free(g, threads);
-    printf("{\"bench\":\"gemm\",\"precision\":\"%s\",\"threads\":%d,\"M\":%ld,\"K\":%ld,"
-           "\"N\":%ld,\"weights_mib\":%zu,\"gflops\":%.1f,\"gflops_median\":%.1f,"
-           "\"gflops_wall\":%.1f,\"openblas_sgemm_gflops\":%.1f,"
-           "\"openblas_sgemm_gflops_median\":%.1f,\"openblas_sgemm_gflops_wall\":%.1f}\n",
-           precision, threads, M, K, N, span_mib, ours / 1e9, ours_median / 1e9, ours_wall / 1e9,
-           theirs / 1e9, theirs_median / 1e9, theirs_wall / 1e9);
+    printf(
+        "{\"bench\":\"gemm\",\"precision\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,"
+        "\"M\":%ld,\"K\":%ld,\"N\":%ld,\"weights_mib\":%zu,\"gflops\":%.1f,\"gflops_median\":%.1f,"
+        "\"gflops_wall\":%.1f,\"openblas_sgemm_gflops\":%.1f,"
+        "\"openblas_sgemm_gflops_median\":%.1f,\"openblas_sgemm_gflops_wall\":%.1f}\n",
+        precision, elmo_kernel_name(kernel), threads, M, K, N, span_mib, ours / 1e9,
+        ours_median / 1e9, ours_wall / 1e9, theirs / 1e9, theirs_median / 1e9, theirs_wall / 1e9);
     return 0;
 }

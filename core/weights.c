@@ -240,10 +240,15 @@ static void hash_int(hasher *hs, int64_t v) {
     hash_words(hs, &v, sizeof v);
 }
 
-static void hash_config(hasher *hs, const elmo_config *c, int precision) {
+/* The arithmetic is part of the identity: fp32 bits are the same on every kernel, bf16
+ * bits only within one kernel (amx-bf16 and avx512-bf16 round differently), so an
+ * amx-bf16 model hashes one more word (fp32 and avx512-bf16 fingerprints stay as they
+ * were before the AMX kernel). */
+static void hash_config(hasher *hs, const elmo_config *c, int precision, int kernel) {
     int64_t fields[] = {c->char_embed_dim, c->n_banks,          c->n_filters, c->n_highway,
                         c->max_chars,      c->relu_activation,  c->lstm_dim,  c->projection_dim,
                         c->n_layers,       c->skip_connections, precision};
+    if (precision == ELMO_PRECISION_BF16 && kernel == ELMO_KERNEL_AMX_BF16) hash_int(hs, kernel);
     hash_words(hs, fields, sizeof fields);
     float clips[2] = {c->cell_clip, c->proj_clip};
     hash_words(hs, clips, sizeof clips);
@@ -343,10 +348,15 @@ static int resolve_precision(const elmo_tensor_source *src, int requested, int *
     if (p != ELMO_PRECISION_FP32 && p != ELMO_PRECISION_BF16)
         return elmo_fail(err, ELMO_ERR_ARG,
                          "unknown precision %d; valid precisions: auto, fp32, bf16", requested);
-    if (!elmo_precision_supported(p))
+    if (!elmo_precision_supported(p)) {
+        const char *why = elmo_gemm_notice(ELMO_PRECISION_BF16);
+        if (why)
+            return elmo_fail(err, ELMO_ERR_ARG,
+                             "%s; unset it or load the model with precision 'fp32'", why);
         return elmo_fail(err, ELMO_ERR_ARG,
                          "precision 'bf16' needs a CPU with the AVX512-BF16 instructions, "
                          "which this one lacks; load the model with precision 'fp32'");
+    }
     *out = p;
     return ELMO_OK;
 }
@@ -392,7 +402,7 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
                          "out of memory allocating %s to read the weights of '%s'",
                          elmo_bytes_text((double)largest * 4, size, sizeof size), src->path);
     hasher hs = {0x5eed0e1f0ull};
-    hash_config(&hs, cfg, m->precision);
+    hash_config(&hs, cfg, m->precision, m->kernel);
     for (int i = 0; i < specs->n; i++) {
         tensor_spec *t = &specs->t[i];
         hash_words(&hs, t->name, strlen(t->name));
@@ -421,6 +431,7 @@ int elmo_weights_build(elmo_tensor_source *src, elmo_model *m, int precision, el
     memset(&m->w, 0, sizeof m->w);
     int rc = resolve_precision(src, precision, &m->precision, err);
     if (rc) return rc;
+    m->kernel = elmo_gemm_kernel(m->precision);
     spec_list *specs = calloc(1, sizeof *specs);
     if (!specs) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     rc = build(src, m, specs, err);

@@ -21,7 +21,9 @@ enum {
     COL_MODEL_ID,
     COL_FORMAT,
     COL_PRECISION,
-    COL_FINGERPRINT
+    COL_FINGERPRINT,
+    COL_KERNEL,
+    COL_NOTICE
 };
 
 typedef struct models_cursor {
@@ -42,7 +44,7 @@ static int models_connect(sqlite3 *db, void *aux, int argc, const char *const *a
                               "params INTEGER, bytes INTEGER, lstm_layers INTEGER, "
                               "projection_dim INTEGER, lstm_dim INTEGER, "
                               "model_id INTEGER, format TEXT, precision TEXT, "
-                              "fingerprint TEXT)",
+                              "fingerprint TEXT, kernel TEXT, notice TEXT)",
                               err);
     if (rc != SQLITE_OK) return rc;
     sqlite3_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
@@ -124,6 +126,11 @@ static int models_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
         break;
     case COL_FINGERPRINT:
         sqlite3_result_text(ctx, r->info.fingerprint, -1, SQLITE_TRANSIENT);
+        break;
+    case COL_KERNEL: sqlite3_result_text(ctx, r->info.kernel, -1, SQLITE_TRANSIENT); break;
+    case COL_NOTICE:
+        if (r->info.notice[0]) sqlite3_result_text(ctx, r->info.notice, -1, SQLITE_TRANSIENT);
+        else sqlite3_result_null(ctx);
         break;
     }
     return SQLITE_OK;

@@ -1,0 +1,274 @@
+/* gemm_amx.c - the AMX kernel of elmo_gemm (bf16 tiles, tdpbf16ps): the packed layout,
+ * the permission Linux asks for, and the product. Chosen at pack time on CPUs with
+ * AMX-BF16 (Intel Sapphire Rapids and later) when the process may use the tile state.
+ *
+ * Tiles. Eight tile registers: C00 C01 C10 C11 (tmm0-3, fp32 [rows, 16]), A0 A1 (tmm4-5,
+ * bf16 pairs [rows, 16 pairs]) and B0 B1 (tmm6-7, [16 pairs, 16 columns, 2]): each step of
+ * k takes 32 values of k (one k-tile) and does 4 tdpbf16ps, C_ij += A_i . B_j, for a block
+ * of 32 rows x 32 columns. Rows of a block past M use shorter tiles (a tile may have 1 to
+ * 16 rows), so nothing past A or C is read or written.
+ *
+ * Rounding. Every C element starts at (accumulate ? C : 0) and takes the k-tiles 0, 1, 2,
+ * ... in ascending order, each one tdpbf16ps; K is padded with zeros to a multiple of 32
+ * in W and in A. The k-tiles never change with M, the row's place or the thread, and the
+ * hardware computes each row of a tile independently of the others (a row gives the same
+ * bits in a 1-row tile as in a 16-row one, at any position), so a row of C depends only
+ * on its row of A: the contract of gemm.h. Blocking K round-trips C through memory as
+ * float32, which is exact.
+ *
+ * GCC 12's AMX intrinsics are inline asm without memory operands (the compiler may drop
+ * the stores that fill the tile configuration, or move stores to A past a tile load):
+ * the few instructions are written here as asm with a "memory" clobber, or with the whole
+ * configuration as an operand. */
+#define _GNU_SOURCE /* syscall */
+#include "gemm_internal.h"
+
+#include <string.h>
+
+/* ---- packed layout (plain C: used only when the kernel is) --------------------------------
+ * K is padded to Kp = 32 KT (KT k-tiles), N to 32 NS (NS strips of 32 columns). Strip s
+ * is [KT][2][16][16][2] bf16: for k-tile t, tile j (columns 32 s + 16 j ..) is 1 KiB,
+ * row p (the pair of k = 32 t + 2 p, + 1) holding 16 columns x 2 values. */
+size_t elmo_amx_packed_bytes(size_t K, size_t N) {
+    size_t kt = (K + 31) / 32, ns = (N + 31) / 32;
+    if (kt > SIZE_MAX / 2048 / (ns ? ns : 1)) return 0;
+    return kt * ns * 2048;
+}
+
+void elmo_amx_pack(const float *w, size_t ldw, size_t K, size_t N, uint16_t *out) {
+    size_t KT = (K + 31) / 32, NS = (N + 31) / 32;
+    for (size_t s = 0; s < NS; s++)
+        for (size_t t = 0; t < KT; t++)
+            for (size_t j = 0; j < 2; j++) {
+                uint16_t *tile = out + ((s * KT + t) * 2 + j) * 512; /* [16][16][2] */
+                for (size_t p = 0; p < 16; p++)
+                    for (size_t c = 0; c < 16; c++)
+                        for (size_t e = 0; e < 2; e++) {
+                            size_t k = 32 * t + 2 * p + e, n = 32 * s + 16 * j + c;
+                            tile[(p * 16 + c) * 2 + e] =
+                                k < K && n < N ? elmo_bf16_round(w[k * ldw + n]) : 0;
+                        }
+            }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+
+#include <cpuid.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+/* ---- may this process use AMX? ---------------------------------------------------------- */
+static int amx_ok;
+static char amx_reason[160];
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+static void amx_probe(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22))) {
+        snprintf(amx_reason, sizeof amx_reason, "this CPU has no AMX-BF16 tile unit");
+        return;
+    }
+    /* The OS must enable the tile state in XCR0 (bits 17 TILECFG and 18 TILEDATA). */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17)) {
+        snprintf(amx_reason, sizeof amx_reason,
+                 "the operating system does not enable the AMX tile state (XCR0)");
+        return;
+    }
+    /* Linux 5.16+: the tile data is off until the process asks (once, for all threads). */
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) {
+        snprintf(amx_reason, sizeof amx_reason,
+                 "Linux refused the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM: %s)",
+                 strerror(errno));
+        return;
+    }
+    amx_ok = 1;
+}
+
+int elmo_gemm_amx_usable(const char **reason) {
+    pthread_once(&amx_once, amx_probe);
+    if (reason) *reason = amx_ok ? NULL : amx_reason;
+    return amx_ok;
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
+#include <immintrin.h>
+
+/* The tile configuration of ldtilecfg (palette 1). */
+typedef struct tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+#define TILE_LOAD(t, base, stride)                                                                 \
+    __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(base), "r"((long)(stride)) : "memory")
+#define TILE_STORE(t, base, stride)                                                                \
+    __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(base), "r"((long)(stride))          \
+                     : "memory")
+#define TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::)
+#define TILE_DP(c, a, b) __asm__ volatile("tdpbf16ps %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
+
+/* Rows of the first and second 16-row half of a block: C00 C01 A0 have r0 rows, C10 C11
+ * A1 r1 (0: unused, left unconfigured); B0 B1 are always 16 pairs. */
+static void load_config(int r0, int r1) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        int rows = t == 0 || t == 1 || t == 4 ? r0 : t == 2 || t == 3 || t == 5 ? r1 : 16;
+        cfg.rows[t] = (uint8_t)rows;
+        cfg.colsb[t] = rows ? 64 : 0;
+    }
+    __asm__ volatile("ldtilecfg %0" ::"m"(cfg) : "memory");
+}
+
+#define KC 512                 /* k per block: a strip's B block [KC, 32] is 32 KiB (L1) */
+#define NB_BYTES (1u << 20)    /* bytes of B per column block: stays in L2 over the rows */
+#define ABUF_BYTES (64u << 10) /* A converted to bf16, on the stack */
+
+/* Rounds A [mb, kn] (row stride lda) to bf16 [mb, kp] (row stride kp values, kp even and
+ * >= kn; values kn .. kp-1 zero), as elmo_bf16_round does. */
+static void convert_rows(const float *A, size_t lda, size_t mb, size_t kn, uint16_t *out,
+                         size_t kp) {
+    for (size_t m = 0; m < mb; m++) {
+        const float *a = A + m * lda;
+        uint16_t *o = out + m * kp;
+        for (size_t k = 0; k < kp; k += 32) {
+            size_t left = k < kn ? kn - k : 0;
+            __mmask16 lo = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
+            __mmask16 hi = (__mmask16)(left >= 32   ? 0xffff
+                                       : left <= 16 ? 0
+                                                    : (1u << (left - 16)) - 1);
+            __m512 x0 = _mm512_maskz_loadu_ps(lo, a + k);
+            __m512 x1 = _mm512_maskz_loadu_ps(hi, a + k + 16);
+            _mm512_storeu_si512((void *)(o + k), (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
+        }
+    }
+}
+
+/* One block: C [rows, 32] (row stride ldc bytes; rows = r0 + r1) (+)= A [rows, kt tiles]
+ * (bf16, row stride lda bytes) . strip b [kt][2][16][16][2]. */
+static inline __attribute__((always_inline)) void block(const int two, const uint16_t *a,
+                                                        size_t lda, const uint16_t *b, size_t kt,
+                                                        float *c, size_t ldc, int load) {
+    const char *a1 = (const char *)a + 16 * lda;
+    float *c1 = (float *)((char *)c + 16 * ldc);
+    if (load) {
+        TILE_LOAD(0, c, ldc);
+        TILE_LOAD(1, c + 16, ldc);
+        if (two) {
+            TILE_LOAD(2, c1, ldc);
+            TILE_LOAD(3, c1 + 16, ldc);
+        }
+    } else {
+        TILE_ZERO(0);
+        TILE_ZERO(1);
+        if (two) {
+            TILE_ZERO(2);
+            TILE_ZERO(3);
+        }
+    }
+    for (size_t t = 0; t < kt; t++) {
+        const uint16_t *bt = b + t * 1024;
+        TILE_LOAD(4, a + t * 32, lda);
+        TILE_LOAD(6, bt, 64);
+        TILE_LOAD(7, bt + 512, 64);
+        TILE_DP(0, 4, 6);
+        TILE_DP(1, 4, 7);
+        if (two) {
+            TILE_LOAD(5, a1 + t * 64, lda);
+            TILE_DP(2, 5, 6);
+            TILE_DP(3, 5, 7);
+        }
+    }
+    TILE_STORE(0, c, ldc);
+    TILE_STORE(1, c + 16, ldc);
+    if (two) {
+        TILE_STORE(2, c1, ldc);
+        TILE_STORE(3, c1 + 16, ldc);
+    }
+}
+
+/* A block whose strip is the last, with columns past N: through a bounce buffer, so
+ * that no element of C past N is read or written. */
+static void tail_block(int two, size_t rows, const uint16_t *a, size_t lda, const uint16_t *b,
+                       size_t kt, float *c, size_t ldc, size_t cols, int load) {
+    float bounce[32 * 32] __attribute__((aligned(64))); /* [rows, 32] */
+    memset(bounce, 0, sizeof bounce);
+    if (load)
+        for (size_t m = 0; m < rows; m++)
+            memcpy(bounce + m * 32, (const char *)c + m * ldc, cols * sizeof(float));
+    __asm__ volatile("" ::: "memory");
+    if (two) block(1, a, lda, b, kt, bounce, 128, load);
+    else block(0, a, lda, b, kt, bounce, 128, load);
+    for (size_t m = 0; m < rows; m++)
+        memcpy((char *)c + m * ldc, bounce + m * 32, cols * sizeof(float));
+}
+
+void elmo_gemm_bf16_amx(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                        size_t ldc, int accumulate) {
+    uint16_t abuf[ABUF_BYTES / 2] __attribute__((aligned(64))); /* A [mc, kc] in bf16 */
+    size_t K = (size_t)W->K, N = (size_t)W->N, KT = (K + 31) / 32, NS = (N + 31) / 32;
+    const uint16_t *data = W->data;
+    size_t ldc_b = ldc * sizeof(float);
+    int config = -1; /* rows of the loaded configuration, as r0 * 32 + r1 */
+    for (size_t t0 = 0; t0 < KT; t0 += KC / 32) {
+        size_t kt = KT - t0 < KC / 32 ? KT - t0 : KC / 32, kp = 32 * kt;
+        size_t k0 = 32 * t0, kn = K - k0 < kp ? K - k0 : kp;
+        size_t mc = ABUF_BYTES / (kp * 2) / 32 * 32; /* >= 32: kp <= KC */
+        size_t nbs = NB_BYTES / (kp * 64);           /* strips per column block */
+        int load = accumulate || t0 > 0;
+        for (size_t s0 = 0; s0 < NS; s0 += nbs) {
+            size_t s1 = s0 + nbs < NS ? s0 + nbs : NS;
+            for (size_t r0 = 0; r0 < M; r0 += mc) {
+                size_t mb = M - r0 < mc ? M - r0 : mc;
+                convert_rows(A + r0 * lda + k0, lda, mb, kn, abuf, kp);
+                for (size_t i = 0; i < mb; i += 32) {
+                    size_t rows = mb - i < 32 ? mb - i : 32;
+                    int ra = rows < 16 ? (int)rows : 16, rb = (int)rows - ra;
+                    if (config != ra * 32 + rb) {
+                        load_config(ra, rb);
+                        config = ra * 32 + rb;
+                    }
+                    const uint16_t *a = abuf + i * kp;
+                    float *crow = C + (r0 + i) * ldc;
+                    for (size_t s = s0; s < s1; s++) {
+                        const uint16_t *b = data + (s * KT + t0) * 1024;
+                        float *c = crow + 32 * s;
+                        size_t cols = N - 32 * s;
+                        if (cols < 32)
+                            tail_block(rb > 0, rows, a, kp * 2, b, kt, c, ldc_b, cols, load);
+                        else if (rb) block(1, a, kp * 2, b, kt, c, ldc_b, load);
+                        else block(0, a, kp * 2, b, kt, c, ldc_b, load);
+                    }
+                }
+            }
+        }
+    }
+    __asm__ volatile("tilerelease" ::: "memory");
+}
+
+#pragma GCC pop_options
+
+#else /* no AMX kernel in this build */
+
+int elmo_gemm_amx_usable(const char **reason) {
+    if (reason) *reason = "this build has no AMX kernel (GCC on x86-64 builds it)";
+    return 0;
+}
+
+void elmo_gemm_bf16_amx(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                        size_t ldc, int accumulate) {
+    (void)A, (void)lda, (void)M, (void)W, (void)C, (void)ldc, (void)accumulate;
+}
+
+#endif
