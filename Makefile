@@ -117,7 +117,7 @@ $(B)/%: tools/%.c $(B)/libelmo.a
 	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
 
 $(B)/elmo-bench: bench/elmo-bench.c $(BENCH_LIB) $(B)/libelmo.a $(wildcard bench/*.h include/*.h)
-	$(CC) $(CFLAGS_ALL) $< $(BENCH_LIB) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lopenblas -lsqlite3
+	$(CC) $(CFLAGS_ALL) $< $(BENCH_LIB) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lopenblas -ldnnl -lsqlite3
 
 # ---- tests ---------------------------------------------------------------------------
 test: test-release test-asan

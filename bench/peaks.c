@@ -19,6 +19,7 @@
 
 #include "bigbuf.h"
 #include "gemm.h"
+#include "onednn.h"
 
 #define MAX_THREADS 64
 #define MEASURE_S 0.3
@@ -301,17 +302,20 @@ typedef struct gemm_ctx {
     float *w[MAX_COPIES];      /* [wcopies] W [K, N] unpacked, for OpenBLAS */
     float *a[MAX_THREADS];     /* A [M, K] per thread */
     float *c[MAX_THREADS];     /* C [M, N] per thread */
+    onednn_gemm *dnn[MAX_COPIES]; /* [wcopies] oneDNN's packed copies */
+    onednn_call *call[MAX_THREADS];
     size_t M, K, N, copies, wcopies;
-    int openblas;
+    int reference; /* 0: elmo_gemm, 1: OpenBLAS, 2: oneDNN */
 } gemm_ctx;
 
 static double gemm_round(job *j) {
     const gemm_ctx *g = j->ctx;
     size_t M = g->M, K = g->K, N = g->N, r = (size_t)j->round_no;
-    if (g->openblas)
+    if (g->reference == 1)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1,
                     g->a[j->index], (int)K, g->w[r % g->wcopies], (int)N, 0, g->c[j->index],
                     (int)N);
+    else if (g->reference == 2) onednn_gemm_run(g->dnn[r % g->wcopies], g->call[j->index]);
     else elmo_gemm(g->a[j->index], K, M, &g->W[r % g->copies], g->c[j->index], N, 0);
     return 2.0 * (double)M * (double)K * (double)N;
 }
@@ -322,6 +326,8 @@ static size_t span_copies(size_t bytes) {
 }
 
 static void gemm_free(gemm_ctx *g, int threads) {
+    for (int t = 0; t < threads; t++) onednn_call_free(g->call[t]);
+    for (size_t i = 0; i < MAX_COPIES; i++) onednn_gemm_free(g->dnn[i]);
     for (size_t i = 0; i < MAX_COPIES; i++) elmo_packed_free(&g->W[i]), elmo_big_free(g->w[i]);
     for (int t = 0; t < threads; t++) elmo_big_free(g->a[t]), elmo_big_free(g->c[t]);
     free(g);
@@ -385,16 +391,31 @@ int bench_gemm(const char *precision, int threads, long M, long K, long N) {
     double ours = run_threads_all(threads, gemm_round, g, &ours_median, &ours_wall);
     elmo_gemm_cap(ELMO_KERNEL_NONE);
     openblas_set_num_threads(1);
-    g->openblas = 1;
+    g->reference = 1;
     double theirs = run_threads_all(threads, gemm_round, g, &theirs_median, &theirs_wall);
+    /* oneDNN: one packed copy per float32 copy, bf16 inputs where ours are bf16 */
+    int dnn_ok = 1;
+    for (size_t i = 0; i < g->wcopies && dnn_ok; i++)
+        dnn_ok = (g->dnn[i] = onednn_gemm_new(p == ELMO_PRECISION_BF16, M, K, N, g->w[i])) != NULL;
+    for (int t = 0; t < threads && dnn_ok; t++)
+        dnn_ok = (g->call[t] = onednn_call_new(g->dnn[0], g->a[t], g->c[t])) != NULL;
+    double dnn = 0, dnn_median = 0, dnn_wall = 0;
+    char impl[64] = "unavailable";
+    if (dnn_ok) {
+        g->reference = 2;
+        dnn = run_threads_all(threads, gemm_round, g, &dnn_median, &dnn_wall);
+        snprintf(impl, sizeof impl, "%s", onednn_gemm_impl(g->dnn[0]));
+    }
     size_t span_mib = g->copies * g->W[0].bytes >> 20;
     gemm_free(g, threads);
-    printf(
-        "{\"bench\":\"gemm\",\"precision\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,"
-        "\"M\":%ld,\"K\":%ld,\"N\":%ld,\"weights_mib\":%zu,\"gflops\":%.1f,\"gflops_median\":%.1f,"
-        "\"gflops_wall\":%.1f,\"openblas_sgemm_gflops\":%.1f,"
-        "\"openblas_sgemm_gflops_median\":%.1f,\"openblas_sgemm_gflops_wall\":%.1f}\n",
-        precision, elmo_kernel_name(kernel), threads, M, K, N, span_mib, ours / 1e9,
-        ours_median / 1e9, ours_wall / 1e9, theirs / 1e9, theirs_median / 1e9, theirs_wall / 1e9);
+    printf("{\"bench\":\"gemm\",\"precision\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,"
+           "\"M\":%ld,\"K\":%ld,\"N\":%ld,\"weights_mib\":%zu,\"gflops\":%.1f,"
+           "\"gflops_median\":%.1f,\"gflops_wall\":%.1f,\"openblas_sgemm_gflops\":%.1f,"
+           "\"openblas_sgemm_gflops_median\":%.1f,\"openblas_sgemm_gflops_wall\":%.1f,"
+           "\"onednn_gflops\":%.1f,\"onednn_gflops_median\":%.1f,\"onednn_gflops_wall\":%.1f,"
+           "\"onednn_impl\":\"%s\"}\n",
+           precision, elmo_kernel_name(kernel), threads, M, K, N, span_mib, ours / 1e9,
+           ours_median / 1e9, ours_wall / 1e9, theirs / 1e9, theirs_median / 1e9,
+           theirs_wall / 1e9, dnn / 1e9, dnn_median / 1e9, dnn_wall / 1e9, impl);
     return 0;
 }

@@ -81,6 +81,10 @@ elmo_kernel elmo_gemm_kernel(int precision) {
     return ELMO_KERNEL_NONE;
 }
 
+int elmo_gemm_batch_scale(int kernel) {
+    return kernel == ELMO_KERNEL_AMX_BF16 ? 4 : 1;
+}
+
 int elmo_gemm_bf16_usable(void) {
     return elmo_gemm_kernel(ELMO_PRECISION_BF16) != ELMO_KERNEL_NONE;
 }

@@ -26,21 +26,32 @@
 #include <string.h>
 
 /* ---- packed layout (plain C: used only when the kernel is) --------------------------------
- * K is padded to Kp = 32 KT (KT k-tiles), N to 32 NS (NS strips of 32 columns). Strip s
- * is [KT][2][16][16][2] bf16: for k-tile t, tile j (columns 32 s + 16 j ..) is 1 KiB,
- * row p (the pair of k = 32 t + 2 p, + 1) holding 16 columns x 2 values. */
+ * K is padded to Kp = 32 KT (KT k-tiles), N to 32 NS (NS strips of 32 columns). The
+ * k-tiles are cut into k-blocks of AMX_KB (16) k-tiles; k-block by k-block, the strips one
+ * after the other, each [kb][2][16][16][2] bf16 (kb k-tiles of this k-block): for k-tile t,
+ * tile j (columns 32 s + 16 j ..) is 1 KiB, row p (the pair of k = 32 t + 2 p, + 1) holding
+ * 16 columns x 2 values. So the product walks W in memory order, which lets it fetch the
+ * next part of W ahead while it works on this one. */
+#define AMX_KB 16
+
 size_t elmo_amx_packed_bytes(size_t K, size_t N) {
     size_t kt = (K + 31) / 32, ns = (N + 31) / 32;
     if (kt > SIZE_MAX / 2048 / (ns ? ns : 1)) return 0;
     return kt * ns * 2048;
 }
 
+/* Offset in bf16 values of k-tile t of strip s. */
+static size_t tile_pair_at(size_t KT, size_t NS, size_t t, size_t s) {
+    size_t t0 = t / AMX_KB * AMX_KB, kb = KT - t0 < AMX_KB ? KT - t0 : AMX_KB;
+    return (t0 * NS + s * kb + (t - t0)) * 1024;
+}
+
 void elmo_amx_pack(const float *w, size_t ldw, size_t K, size_t N, uint16_t *out) {
     size_t KT = (K + 31) / 32, NS = (N + 31) / 32;
-    for (size_t s = 0; s < NS; s++)
-        for (size_t t = 0; t < KT; t++)
+    for (size_t t = 0; t < KT; t++)
+        for (size_t s = 0; s < NS; s++)
             for (size_t j = 0; j < 2; j++) {
-                uint16_t *tile = out + ((s * KT + t) * 2 + j) * 512; /* [16][16][2] */
+                uint16_t *tile = out + tile_pair_at(KT, NS, t, s) + j * 512; /* [16][16][2] */
                 for (size_t p = 0; p < 16; p++)
                     for (size_t c = 0; c < 16; c++)
                         for (size_t e = 0; e < 2; e++) {
@@ -131,12 +142,23 @@ static void load_config(int r0, int r1) {
     __asm__ volatile("ldtilecfg %0" ::"m"(cfg) : "memory");
 }
 
-#define KC 512                 /* k per block: a strip's B block [KC, 32] is 32 KiB (L1) */
-#define NB_BYTES (1u << 20)    /* bytes of B per column block: stays in L2 over the rows */
+#define NB_BYTES (512u << 10)  /* bytes of W per column block: it and the next fit L2 */
 #define ABUF_BYTES (64u << 10) /* A converted to bf16, on the stack */
 
-/* Rounds A [mb, kn] (row stride lda) to bf16 [mb, kp] (row stride kp values, kp even and
- * >= kn; values kn .. kp-1 zero), as elmo_bf16_round does. */
+/* The part of W to fetch into L2 while this column block is computed: `step` bytes at
+ * each k-tile step, so that the next block arrives evenly over this one's work. */
+typedef struct prefetch {
+    const char *p, *end;
+    size_t step;
+} prefetch;
+
+static inline __attribute__((always_inline)) void fetch_ahead(prefetch *f) {
+    const char *stop = f->p + f->step < f->end ? f->p + f->step : f->end;
+    for (; f->p < stop; f->p += 64) _mm_prefetch(f->p, _MM_HINT_T1);
+}
+
+/* Rounds A [mb, kn] (row stride lda) to bf16 [mb, kp] (row stride kp values, kp a multiple
+ * of 32 and >= kn; values kn .. kp-1 zero), as elmo_bf16_round does. */
 static void convert_rows(const float *A, size_t lda, size_t mb, size_t kn, uint16_t *out,
                          size_t kp) {
     for (size_t m = 0; m < mb; m++) {
@@ -155,11 +177,12 @@ static void convert_rows(const float *A, size_t lda, size_t mb, size_t kn, uint1
     }
 }
 
-/* One block: C [rows, 32] (row stride ldc bytes; rows = r0 + r1) (+)= A [rows, kt tiles]
- * (bf16, row stride lda bytes) . strip b [kt][2][16][16][2]. */
+/* One block: C [rows, 32] (row stride ldc bytes; rows = r0 + r1 of the configuration)
+ * (+)= A [rows, kt k-tiles] (bf16, row stride lda bytes) . strip b [kt][2][16][16][2]. */
 static inline __attribute__((always_inline)) void block(const int two, const uint16_t *a,
                                                         size_t lda, const uint16_t *b, size_t kt,
-                                                        float *c, size_t ldc, int load) {
+                                                        float *c, size_t ldc, int load,
+                                                        prefetch *f) {
     const char *a1 = (const char *)a + 16 * lda;
     float *c1 = (float *)((char *)c + 16 * ldc);
     if (load) {
@@ -179,10 +202,11 @@ static inline __attribute__((always_inline)) void block(const int two, const uin
     }
     for (size_t t = 0; t < kt; t++) {
         const uint16_t *bt = b + t * 1024;
+        fetch_ahead(f);
         TILE_LOAD(4, a + t * 32, lda);
         TILE_LOAD(6, bt, 64);
-        TILE_LOAD(7, bt + 512, 64);
         TILE_DP(0, 4, 6);
+        TILE_LOAD(7, bt + 512, 64);
         TILE_DP(1, 4, 7);
         if (two) {
             TILE_LOAD(5, a1 + t * 64, lda);
@@ -201,55 +225,84 @@ static inline __attribute__((always_inline)) void block(const int two, const uin
 /* A block whose strip is the last, with columns past N: through a bounce buffer, so
  * that no element of C past N is read or written. */
 static void tail_block(int two, size_t rows, const uint16_t *a, size_t lda, const uint16_t *b,
-                       size_t kt, float *c, size_t ldc, size_t cols, int load) {
+                       size_t kt, float *c, size_t ldc, size_t cols, int load, prefetch *f) {
     float bounce[32 * 32] __attribute__((aligned(64))); /* [rows, 32] */
     memset(bounce, 0, sizeof bounce);
     if (load)
         for (size_t m = 0; m < rows; m++)
             memcpy(bounce + m * 32, (const char *)c + m * ldc, cols * sizeof(float));
     __asm__ volatile("" ::: "memory");
-    if (two) block(1, a, lda, b, kt, bounce, 128, load);
-    else block(0, a, lda, b, kt, bounce, 128, load);
+    if (two) block(1, a, lda, b, kt, bounce, 128, load, f);
+    else block(0, a, lda, b, kt, bounce, 128, load, f);
     for (size_t m = 0; m < rows; m++)
         memcpy((char *)c + m * ldc, bounce + m * 32, cols * sizeof(float));
 }
 
+/* What one column block of one k-block computes: rows [i0, i1) of the converted chunk
+ * abuf (row stride kp) against strips [s0, s1) of the k-block at blk (strip s at
+ * blk + s kt 1024), into C rows crow (row stride ldc). Row block by row block: the 32
+ * rows' A tiles stay in L1 while the strips of the block come from L2. */
+typedef struct col_block {
+    const uint16_t *abuf, *blk;
+    size_t kp, kt, s0, s1, N, ldc;
+    float *crow;
+    int load;
+} col_block;
+
+static void rows_by_strips(const col_block *cb, size_t i0, size_t i1, prefetch *f) {
+    size_t ldc_b = cb->ldc * sizeof(float), lda_b = cb->kp * 2;
+    for (size_t i = i0; i < i1; i += 32) {
+        size_t rows = i1 - i < 32 ? i1 - i : 32;
+        const uint16_t *a = cb->abuf + i * cb->kp;
+        for (size_t s = cb->s0; s < cb->s1; s++) {
+            const uint16_t *b = cb->blk + s * cb->kt * 1024;
+            float *c = cb->crow + i * cb->ldc + 32 * s;
+            size_t cols = cb->N - 32 * s;
+            if (cols < 32) tail_block(rows > 16, rows, a, lda_b, b, cb->kt, c, ldc_b, cols,
+                                      cb->load, f);
+            else if (rows > 16) block(1, a, lda_b, b, cb->kt, c, ldc_b, cb->load, f);
+            else block(0, a, lda_b, b, cb->kt, c, ldc_b, cb->load, f);
+        }
+    }
+}
+
 void elmo_gemm_bf16_amx(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
                         size_t ldc, int accumulate) {
-    uint16_t abuf[ABUF_BYTES / 2] __attribute__((aligned(64))); /* A [mc, kc] in bf16 */
+    uint16_t abuf[ABUF_BYTES / 2] __attribute__((aligned(64))); /* A [mc, kp] in bf16 */
     size_t K = (size_t)W->K, N = (size_t)W->N, KT = (K + 31) / 32, NS = (N + 31) / 32;
     const uint16_t *data = W->data;
-    size_t ldc_b = ldc * sizeof(float);
+    const char *w_end = (const char *)W->data + W->bytes;
     int config = -1; /* rows of the loaded configuration, as r0 * 32 + r1 */
-    for (size_t t0 = 0; t0 < KT; t0 += KC / 32) {
-        size_t kt = KT - t0 < KC / 32 ? KT - t0 : KC / 32, kp = 32 * kt;
+    for (size_t t0 = 0; t0 < KT; t0 += AMX_KB) {
+        size_t kt = KT - t0 < AMX_KB ? KT - t0 : AMX_KB, kp = 32 * kt;
         size_t k0 = 32 * t0, kn = K - k0 < kp ? K - k0 : kp;
-        size_t mc = ABUF_BYTES / (kp * 2) / 32 * 32; /* >= 32: kp <= KC */
-        size_t nbs = NB_BYTES / (kp * 64);           /* strips per column block */
-        int load = accumulate || t0 > 0;
+        size_t mc = ABUF_BYTES / (kp * 2) / 32 * 32; /* >= 32: kp <= 32 AMX_KB */
+        size_t nbs = NB_BYTES / (kp * 64);            /* strips per column block */
+        const uint16_t *blk = data + t0 * NS * 1024;  /* this k-block's strips */
+        int one_chunk = M <= mc; /* then A is converted once for every column block */
+        if (one_chunk) convert_rows(A + k0, lda, M, kn, abuf, kp);
         for (size_t s0 = 0; s0 < NS; s0 += nbs) {
             size_t s1 = s0 + nbs < NS ? s0 + nbs : NS;
+            /* fetch the next column block (in memory order) over this one's k-steps */
+            const char *next = (const char *)(blk + s1 * kt * 1024);
+            size_t steps = (M + 31) / 32 * (s1 - s0) * kt, bytes = (s1 - s0) * kt * 2048;
+            prefetch f = {next, next + bytes < w_end ? next + bytes : w_end,
+                          (bytes / steps + 63) / 64 * 64};
             for (size_t r0 = 0; r0 < M; r0 += mc) {
                 size_t mb = M - r0 < mc ? M - r0 : mc;
-                convert_rows(A + r0 * lda + k0, lda, mb, kn, abuf, kp);
-                for (size_t i = 0; i < mb; i += 32) {
-                    size_t rows = mb - i < 32 ? mb - i : 32;
-                    int ra = rows < 16 ? (int)rows : 16, rb = (int)rows - ra;
-                    if (config != ra * 32 + rb) {
-                        load_config(ra, rb);
-                        config = ra * 32 + rb;
-                    }
-                    const uint16_t *a = abuf + i * kp;
-                    float *crow = C + (r0 + i) * ldc;
-                    for (size_t s = s0; s < s1; s++) {
-                        const uint16_t *b = data + (s * KT + t0) * 1024;
-                        float *c = crow + 32 * s;
-                        size_t cols = N - 32 * s;
-                        if (cols < 32)
-                            tail_block(rb > 0, rows, a, kp * 2, b, kt, c, ldc_b, cols, load);
-                        else if (rb) block(1, a, kp * 2, b, kt, c, ldc_b, load);
-                        else block(0, a, kp * 2, b, kt, c, ldc_b, load);
-                    }
+                if (!one_chunk) convert_rows(A + r0 * lda + k0, lda, mb, kn, abuf, kp);
+                col_block cb = {abuf, blk, kp, kt, s0, s1, N, ldc, C + r0 * ldc,
+                                accumulate || t0 > 0};
+                /* the full 32-row blocks with one configuration, then the rows left */
+                size_t full = mb / 32 * 32, rest = mb - full;
+                if (full) {
+                    if (config != 16 * 32 + 16) load_config(16, 16), config = 16 * 32 + 16;
+                    rows_by_strips(&cb, 0, full, &f);
+                }
+                if (rest) {
+                    int ra = rest < 16 ? (int)rest : 16, rb = (int)rest - ra;
+                    if (config != ra * 32 + rb) load_config(ra, rb), config = ra * 32 + rb;
+                    rows_by_strips(&cb, full, mb, &f);
                 }
             }
         }
