@@ -60,8 +60,7 @@ onednn_gemm *onednn_gemm_new(int bf16, long M, long K, long N, const float *w) {
     OK(st);
     OK(dnnl_primitive_create(&g->matmul, pd));
     if (bf16) {
-        OK(dnnl_reorder_primitive_desc_create(&apd, &g->a32_md, engine, &g->src_md, engine,
-                                              NULL));
+        OK(dnnl_reorder_primitive_desc_create(&apd, &g->a32_md, engine, &g->src_md, engine, NULL));
         OK(dnnl_primitive_create(&g->to_bf16, apd));
     }
     dnnl_primitive_desc_destroy(pd);

@@ -40,28 +40,6 @@ size_t elmo_amx_packed_bytes(size_t K, size_t N) {
     return kt * ns * 2048;
 }
 
-/* Offset in bf16 values of k-tile t of strip s. */
-static size_t tile_pair_at(size_t KT, size_t NS, size_t t, size_t s) {
-    size_t t0 = t / AMX_KB * AMX_KB, kb = KT - t0 < AMX_KB ? KT - t0 : AMX_KB;
-    return (t0 * NS + s * kb + (t - t0)) * 1024;
-}
-
-void elmo_amx_pack(const float *w, size_t ldw, size_t K, size_t N, uint16_t *out) {
-    size_t KT = (K + 31) / 32, NS = (N + 31) / 32;
-    for (size_t t = 0; t < KT; t++)
-        for (size_t s = 0; s < NS; s++)
-            for (size_t j = 0; j < 2; j++) {
-                uint16_t *tile = out + tile_pair_at(KT, NS, t, s) + j * 512; /* [16][16][2] */
-                for (size_t p = 0; p < 16; p++)
-                    for (size_t c = 0; c < 16; c++)
-                        for (size_t e = 0; e < 2; e++) {
-                            size_t k = 32 * t + 2 * p + e, n = 32 * s + 16 * j + c;
-                            tile[(p * 16 + c) * 2 + e] =
-                                k < K && n < N ? elmo_bf16_round(w[k * ldw + n]) : 0;
-                        }
-            }
-}
-
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 
 #include <cpuid.h>
@@ -177,6 +155,41 @@ static void convert_rows(const float *A, size_t lda, size_t mb, size_t kn, uint1
     }
 }
 
+/* Offset in bf16 values of k-tile t of strip s. */
+static size_t tile_pair_at(size_t KT, size_t NS, size_t t, size_t s) {
+    size_t t0 = t / AMX_KB * AMX_KB, kb = KT - t0 < AMX_KB ? KT - t0 : AMX_KB;
+    return (t0 * NS + s * kb + (t - t0)) * 1024;
+}
+
+/* 16 columns of rows k (even) and k + 1 of W as one tile row: 16 pairs (bf16 of row k in
+ * the low half of each 32-bit word), rounded as elmo_bf16_round (vcvtneps2bf16 is that
+ * rounding). Columns past `cols` and a missing odd row are zero. */
+static void pack_pair_row(const float *even, const float *odd, size_t cols, uint16_t *out) {
+    __mmask16 m = (__mmask16)(cols >= 16 ? 0xffff : (1u << cols) - 1);
+    __m256i lo = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, even));
+    __m256i hi =
+        odd ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, odd)) : _mm256_setzero_si256();
+    __m512i pair = _mm512_or_si512(_mm512_cvtepu16_epi32(lo),
+                                   _mm512_slli_epi32(_mm512_cvtepu16_epi32(hi), 16));
+    _mm512_storeu_si512((void *)out, pair);
+}
+
+void elmo_amx_pack(const float *w, size_t ldw, size_t K, size_t N, uint16_t *out) {
+    size_t KT = (K + 31) / 32, NS = (N + 31) / 32;
+    memset(out, 0, elmo_amx_packed_bytes(K, N));
+    for (size_t k = 0; k < K; k += 2) { /* rows of W in order: read once, sequentially */
+        const float *even = w + k * ldw, *odd = k + 1 < K ? even + ldw : NULL;
+        size_t t = k / 32, p = (k % 32) / 2;
+        for (size_t s = 0; s < NS; s++)
+            for (size_t j = 0; j < 2; j++) {
+                size_t n = 32 * s + 16 * j;
+                if (n >= N) break;
+                uint16_t *row = out + tile_pair_at(KT, NS, t, s) + j * 512 + p * 32;
+                pack_pair_row(even + n, odd ? odd + n : NULL, N - n, row);
+            }
+    }
+}
+
 /* One block: C [rows, 32] (row stride ldc bytes; rows = r0 + r1 of the configuration)
  * (+)= A [rows, kt k-tiles] (bf16, row stride lda bytes) . strip b [kt][2][16][16][2]. */
 static inline __attribute__((always_inline)) void block(const int two, const uint16_t *a,
@@ -258,8 +271,8 @@ static void rows_by_strips(const col_block *cb, size_t i0, size_t i1, prefetch *
             const uint16_t *b = cb->blk + s * cb->kt * 1024;
             float *c = cb->crow + i * cb->ldc + 32 * s;
             size_t cols = cb->N - 32 * s;
-            if (cols < 32) tail_block(rows > 16, rows, a, lda_b, b, cb->kt, c, ldc_b, cols,
-                                      cb->load, f);
+            if (cols < 32)
+                tail_block(rows > 16, rows, a, lda_b, b, cb->kt, c, ldc_b, cols, cb->load, f);
             else if (rows > 16) block(1, a, lda_b, b, cb->kt, c, ldc_b, cb->load, f);
             else block(0, a, lda_b, b, cb->kt, c, ldc_b, cb->load, f);
         }
@@ -277,8 +290,8 @@ void elmo_gemm_bf16_amx(const float *A, size_t lda, size_t M, const elmo_packed 
         size_t kt = KT - t0 < AMX_KB ? KT - t0 : AMX_KB, kp = 32 * kt;
         size_t k0 = 32 * t0, kn = K - k0 < kp ? K - k0 : kp;
         size_t mc = ABUF_BYTES / (kp * 2) / 32 * 32; /* >= 32: kp <= 32 AMX_KB */
-        size_t nbs = NB_BYTES / (kp * 64);            /* strips per column block */
-        const uint16_t *blk = data + t0 * NS * 1024;  /* this k-block's strips */
+        size_t nbs = NB_BYTES / (kp * 64);           /* strips per column block */
+        const uint16_t *blk = data + t0 * NS * 1024; /* this k-block's strips */
         int one_chunk = M <= mc; /* then A is converted once for every column block */
         if (one_chunk) convert_rows(A + k0, lda, M, kn, abuf, kp);
         for (size_t s0 = 0; s0 < NS; s0 += nbs) {
@@ -291,8 +304,8 @@ void elmo_gemm_bf16_amx(const float *A, size_t lda, size_t M, const elmo_packed 
             for (size_t r0 = 0; r0 < M; r0 += mc) {
                 size_t mb = M - r0 < mc ? M - r0 : mc;
                 if (!one_chunk) convert_rows(A + r0 * lda + k0, lda, mb, kn, abuf, kp);
-                col_block cb = {abuf, blk, kp, kt, s0, s1, N, ldc, C + r0 * ldc,
-                                accumulate || t0 > 0};
+                col_block cb = {abuf, blk, kp,  kt,           s0,
+                                s1,   N,   ldc, C + r0 * ldc, accumulate || t0 > 0};
                 /* the full 32-row blocks with one configuration, then the rows left */
                 size_t full = mb / 32 * 32, rest = mb - full;
                 if (full) {
@@ -322,6 +335,10 @@ int elmo_gemm_amx_usable(const char **reason) {
 void elmo_gemm_bf16_amx(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
                         size_t ldc, int accumulate) {
     (void)A, (void)lda, (void)M, (void)W, (void)C, (void)ldc, (void)accumulate;
+}
+
+void elmo_amx_pack(const float *w, size_t ldw, size_t K, size_t N, uint16_t *out) {
+    (void)w, (void)ldw, (void)K, (void)N, (void)out;
 }
 
 #endif

@@ -241,14 +241,17 @@ static void hash_int(hasher *hs, int64_t v) {
 }
 
 /* The arithmetic is part of the identity: fp32 bits are the same on every kernel, bf16
- * bits only within one kernel (amx-bf16 and avx512-bf16 round differently), so an
- * amx-bf16 model hashes one more word (fp32 and avx512-bf16 fingerprints stay as they
- * were before the AMX kernel). */
+ * bits only within one kernel (amx-bf16 and avx512-bf16 round differently); and the
+ * revision of the elementwise arithmetic (2: the gates' exp with fused multiply-adds and
+ * shared divisions), so that models whose vectors differ never share a fingerprint. */
+#define ARITHMETIC_REVISION 2
+
 static void hash_config(hasher *hs, const elmo_config *c, int precision, int kernel) {
-    int64_t fields[] = {c->char_embed_dim, c->n_banks,          c->n_filters, c->n_highway,
-                        c->max_chars,      c->relu_activation,  c->lstm_dim,  c->projection_dim,
-                        c->n_layers,       c->skip_connections, precision};
-    if (precision == ELMO_PRECISION_BF16 && kernel == ELMO_KERNEL_AMX_BF16) hash_int(hs, kernel);
+    int64_t family = precision == ELMO_PRECISION_BF16 ? kernel : 0;
+    int64_t fields[] = {c->char_embed_dim,  c->n_banks,          c->n_filters, c->n_highway,
+                        c->max_chars,       c->relu_activation,  c->lstm_dim,  c->projection_dim,
+                        c->n_layers,        c->skip_connections, precision,    family,
+                        ARITHMETIC_REVISION};
     hash_words(hs, fields, sizeof fields);
     float clips[2] = {c->cell_clip, c->proj_clip};
     hash_words(hs, clips, sizeof clips);

@@ -183,6 +183,30 @@ class Bf16SamePathSameBytes(ElmoTestCase):
                       "or load the model with precision 'fp32'", err)
 
 
+class KernelReported(ElmoTestCase):
+    """elmo_models says which kernel a model runs on and why not a faster one."""
+
+    def kernel_and_notice(self, env, precision="fp32"):
+        sql = ("SELECT elmo_load('default', '%s', '%s', '{\"precision\":\"%s\"}');\n"
+               "SELECT kernel, coalesce(notice, '-') FROM elmo_models;\n"
+               % (TINY_OPTIONS, TINY_WEIGHTS, precision))
+        rc, out, err = run_cli(sql, env)
+        self.assertEqual(rc, 0, err)
+        return out.splitlines()[1].split("|", 1)
+
+    def test_kernel_column_and_caps(self):
+        best, notice = self.kernel_and_notice({})
+        self.assertIn(best, ("avx512-fp32", "avx2-fp32", "portable"))
+        self.assertEqual(notice, "-")
+        self.assertEqual(self.kernel_and_notice({"ELMO_KERNEL": "portable"}),
+                         ["portable", "fp32 products run on portable, capped by ELMO_KERNEL "
+                                      "(this CPU has %s)" % best] if best != "portable"
+                         else ["portable", "-"])
+        self.assertEqual(self.kernel_and_notice({"ELMO_KERNEL": "fast-please"}),
+                         [best, "ELMO_KERNEL='fast-please' names no kernel (amx-bf16, "
+                                "avx512-bf16, avx512-fp32, avx2-fp32, portable) and is ignored"])
+
+
 class DeterministicInSchema(ElmoTestCase):
     def test_generated_column_and_expression_index(self):
         c = connect()
