@@ -6,6 +6,7 @@ Python interpreter needs, and with leak detection on.
 """
 import os
 import random
+import re
 import sqlite3
 import subprocess
 
@@ -51,9 +52,24 @@ def make_db(path, texts, schema="CREATE TABLE docs(id INTEGER PRIMARY KEY, body 
     con.close()
 
 
+def count(n):
+    """n as the program writes counts: with thousands separators."""
+    return "{:,}".format(n)
+
+
+# SQL a user of the program cannot act on: function calls, or messages that start with the
+# name of the SQL function that raised them.
+SQL_ADVICE = re.compile(r"\belmo_(limit|load|unload)\(|\belmo_(embed|batch|load|tokens): ")
+
+
+def assert_no_sql_advice(test, text):
+    """What the program prints names its flags, not SQL to run."""
+    m = SQL_ADVICE.search(text)
+    test.assertIsNone(m, "SQL advice in %r" % text)
+
+
 def embed_args(db, *more):
     return ["embed", db, "--table", "docs", "--column", "body", "--model", TINY_DIR] + list(more)
-
 
 
 
@@ -65,9 +81,12 @@ def assert_vectors_match(test, got, want, label=""):
         test.assertEqual(got[k], want[k], "%s id %r" % (label, k))
 
 
-def expected_vectors(db, options=None, table="docs", column="body", key="rowid", where="1"):
+def expected_vectors(db, options=None, table="docs", column="body", key="rowid", where="1",
+                     max_tokens=None):
     """id -> elmo_embed(column, options) of every row, from a fresh connection."""
     con = connect()
+    if max_tokens:
+        con.execute("SELECT elmo_limit('max_tokens', ?)", (max_tokens,))
     con.execute("ATTACH ? AS src", (db,))
     rows = con.execute("SELECT %s, elmo_embed(%s, ?) FROM src.%s WHERE %s"
                        % (key, column, table, where),
