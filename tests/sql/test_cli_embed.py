@@ -17,7 +17,7 @@ import unittest
 from elmo_cli import (ELMO, TINY_DIR, assert_no_sql_advice, assert_vectors_match, cli_env, count,
                       embed_args, expected_vectors, make_db, output_vectors, popen, run,
                       sentences)
-from elmo_sql import SAN, TINY_OPTIONS, TINY_WEIGHTS, connect, temp_dir
+from elmo_sql import ROOT, SAN, TINY_OPTIONS, TINY_WEIGHTS, connect, temp_dir
 
 
 class CliCase(unittest.TestCase):
@@ -207,6 +207,24 @@ class Errors(CliCase):
         r = run()
         self.assertEqual(r.returncode, 2)
         self.assertIn("usage: elmo COMMAND", r.stderr)
+
+    def test_precision_guide_agrees_with_the_readme(self):
+        """`elmo embed --help` and README.md ("Which precision") show one table of measured
+        figures: the same CPU families, kernels, figures and choices of --precision auto."""
+        help_text = run("embed", "--help").stdout
+        start = help_text.index("  CPU family")
+        rows = [re.split(r"\s{2,}", line.strip())
+                for line in help_text[start:].splitlines()[1:] if line.startswith("  ")]
+        with open(os.path.join(ROOT, "README.md")) as f:
+            readme = f.read()
+        section = readme[readme.index("### Which precision"):]
+        table = [[c.strip().strip("`") for c in line.strip("|").split("|")][:4]
+                 for line in section.splitlines()
+                 if line.startswith("| ") and not line.startswith("| CPU family")]
+        self.assertEqual(rows, table[:len(rows)])
+        self.assertEqual(len(rows), 4)
+        self.assertRegex(help_text, r"This CPU: fp32 runs on [a-z0-9-]+, bf16 (on [a-z0-9-]+|is "
+                                    r"not available); --precision auto loads (fp32|bf16)\.")
 
     def test_not_an_output_table(self):
         make_db(self.db, sentences(5))
