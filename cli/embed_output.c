@@ -149,60 +149,69 @@ static int start_over(job *j, const char *why) {
     return EXIT_DONE;
 }
 
-/* What the run may do with a table whose record says `was`. */
+static int refuse_source(job *j, const provenance *was) {
+    char *old = provenance_source_text(was), *now = provenance_source_text(&j->made);
+    cli_error("%s holds vectors of %s, not of %s; give another --into (--refresh re-embeds a "
+              "table's own source, it does not change it)",
+              j->into, old ? old : "?", now ? now : "?");
+    sqlite3_free(old);
+    sqlite3_free(now);
+    return EXIT_MISMATCH;
+}
+
+static int refuse_changes(job *j, const provenance *was, const char *changes) {
+    sqlite3_int64 rows = 0;
+    char n[32];
+    count(j, sqlite3_mprintf("%s SELECT count(*) FROM elmo_src", j->src), &rows);
+    int other_precision = strcmp(was->precision, j->made.precision) != 0;
+    cli_error("%s was made with other settings: %s; its vectors and this run's would not be "
+              "comparable. Rerun with --refresh to re-embed all %s rows, or give another "
+              "--into%s%s%s",
+              j->into, changes, cli_count(n, rows), other_precision ? " (or --precision " : "",
+              other_precision ? was->precision : "", other_precision ? ", as it was made)" : "");
+    return EXIT_MISMATCH;
+}
+
+static int refuse_unrecorded(job *j, sqlite3_int64 have) {
+    char n[32], *now = provenance_source_text(&j->made);
+    cli_error("%s has %s rows but no record of what made them (another program, or an elmo "
+              "embed that kept none); rerun with --refresh to re-embed it from %s and record "
+              "that, or give another --into",
+              j->into, cli_count(n, have), now ? now : "?");
+    sqlite3_free(now);
+    return EXIT_MISMATCH;
+}
+
+/* What the run may do with the output table, given its record `was` (if found): an empty
+ * table takes this run's settings (there is nothing to mix with); one with rows only from
+ * the same source, and with the same settings unless --refresh starts it over. */
 static int judge(job *j, const provenance *was, int found, int existed) {
-    sqlite3_int64 have = 0, rows = 0;
-    char n[32], *source = provenance_source_text(&j->made);
-    int code = EXIT_DONE;
-    if (found && !provenance_same_source(was, &j->made)) {
-        char *old = provenance_source_text(was);
-        cli_error("%s holds vectors of %s, not of %s; give another --into (--refresh re-embeds "
-                  "a table's own source, it does not change it)",
-                  j->into, old ? old : "?", source ? source : "?");
-        sqlite3_free(old);
-        code = EXIT_MISMATCH;
-    } else if (found) {
-        char *changes = provenance_changes(was, &j->made);
-        if (changes && j->refresh) {
-            char *why = sqlite3_mprintf("%s was made with other settings: %s", j->into, changes);
-            code = start_over(j, why);
-            sqlite3_free(why);
-        } else if (changes) {
-            count(j, sqlite3_mprintf("%s SELECT count(*) FROM elmo_src", j->src), &rows);
-            cli_error("%s was made with other settings: %s; its vectors and this run's would "
-                      "not be comparable. Rerun with --refresh to re-embed all %s rows, or give "
-                      "another --into%s%s%s",
-                      j->into, changes, cli_count(n, rows),
-                      strcmp(was->precision, j->made.precision) ? " (or --precision " : "",
-                      strcmp(was->precision, j->made.precision) ? was->precision : "",
-                      strcmp(was->precision, j->made.precision) ? ", as it was made)" : "");
-            code = EXIT_MISMATCH;
-        }
-        sqlite3_free(changes);
-    } else {
-        int rc = existed ? count(j,
-                                 sqlite3_mprintf("SELECT (SELECT count(*) FROM main.\"%w\") + "
-                                                 "(SELECT count(*) FROM main.\"%w\")",
-                                                 j->into, j->errors),
-                                 &have)
-                         : SQLITE_OK;
-        if (rc != SQLITE_OK) code = embed_sql_fail(j, rc, "cannot read the output table");
-        else if (have == 0) {
+    sqlite3_int64 have = 0;
+    int rc = existed ? count(j,
+                             sqlite3_mprintf("SELECT (SELECT count(*) FROM main.\"%w\") + "
+                                             "(SELECT count(*) FROM main.\"%w\")",
+                                             j->into, j->errors),
+                             &have)
+                     : SQLITE_OK;
+    if (rc != SQLITE_OK) return embed_sql_fail(j, rc, "cannot read the output table");
+    char *changes = found ? provenance_changes(was, &j->made) : NULL;
+    int same_source = found && provenance_same_source(was, &j->made), code = EXIT_DONE;
+    if (have == 0) {
+        if (!found || changes || !same_source) {
             rc = provenance_write(j->db, j->into, j->errors, &j->made);
             if (rc != SQLITE_OK) code = embed_sql_fail(j, rc, "cannot record the provenance");
-        } else if (j->refresh) {
-            char *why = sqlite3_mprintf("%s has no record of what made it", j->into);
-            code = start_over(j, why);
-            sqlite3_free(why);
-        } else {
-            cli_error("%s has %s rows but no record of what made them (another program, or an "
-                      "elmo embed that kept none); rerun with --refresh to re-embed it from %s "
-                      "and record that, or give another --into",
-                      j->into, cli_count(n, have), source ? source : "?");
-            code = EXIT_MISMATCH;
         }
+    } else if (found && !same_source) {
+        code = refuse_source(j, was);
+    } else if (!found || changes) {
+        char *why = found ? sqlite3_mprintf("%s was made with other settings: %s", j->into, changes)
+                          : sqlite3_mprintf("%s has no record of what made it", j->into);
+        if (!j->refresh)
+            code = found ? refuse_changes(j, was, changes) : refuse_unrecorded(j, have);
+        else code = why ? start_over(j, why) : embed_sql_fail(j, SQLITE_NOMEM, "out of memory");
+        sqlite3_free(why);
     }
-    sqlite3_free(source);
+    sqlite3_free(changes);
     return code;
 }
 

@@ -215,6 +215,20 @@ class Provenance(unittest.TestCase):
         r = self.embed("--into", "empty_vec", "--quiet")
         self.assertEqual((r.returncode, r.stderr), (0, ""))
 
+    def test_an_empty_table_takes_the_new_settings(self):
+        """Nothing to mix: a table emptied or dropped by hand is made anew, no --refresh."""
+        self.assertEqual(self.embed("--quiet").returncode, 0)
+        self.query("DELETE FROM docs_elmo")
+        r = self.embed("--options", "top", "--quiet")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db, "top"))
+        self.query("DROP TABLE docs_elmo")
+        r = run("embed", self.db, "--table", "docs", "--column", "title", "--into", "docs_elmo",
+                "--model", TINY_DIR, "--quiet")
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertEqual(self.query("SELECT source_column, options FROM elmo_embed_provenance"),
+                         [("title", None)])
+
     def test_a_run_stops_when_another_changes_its_table(self):
         make_db(os.path.join(self.tmp.name, "big.db"), sentences(10000, seed=8))
         self.db = os.path.join(self.tmp.name, "big.db")
