@@ -37,35 +37,36 @@ static char *find_column(job *j, const char *kind, const char *name, const char 
     return found;
 }
 
+/* Whether `sql` (with ?1, ?2 bound to the table and `column`) returns a row. */
+static int has_row(job *j, const char *sql, const char *column) {
+    int rc;
+    char *hit = lookup(j->db, sql, j->made.source_table, column, &rc);
+    int found = hit != NULL;
+    sqlite3_free(hit);
+    return found;
+}
+
 /* Whether `column` alone is the table's primary key or has a unique index (not a partial
  * one): then its values need no check for repeats. */
 static int declared_unique(job *j, const char *column) {
-    int rc;
-    char *hit = lookup(j->db,
-                       "SELECT il.name FROM pragma_index_list(?1, 'main') AS il "
-                       "WHERE il.\"unique\" AND NOT il.partial "
-                       "AND (SELECT count(*) FROM pragma_index_info(il.name, 'main')) = 1 "
-                       "AND (SELECT name FROM pragma_index_info(il.name, 'main')) = ?2 "
-                       "COLLATE NOCASE",
-                       j->made.source_table, column, &rc);
-    int unique = hit != NULL;
-    sqlite3_free(hit);
-    return unique;
+    return has_row(j,
+                   "SELECT il.name FROM pragma_index_list(?1, 'main') AS il "
+                   "WHERE il.\"unique\" AND NOT il.partial "
+                   "AND (SELECT count(*) FROM pragma_index_info(il.name, 'main')) = 1 "
+                   "AND (SELECT name FROM pragma_index_info(il.name, 'main')) = ?2 "
+                   "COLLATE NOCASE",
+                   column);
 }
 
 /* Whether `column` is the table's INTEGER PRIMARY KEY, i.e. its rowid. */
 static int is_rowid_alias(job *j, const char *column) {
-    int rc;
-    char *hit = lookup(j->db,
-                       "SELECT name FROM pragma_table_info(?1, 'main') WHERE pk = 1 AND "
-                       "upper(type) = 'INTEGER' AND name = ?2 COLLATE NOCASE AND (SELECT "
-                       "count(*) FROM pragma_table_info(?1, 'main') WHERE pk > 0) = 1",
-                       j->made.source_table, column, &rc);
-    int alias =
-        hit != NULL && sqlite3_table_column_metadata(j->db, "main", j->made.source_table, "rowid",
-                                                     NULL, NULL, NULL, NULL, NULL) == SQLITE_OK;
-    sqlite3_free(hit);
-    return alias;
+    return has_row(j,
+                   "SELECT name FROM pragma_table_info(?1, 'main') WHERE pk = 1 AND "
+                   "upper(type) = 'INTEGER' AND name = ?2 COLLATE NOCASE AND (SELECT "
+                   "count(*) FROM pragma_table_info(?1, 'main') WHERE pk > 0) = 1",
+                   column) &&
+           sqlite3_table_column_metadata(j->db, "main", j->made.source_table, "rowid", NULL, NULL,
+                                         NULL, NULL, NULL) == SQLITE_OK;
 }
 
 /* Refuses a source whose key repeats: the output has one row per key, so a repeated key

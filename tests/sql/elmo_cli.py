@@ -9,8 +9,9 @@ import random
 import re
 import sqlite3
 import subprocess
+import unittest
 
-from elmo_sql import B, ROOT, SAN, TINY_DIR, connect
+from elmo_sql import B, ROOT, SAN, TINY_DIR, connect, temp_dir
 
 ELMO = os.path.join(ROOT, B, "bin", "elmo")
 
@@ -27,6 +28,25 @@ def cli_env(**extra):
         env["ASAN_OPTIONS"] = "detect_leaks=1"
     env.update(extra)
     return env
+
+
+class DbCase(unittest.TestCase):
+    """A test with its own database file, self.db, in a temporary directory."""
+
+    def setUp(self):
+        self.tmp = temp_dir()
+        self.db = os.path.join(self.tmp.name, "docs.db")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def query(self, sql, args=()):
+        """Runs one statement on self.db (waiting for other writers) and commits."""
+        con = sqlite3.connect(self.db, timeout=60)
+        rows = con.execute(sql, args).fetchall()
+        con.commit()
+        con.close()
+        return rows
 
 
 def run(*args, input=None, env=None, timeout=120):

@@ -14,26 +14,13 @@ import subprocess
 import time
 import unittest
 
-from elmo_cli import (ELMO, TINY_DIR, assert_no_sql_advice, assert_vectors_match, cli_env, count,
-                      embed_args, expected_vectors, make_db, output_vectors, popen, run,
-                      sentences)
-from elmo_sql import ROOT, SAN, TINY_OPTIONS, TINY_WEIGHTS, connect, temp_dir
+from elmo_cli import (ELMO, TINY_DIR, DbCase, assert_no_sql_advice, assert_vectors_match,
+                      cli_env, count, embed_args, expected_vectors, make_db, output_vectors,
+                      popen, run, sentences)
+from elmo_sql import ROOT, SAN, TINY_OPTIONS, TINY_WEIGHTS, connect
 
 
-class CliCase(unittest.TestCase):
-    def setUp(self):
-        self.tmp = temp_dir()
-        self.db = os.path.join(self.tmp.name, "docs.db")
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def query(self, sql, args=()):
-        con = sqlite3.connect(self.db)
-        rows = con.execute(sql, args).fetchall()
-        con.commit()
-        con.close()
-        return rows
+CliCase = DbCase
 
 
 class Basics(CliCase):

@@ -11,19 +11,14 @@ import threading
 import time
 import unittest
 
-from elmo_cli import (assert_vectors_match, embed_args, expected_vectors, make_db,
+from elmo_cli import (DbCase, assert_vectors_match, embed_args, expected_vectors, make_db,
                       output_vectors, popen, run, sentences)
-from elmo_sql import temp_dir
 
 
-class Locks(unittest.TestCase):
+class Locks(DbCase):
     def setUp(self):
-        self.tmp = temp_dir()
-        self.db = os.path.join(self.tmp.name, "docs.db")
+        super().setUp()
         make_db(self.db, sentences(40, seed=2))
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def journal_mode(self):
         con = sqlite3.connect(self.db)
@@ -130,13 +125,6 @@ class Locks(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
         self.assertEqual(self.query("SELECT count(*) FROM docs"), [(3000 + added,)])
-
-    def query(self, sql):
-        con = sqlite3.connect(self.db, timeout=60)
-        rows = con.execute(sql).fetchall()
-        con.commit()
-        con.close()
-        return rows
 
 
 if __name__ == "__main__":

@@ -14,8 +14,7 @@ import termios
 import time
 import unittest
 
-from elmo_cli import embed_args, make_db, popen, run, sentences
-from elmo_sql import temp_dir
+from elmo_cli import DbCase, embed_args, make_db, popen, run, sentences
 
 CLEAR = "\x1b[K"
 
@@ -82,14 +81,7 @@ def check_frame(test, frame, cols):
     return m
 
 
-class Bar(unittest.TestCase):
-    def setUp(self):
-        self.tmp = temp_dir()
-        self.db = os.path.join(self.tmp.name, "docs.db")
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
+class Bar(DbCase):
     def run_on_terminal(self, cols, *more):
         term = Terminal(cols)
         proc = popen(*embed_args(self.db, *more), stdin=subprocess.DEVNULL,
@@ -112,10 +104,7 @@ class Bar(unittest.TestCase):
                  r"elapsed \d+:\d\d  ETA [\d:?]+$",
         }
         for cols, pattern in parts.items():
-            self.query("DROP TABLE IF EXISTS docs_elmo")
-            self.query("DROP TABLE IF EXISTS docs_elmo_errors")
-            self.query("DELETE FROM elmo_embed_provenance")
-            text = self.run_on_terminal(cols, "--chunk", "100")
+            text = self.run_on_terminal(cols, "--chunk", "100", "--into", "vec%d" % cols)
             shown = frames(text)
             self.assertGreaterEqual(len(shown), 16)  # the start, every chunk, the end
             for f in shown:
@@ -125,6 +114,7 @@ class Bar(unittest.TestCase):
             self.assertRegex(shown[-1], r"(^| )1,500/1,500( rows)?  100%")
             self.assertIn("ETA 0:00", shown[-1])
             self.assertIn("\nelmo embed: 1,500 rows embedded, 0 already current, 0 errors", text)
+            self.assertIn("; vec%d has 1,500 vectors for 1,500 source rows" % cols, text)
 
     def test_counts_across_runs(self):
         make_db(self.db, sentences(999, seed=5))
@@ -180,15 +170,6 @@ class Bar(unittest.TestCase):
         for f in after:
             check_frame(self, f, 40)
         self.assertRegex(after[-1], r"(^| )20,000/20,000( rows)?  100%")
-
-    def query(self, sql):
-        con = sqlite3.connect(self.db)
-        try:
-            con.execute(sql)
-            con.commit()
-        except sqlite3.OperationalError:
-            pass  # a table of an earlier width's run that is not there
-        con.close()
 
 
 if __name__ == "__main__":

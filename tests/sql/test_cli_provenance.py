@@ -10,9 +10,9 @@ import sqlite3
 import subprocess
 import unittest
 
-from elmo_cli import (TINY_DIR, assert_no_sql_advice, assert_vectors_match, count, embed_args,
+from elmo_cli import (TINY_DIR, DbCase, assert_no_sql_advice, assert_vectors_match,
                       expected_vectors, make_db, output_vectors, popen, run, sentences)
-from elmo_sql import connect, genmodel, temp_dir
+from elmo_sql import connect, genmodel
 
 ARGS = ["--table", "docs", "--column", "body"]
 
@@ -40,23 +40,12 @@ def bf16_available():
         con.close()
 
 
-class Provenance(unittest.TestCase):
+class Provenance(DbCase):
     def setUp(self):
-        self.tmp = temp_dir()
-        self.db = os.path.join(self.tmp.name, "docs.db")
+        super().setUp()
         make_db(self.db, sentences(60, seed=3),
                 schema="CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, title TEXT)")
         self.query("UPDATE docs SET title = 'title ' || id")
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def query(self, sql, args=()):
-        con = sqlite3.connect(self.db, timeout=60)
-        rows = con.execute(sql, args).fetchall()
-        con.commit()
-        con.close()
-        return rows
 
     def embed(self, *more, model=TINY_DIR):
         return run("embed", self.db, *ARGS, "--model", model, *more)

@@ -2,33 +2,20 @@
 (--query, e.g. to cast values to text), long texts under raised limits (--max-tokens,
 --max-text-bytes, in table and stream mode); a key that repeats is refused; and every message
 names the program's flags, never SQL to run."""
-import os
-import sqlite3
 import unittest
 
-from elmo_cli import (TINY_DIR, assert_no_sql_advice, assert_vectors_match, embed_args,
+from elmo_cli import (TINY_DIR, DbCase, assert_no_sql_advice, assert_vectors_match,
                       expected_vectors, make_db, output_vectors, run, sentences)
-from elmo_sql import connect, temp_dir
+from elmo_sql import connect
 
 
-class Sources(unittest.TestCase):
+class Sources(DbCase):
     def setUp(self):
-        self.tmp = temp_dir()
-        self.db = os.path.join(self.tmp.name, "docs.db")
+        super().setUp()
         make_db(self.db, sentences(80, seed=12),
                 schema="CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, lang TEXT, code)")
         self.query("UPDATE docs SET lang = CASE WHEN id % 3 = 0 THEN 'de' ELSE 'en' END, "
                    "code = 'c' || (id % 7)")
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def query(self, sql, args=()):
-        con = sqlite3.connect(self.db, timeout=60)
-        rows = con.execute(sql, args).fetchall()
-        con.commit()
-        con.close()
-        return rows
 
     def embed(self, *args):
         r = run("embed", self.db, *args, "--model", TINY_DIR)
