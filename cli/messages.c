@@ -25,6 +25,7 @@ static const struct {
     {"max_text_bytes = ", "--max-text-bytes "},
     {"raise it with SELECT elmo_limit('max_tokens', N)", "raise it with --max-tokens N"},
     {"raise it with SELECT elmo_limit('max_text_bytes', N)", "raise it with --max-text-bytes N"},
+    {"load the model with precision 'fp32'", "use --precision fp32 (or auto)"},
 };
 
 /* Where the function's name and the row are: "elmo_batch: row 3 of the query (id 7): ". */

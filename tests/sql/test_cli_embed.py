@@ -170,6 +170,19 @@ class Errors(CliCase):
         r = run(*embed_args(self.db)[:-2], "--model", st, "--quiet")
         self.assertEqual(r.returncode, 0, r.stderr)
         assert_vectors_match(self, output_vectors(self.db), expected_vectors(self.db))
+        # bf16 where this CPU has no bf16 kernel (here: capped by ELMO_KERNEL); auto: fp32
+        no_bf16 = cli_env(ELMO_KERNEL="avx512")
+        r = run(*embed_args(self.db, "--precision", "bf16"), env=no_bf16)
+        self.assertEqual(r.returncode, 4)
+        self.assertTrue(r.stderr.startswith("elmo embed: cannot load --model '%s': " % TINY_DIR),
+                        r.stderr)
+        self.assertTrue(r.stderr.endswith("use --precision fp32 (or auto)\n"), r.stderr)
+        assert_no_sql_advice(self, r.stderr)
+        r = run(*embed_args(self.db, "--precision", "auto", "--into", "auto_vec", "--quiet"),
+                env=no_bf16)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertEqual(self.query("SELECT precision FROM elmo_embed_provenance WHERE "
+                                    "output_table = 'auto_vec'"), [("fp32",)])
         # --precision applies to the environment's model too
         r = run(*embed_args(self.db)[:6], "--precision", "fp32", "--into", "env_vec", "--quiet",
                 env=cli_env(ELMO_MODEL=TINY_DIR))
