@@ -196,6 +196,16 @@ check-tsan: tsan-build
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" STRESS_SECONDS=$(TSAN_SECONDS) \
 	    setarch $$(uname -m) -R build/tsan/tests/stress/stress_threads
 
+# `make check-locks`: the lock tests of `elmo embed` LOCK_RUNS times in a row (CI: 20); a
+# test that waits for another connection must pass every time, also on a loaded machine.
+LOCK_RUNS ?= 20
+.PHONY: check-locks
+check-locks: $(B)/bin/elmo $(EXT_SO)
+	@i=0; while [ $$i -lt $(LOCK_RUNS) ]; do i=$$((i + 1)); \
+	    B=$(B) $(PYTHON) tests/sql/test_cli_locks.py >$(B)/check-locks.log 2>&1 || \
+	    { cat $(B)/check-locks.log; echo "check-locks: run $$i of $(LOCK_RUNS) failed"; exit 1; }; \
+	done; echo "check-locks: $(LOCK_RUNS) runs of tests/sql/test_cli_locks.py passed"
+
 clean:
 	rm -rf build
 

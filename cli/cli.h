@@ -23,6 +23,7 @@ enum {
     EXIT_LOCKED = 5,     /* the database stayed locked by another connection */
     EXIT_FULL = 6,       /* disk full */
     EXIT_ROW_FAILED = 7, /* a row failed and --on-error=fail was given */
+    EXIT_MISMATCH = 8,   /* --into was made from another source, model, precision or options */
     EXIT_SIGINT = 130,
     EXIT_SIGTERM = 143
 };
@@ -56,11 +57,39 @@ int cli_exit_for(int sqlite_rc);
 /* Opens an existing database read-write with a busy timeout (or ":memory:"). */
 int cli_open(const char *path, int busy_ms, sqlite3 **db);
 
-/* Makes `model` (a directory with options.json + weights.hdf5, or NULL for the
- * environment's ELMO_MODEL) the connection's 'default' model, with `precision` ("fp32",
- * "bf16" or NULL), then checks that `options` (or NULL) embeds a probe text. Returns an
- * exit code, having printed the extension's message on failure. */
+/* Makes `model` (any model path elmo_load reads; NULL: the one ELMO_MODEL, or ELMO_OPTIONS +
+ * ELMO_WEIGHTS, names) the connection's 'default' model, with `precision` ("fp32", "bf16",
+ * "auto": the faster one on this CPU; NULL: fp32, or bf16 for a bf16 file), then checks
+ * that `options` (or NULL) embeds a probe text. Returns an exit code, having printed the
+ * message (naming the flag or variable at fault) on failure. */
 int cli_load_model(sqlite3 *db, const char *model, const char *precision, const char *options);
+
+/* Sets the connection's text limits (elmo_limit) where given (> 0); prints why on failure
+ * and returns an exit code. */
+int cli_set_limits(sqlite3 *db, long long max_tokens, long long max_text_bytes);
+
+/* Parses a flag's value as a whole number from lo to hi; prints why and returns 0 when it
+ * is not one. */
+int cli_parse_number(const char *flag, const char *value, long long lo, long long hi,
+                     long long *out);
+
+/* ---- cli/messages.c ----------------------------------------------------------------- */
+
+/* n with thousands separators ("99,492") in buf. */
+const char *cli_count(char buf[32], long long n);
+
+/* The extension's message as the program's user should read it (sqlite3_malloc'd): without
+ * the SQL function's name and row, with the flags that replace SQL advice (--max-tokens for
+ * elmo_limit), and for a value that is not text, `cast_hint` (may be NULL). */
+char *cli_message(const char *msg, const char *cast_hint);
+
+/* ---- cli/precision.c ---------------------------------------------------------------- */
+
+/* "fp32" or "bf16": the precision whose products run fastest on this CPU. */
+const char *cli_precision_auto(void);
+
+/* The guidance of --help: bf16 against fp32 by CPU family, and this CPU's kernels. */
+void cli_precision_guide(FILE *f);
 
 /* ---- cli/signals.c ------------------------------------------------------------------ */
 

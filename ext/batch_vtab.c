@@ -7,13 +7,17 @@
  * texts are embedded by elmo_embed_batch (which sorts them by length into GEMM-sized
  * batches), and the rows come out in input order as (id, vector), the vector being what
  * elmo_embed(text, options) returns. Memory is bounded by the window, not the column.
+ *
+ * A bad row (not text, over a limit) fails the statement, or with the option on_error
+ * 'skip' comes out with a NULL vector and its message in the hidden column `error`, so a
+ * long job keeps its work and learns which rows failed and why.
  */
 #include <string.h>
 
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-enum { COL_ID, COL_VECTOR, COL_SQL, COL_OPTIONS };
+enum { COL_ID, COL_VECTOR, COL_SQL, COL_OPTIONS, COL_ERROR };
 
 /* A window ends at this many rows or token positions, whichever comes first: large enough
  * for the core to form full batches of similar lengths, small enough to keep memory and
@@ -32,6 +36,7 @@ typedef struct window {
     size_t n; /* rows read */
     sqlite3_value *id[WINDOW_ROWS];
     sqlite3_value *text[WINDOW_ROWS]; /* copies of the text values (NULL: no vector) */
+    char *error[WINDOW_ROWS];         /* on_error 'skip': why the row has no vector */
     elmo_span *spans[WINDOW_ROWS];
     elmo_sentence sentence[WINDOW_ROWS];
     float *vectors; /* [WINDOW_ROWS, width] */
@@ -59,7 +64,7 @@ static int batch_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
     (void)argv;
     int rc = ext_declare_vtab(db,
                               "CREATE TABLE x(id, vector BLOB, sql HIDDEN, "
-                              "options HIDDEN)",
+                              "options HIDDEN, error TEXT HIDDEN)",
                               err);
     /* It runs the SQL it is given as top-level SQL: never from a view or trigger of a
      * database, which could otherwise reach functions SQLite keeps from schema SQL. */
@@ -103,6 +108,7 @@ static void window_clear(window *w) {
         sqlite3_value_free(w->id[i]);
         sqlite3_value_free(w->text[i]);
         sqlite3_free(w->spans[i]);
+        sqlite3_free(w->error[i]);
     }
     w->n = 0;
 }
@@ -203,10 +209,19 @@ static int take_row(batch_cursor *cur, const ext_limits *limits, size_t *positio
     w->id[k] = id;
     w->text[k] = body;
     w->spans[k] = NULL;
+    w->error[k] = NULL;
     w->sentence[k] = (elmo_sentence){0};
     w->n++;
     if (!id || !body) return SQLITE_NOMEM;
     int rc = ext_text_read("elmo_batch", body, limits, cur->opts.tokenizer, &text, msg);
+    if (rc && rc != SQLITE_NOMEM && *msg && cur->opts.on_error_skip) { /* the row's fault */
+        ext_message_clean(*msg);
+        w->error[k] = *msg;
+        *msg = NULL;
+        sqlite3_value_free(body);
+        w->text[k] = NULL;
+        return SQLITE_OK;
+    }
     if (rc) {
         *msg = row_message(cur, id, *msg);
         return rc;
@@ -278,7 +293,7 @@ static int batch_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxSt
     if (!(idxNum & EXT_ARG_FIRST) || argc < 1) return SQLITE_OK; /* not reached */
     sqlite3_value *options = idxNum & EXT_ARG_SECOND && argc > 1 ? argv[1] : NULL;
     char *msg = NULL;
-    int rc = ext_options_parse(fn, options, &cur->opts, &msg);
+    int rc = ext_options_parse_batch(fn, options, &cur->opts, &msg);
     if (rc) return fail(cur, rc, msg);
     cur->have_opts = 1;
     const elmo_model *model = NULL;
@@ -336,6 +351,9 @@ static int batch_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col
     case COL_SQL: sqlite3_result_value(ctx, cur->sql_arg); break;
     case COL_OPTIONS:
         if (cur->options_arg) sqlite3_result_value(ctx, cur->options_arg);
+        break;
+    case COL_ERROR:
+        if (w->error[cur->at]) sqlite3_result_text(ctx, w->error[cur->at], -1, SQLITE_TRANSIENT);
         break;
     }
     return SQLITE_OK;

@@ -124,10 +124,14 @@ typedef struct ext_call_options {
     float weights[EXT_MAX_MIX_WEIGHTS]; /* [min(mix.n_weights, max)] */
     elmo_tokenizer tokenizer;
     elmo_pooling pooling;
+    int on_error_skip; /* elmo_batch's on_error 'skip': a bad row is returned, not raised */
 } ext_call_options;
 
 /* Parses an options argument (NULL value or SQL NULL: the defaults). */
 int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *opts, char **msg);
+/* The same, also taking elmo_batch's own key, on_error. */
+int ext_options_parse_batch(const char *fn, sqlite3_value *value, ext_call_options *opts,
+                            char **msg);
 
 /* The model name the options select. */
 const char *ext_options_model(const ext_call_options *opts);
