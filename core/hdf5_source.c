@@ -488,6 +488,19 @@ static int64_t user_block_of(hid_t file) {
     return (int64_t)ub;
 }
 
+/* libhdf5 does not check every allocation it makes: opening a file with a few MiB of
+ * address space left (ulimit -v) crashed in H5AC_create. With the image in memory, the
+ * headroom is probed before libhdf5 runs, so that a load near the limit fails here with a
+ * message. The probe is never touched: it costs no memory. */
+#define HDF5_HEADROOM ((size_t)16 << 20)
+
+static int has_headroom(void) {
+    void *probe = malloc(HDF5_HEADROOM);
+    int ok = probe != NULL;
+    free(probe);
+    return ok;
+}
+
 /* Reads the whole file into s->image, once. */
 static int read_image(hdf5_source *s, uint64_t max_bytes, elmo_error *err) {
     elmo_file f;
@@ -504,6 +517,12 @@ static int read_image(hdf5_source *s, uint64_t max_bytes, elmo_error *err) {
     else if (!(s->image = elmo_big_alloc(f.size ? (size_t)f.size : 1)))
         rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory allocating %s to read weights file '%s'",
                        elmo_bytes_text((double)f.size, size, sizeof size), s->path);
+    else if (!has_headroom())
+        rc = elmo_fail(err, ELMO_ERR_NOMEM,
+                       "out of memory for libhdf5 to open weights file '%s': less than %s "
+                       "is left after reading its %s",
+                       s->path, elmo_bytes_text((double)HDF5_HEADROOM, limit, sizeof limit),
+                       elmo_bytes_text((double)f.size, size, sizeof size));
     else rc = elmo_file_read(&f, 0, s->image, (size_t)f.size, err);
     s->file_size = (int64_t)f.size;
     elmo_file_close(&f);
