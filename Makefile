@@ -147,7 +147,7 @@ demo: $(EXT_SO)
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 20
 FUZZ_TARGETS := call_options sql_functions tokenize vectors load_hdf5 load_safetensors \
-                load_tf_checkpoint
+                load_tf_checkpoint model_options
 FUZZ_CI_TARGETS := $(FUZZ_TARGETS)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/ext/ext_db.h $(EXT_OBJ) $(B)/libelmo.a

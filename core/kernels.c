@@ -85,6 +85,14 @@ void elmo_conv_max(const float *s, size_t positions, size_t n, const float *bias
 }
 
 MULTIVERSION
+void elmo_max_rows(const float *s, size_t rows, size_t n, float *acc) {
+    for (size_t p = 0; p < rows; p++) {
+        const float *row = s + p * n;
+        for (size_t f = 0; f < n; f++) acc[f] = row[f] > acc[f] ? row[f] : acc[f];
+    }
+}
+
+MULTIVERSION
 void elmo_add_bias_rows(float *y, const float *bias, size_t rows, size_t n) {
     for (size_t r = 0; r < rows; r++)
         for (size_t i = 0; i < n; i++) y[r * n + i] += bias[i];

@@ -65,6 +65,7 @@ void elmo_model_free(elmo_model *m) {
     if (!m) return;
     elmo_cache_free(m->cache);
     free(m->boundary);
+    free(m->source);
     elmo_weights_free(&m->w);
     free(m);
 }
@@ -118,6 +119,8 @@ static int load_files(const char *options_path, const char *path, const elmo_loa
     if (!rc) rc = elmo_weights_build(f.src, m, p.precision, err);
     if (!rc) rc = check_weights(m, f.src->path, err);
     if (!rc) snprintf(m->format, sizeof m->format, "%s", f.src->format);
+    if (!rc && !(m->source = strdup(f.src->path)))
+        rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     elmo_model_files_close(&f);
     if (!rc) rc = embed_boundaries(m, err);
     if (rc) {

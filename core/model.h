@@ -72,6 +72,7 @@ struct elmo_model {
     uint64_t fingerprint;    /* hash of config, weight values, precision and (bf16) kernel */
     float *boundary;         /* [2, P]: e(<S>), e(</S>) computed at load */
     char format[16];         /* the weights' file format: "hdf5", "safetensors", ... */
+    char *source;            /* the weights' path as given, for messages (malloc'd) */
     elmo_token_cache *cache; /* char-CNN cache (internally locked), or NULL */
 };
 

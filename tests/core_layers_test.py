@@ -20,7 +20,7 @@ import tempfile
 LAYERS = [
     ("base", True, """error.c error.h bigbuf.c bigbuf.h parallel.c parallel.h fastmath.h
         kernels.c kernels.h gemm.c gemm.h gemm_internal.h gemm_amx.c gemm_avx2.c gemm_avx512.c
-        crc32c.c crc32c.h"""),
+        crc32c.c crc32c.h file_read.c file_read.h json_scan.c json_scan.h"""),
     ("model", True, """options.c tensor_source.c tensor_source.h hdf5_source.c
         safetensors.h safetensors_source.c safetensors_write.c tf_checkpoint.h tf_index.c
         tf_source.c weights.c model_files.c model_files.h model.h"""),
