@@ -117,7 +117,7 @@ $(B)/%: tools/%.c $(B)/libelmo.a
 	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) $< $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS)
 
 $(B)/elmo-bench: bench/elmo-bench.c $(BENCH_LIB) $(B)/libelmo.a $(wildcard bench/*.h include/*.h)
-	$(CC) $(CFLAGS_ALL) $< $(BENCH_LIB) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lopenblas -lsqlite3
+	$(CC) $(CFLAGS_ALL) $< $(BENCH_LIB) $(B)/libelmo.a -o $@ $(LDFLAGS_ALL) $(LIBS) -lopenblas -ldnnl -lsqlite3
 
 # ---- tests ---------------------------------------------------------------------------
 test: test-release test-asan
@@ -147,7 +147,7 @@ demo: $(EXT_SO)
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 20
 FUZZ_TARGETS := call_options sql_functions tokenize vectors load_hdf5 load_safetensors \
-                load_tf_checkpoint vocab
+                load_tf_checkpoint model_options vocab
 FUZZ_CI_TARGETS := $(FUZZ_TARGETS)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/ext/ext_db.h $(EXT_OBJ) $(B)/libelmo.a
@@ -177,6 +177,17 @@ $(B)/tests/stress/%: tests/stress/%.c tests/ext/ext_db.h $(EXT_OBJ) $(B)/libelmo
 ifeq ($(TSAN),1)
 $(B)/core/kernels.o: CFLAGS_ALL := $(filter-out -fsanitize=thread,$(CFLAGS_ALL))
 endif
+# The sanitizer builds have no target_clones (core/multiversion.h: their resolvers run
+# before the runtimes): on a machine with AVX2 and FMA, build the elementwise kernels (the
+# files that use MULTIVERSION) for it, so that exp_fast's fmaf steps are instructions, not
+# calls into libm (the same bits, twenty times faster).
+HOST_FMA := $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && grep -qw avx2 /proc/cpuinfo && echo 1)
+MULTIVERSION_OBJ := $(B)/core/kernels.o $(B)/core/lm_kernels.o
+ifneq ($(B),build/release)
+ifeq ($(HOST_FMA),1)
+$(MULTIVERSION_OBJ): CFLAGS_ALL += -mavx2 -mfma
+endif
+endif
 
 tsan-build:
 	$(MAKE) TSAN=1 build/tsan/tests/stress/stress_threads
@@ -186,6 +197,16 @@ tsan-build:
 check-tsan: tsan-build
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" STRESS_SECONDS=$(TSAN_SECONDS) \
 	    setarch $$(uname -m) -R build/tsan/tests/stress/stress_threads
+
+# `make check-locks`: the lock tests of `elmo embed` LOCK_RUNS times in a row (CI: 20); a
+# test that waits for another connection must pass every time, also on a loaded machine.
+LOCK_RUNS ?= 20
+.PHONY: check-locks
+check-locks: $(B)/bin/elmo $(EXT_SO)
+	@i=0; while [ $$i -lt $(LOCK_RUNS) ]; do i=$$((i + 1)); \
+	    B=$(B) $(PYTHON) tests/sql/test_cli_locks.py >$(B)/check-locks.log 2>&1 || \
+	    { cat $(B)/check-locks.log; echo "check-locks: run $$i of $(LOCK_RUNS) failed"; exit 1; }; \
+	done; echo "check-locks: $(LOCK_RUNS) runs of tests/sql/test_cli_locks.py passed"
 
 clean:
 	rm -rf build

@@ -27,8 +27,8 @@ def main(build, model, n, precision):
         t0 = time.monotonic()
         p = subprocess.run(cmd, check=True, capture_output=True, text=True)
         whole = time.monotonic() - t0
-    m = re.search(r"(\d+) rows embedded.*?, ([0-9.]+) s \(", p.stderr)
-    if not m or int(m.group(1)) != n:
+    m = re.search(r"([\d,]+) rows embedded.*?, ([0-9.]+) s \(", p.stderr)
+    if not m or int(m.group(1).replace(",", "")) != n:
         sys.exit("cli_embed: unexpected summary from elmo embed:\n" + p.stderr)
     secs = float(m.group(2))
     print(json.dumps({"bench": "cli-embed", "model": model, "precision": precision,

@@ -10,8 +10,11 @@
  *   elmo-bench lm-load|lm-gemm|lm-ppl|lm-bulk|lm-predict ...   the language model
  *                                             (bench/lm_bench.h)
  *
- * Options before the command: --precision fp32|bf16 (model commands; default fp32) and
- * --threads N (threads per call; default: all cores). Each line records both.
+ * Options before the command: --precision fp32|bf16 (model commands; default fp32),
+ * --threads N (threads per call; default: all cores) and --text PATH (the sentences: real
+ * text from a file or directory, see corpus.h; default $BENCH_TEXT, else the synthetic
+ * corpus). Each line records them.
+ *   elmo-bench peak-amx THREADS               AMX tdpbf16ps GFLOP/s (tiles only)
  *   elmo-bench peak-fma THREADS               512-bit FMA GFLOP/s (registers only)
  *   elmo-bench peak-bf16 THREADS              vdpbf16ps GFLOP/s (registers only)
  *   elmo-bench dram THREADS                   read bandwidth over 512 MiB, GB/s
@@ -31,7 +34,8 @@
 #include "peaks.h"
 
 static int precision = ELMO_PRECISION_FP32;
-static int threads = 0; /* 0: the library's default (ELMO_THREADS, else all cores) */
+static const char *text_path; /* NULL: the synthetic corpus */
+static int threads = 0;       /* 0: the library's default (ELMO_THREADS, else all cores) */
 
 static elmo_load_params load_params(void) {
     elmo_load_params lp = elmo_load_default_params();
@@ -41,7 +45,55 @@ static elmo_load_params load_params(void) {
 
 /* The JSON fields every model measurement carries. */
 static void print_setup(void) {
-    printf("\"precision\":\"%s\",\"threads\":%d,", elmo_precision_name(precision), threads);
+    printf("\"precision\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,\"corpus\":\"%s\",",
+           elmo_precision_name(precision), elmo_precision_kernel(precision), threads,
+           text_path ? text_path : "synthetic");
+}
+
+/* The n sentences every model measurement runs: real text or the synthetic corpus. */
+static int make_corpus(corpus *c, size_t n) {
+    if (!text_path) return corpus_make(c, n, 7);
+    if (corpus_from_text(c, n, text_path) == 0) {
+        fprintf(stderr, "elmo-bench: no sentences in %s\n", text_path);
+        return 1;
+    }
+    return 0;
+}
+
+static int by_key(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Tokens whose char-CNN embedding a cold run computes: distinct cache keys (a token's
+ * first C - 2 bytes), when the cache holds them all; a cache too small for them computes
+ * more, which this count leaves out, so the FLOP rates built on it never overstate. */
+static size_t cnn_tokens(const corpus *c, int max_chars) {
+    size_t cap = 0, n = 0, keep = (size_t)max_chars - 2;
+    char **keys = NULL;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *t = c->text[i];
+        size_t len = strlen(t), k = elmo_tokenize(ELMO_TOKENIZER_DEFAULT, t, len, NULL, 0);
+        elmo_span *sp = malloc((k ? k : 1) * sizeof *sp);
+        if (!sp) break;
+        elmo_tokenize(ELMO_TOKENIZER_DEFAULT, t, len, sp, k);
+        for (size_t j = 0; j < k; j++) {
+            if (n == cap) {
+                char **grown = realloc(keys, (cap = cap ? 2 * cap : 1024) * sizeof *keys);
+                if (!grown) break;
+                keys = grown;
+            }
+            size_t w = sp[j].end - sp[j].start;
+            keys[n] = strndup(t + sp[j].start, w < keep ? w : keep);
+            if (keys[n]) n++;
+        }
+        free(sp);
+    }
+    qsort(keys, n, sizeof *keys, by_key);
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++) distinct += i == 0 || strcmp(keys[i], keys[i - 1]) != 0;
+    for (size_t i = 0; i < n; i++) free(keys[i]);
+    free(keys);
+    return distinct;
 }
 
 static int die(const char *what, const char *msg) {
@@ -98,10 +150,12 @@ static int bench_load(const char *dir) {
     print_setup();
     printf("\"seconds\":%.3f,\"weight_mib\":%.1f,\"params\":%lld,"
            "\"mflop_per_position\":%.2f,\"lstm_mflop_per_position\":%.2f,"
-           "\"stream_mib_per_position\":%.2f,\"input_mib\":%.2f,\"rss_after_mib\":%.1f}\n",
+           "\"cnn_mflop_per_token\":%.2f,\"stream_mib_per_position\":%.2f,\"input_mib\":%.2f,"
+           "\"rss_after_mib\":%.1f,\"model_kernel\":\"%s\"}\n",
            best, (double)info.weight_bytes / (1 << 20), (long long)info.n_params,
-           (double)info.flops_per_position / 1e6, lstm_flops / 1e6, step_mib, input_mib,
-           bench_peak_rss_mib());
+           (double)info.flops_per_position / 1e6, lstm_flops / 1e6,
+           ((double)info.flops_per_position - lstm_flops) / 1e6, step_mib, input_mib,
+           bench_peak_rss_mib(), info.kernel);
     return 0;
 }
 
@@ -125,7 +179,7 @@ static int bench_core_batch(const char *dir, size_t n) {
     elmo_load_params lp = load_params();
     if (elmo_model_load_path(dir, &lp, &m, &err)) return die("core-batch", err.message);
     corpus c;
-    if (corpus_make(&c, n, 7)) return die("core-batch", "out of memory");
+    if (make_corpus(&c, n)) return die("core-batch", "no corpus");
     elmo_sentence *s = calloc(n, sizeof *s);
     size_t tokens = tokenize_corpus(&c, s);
     elmo_model_info info;
@@ -138,11 +192,11 @@ static int bench_core_batch(const char *dir, size_t n) {
     double dt = bench_now() - t0;
     printf("{\"bench\":\"core-batch\",\"model\":\"%s\",", dir);
     print_setup();
-    printf("\"sentences\":%zu,\"tokens\":%zu,"
+    printf("\"sentences\":%zu,\"tokens\":%zu,\"cnn_tokens\":%zu,"
            "\"positions\":%zu,\"seconds\":%.3f,\"tokens_per_s\":%.1f,\"peak_rss_mib\":%.1f,"
            "\"weight_mib\":%.1f}\n",
-           n, tokens, tokens + 2 * n, dt, (double)tokens / dt, bench_peak_rss_mib(),
-           (double)info.weight_bytes / (1 << 20));
+           n, tokens, cnn_tokens(&c, info.max_chars_per_token), tokens + 2 * n, dt,
+           (double)tokens / dt, bench_peak_rss_mib(), (double)info.weight_bytes / (1 << 20));
     for (size_t i = 0; i < n; i++) free((void *)s[i].tokens);
     free(s);
     free(out);
@@ -177,7 +231,7 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
     sqlite3 *db = open_with_model(ext, dir);
     if (!db) return 1;
     corpus c;
-    if (corpus_make(&c, n, 7)) return die("sql-batch", "out of memory");
+    if (make_corpus(&c, n)) return die("sql-batch", "no corpus");
     sqlite3_exec(db,
                  "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);"
                  "CREATE TABLE doc_vec(id INTEGER PRIMARY KEY, vector BLOB);",
@@ -206,7 +260,7 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
 static int bench_corpus_db(const char *path, size_t n) {
     sqlite3 *db = NULL;
     corpus c;
-    if (corpus_make(&c, n, 7)) return die("corpus-db", "out of memory");
+    if (make_corpus(&c, n)) return die("corpus-db", "no corpus");
     if (sqlite3_open(path, &db) != SQLITE_OK ||
         sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT); BEGIN", NULL, NULL,
                      NULL) != SQLITE_OK)
@@ -256,12 +310,16 @@ static int bench_sql_latency(const char *ext, const char *dir) {
 }
 
 int main(int argc, char **argv) {
+    const char *env_text = getenv("BENCH_TEXT");
+    if (env_text && *env_text && strcmp(env_text, "synthetic")) text_path = env_text;
     while (argc > 2 && !strncmp(argv[1], "--", 2)) {
         if (!strcmp(argv[1], "--precision") && !strcmp(argv[2], "bf16"))
             precision = ELMO_PRECISION_BF16;
         else if (!strcmp(argv[1], "--precision") && !strcmp(argv[2], "fp32"))
             precision = ELMO_PRECISION_FP32;
         else if (!strcmp(argv[1], "--threads") && atoi(argv[2]) > 0) threads = atoi(argv[2]);
+        else if (!strcmp(argv[1], "--text"))
+            text_path = strcmp(argv[2], "synthetic") ? argv[2] : NULL;
         else break;
         argv += 2;
         argc -= 2;
@@ -272,7 +330,7 @@ int main(int argc, char **argv) {
         setenv("ELMO_THREADS", t, 1);
     }
     const char *cmd = argc > 1 ? argv[1] : "";
-    int lm = bench_lm(argc - 1, argv + 1, precision, threads);
+    int lm = bench_lm(argc - 1, argv + 1, precision, threads, text_path);
     if (lm >= 0) return lm;
     if (!strcmp(cmd, "sgemm")) return bench_sgemm();
     if (!strcmp(cmd, "load") && argc == 3) return bench_load(argv[2]);
@@ -285,6 +343,7 @@ int main(int argc, char **argv) {
         return bench_corpus_db(argv[2], (size_t)strtoul(argv[3], NULL, 10));
     if (!strcmp(cmd, "peak-fma") && argc == 3) return bench_peak_fma(atoi(argv[2]));
     if (!strcmp(cmd, "peak-bf16") && argc == 3) return bench_peak_bf16(atoi(argv[2]));
+    if (!strcmp(cmd, "peak-amx") && argc == 3) return bench_peak_amx(atoi(argv[2]));
     if (!strcmp(cmd, "dram") && argc == 3) return bench_dram(atoi(argv[2]));
     if (!strcmp(cmd, "gemm") && argc == 7)
         return bench_gemm(argv[2], atoi(argv[3]), atol(argv[4]), atol(argv[5]), atol(argv[6]));
@@ -292,7 +351,7 @@ int main(int argc, char **argv) {
         stderr,
         "usage: elmo-bench sgemm | load DIR | core-batch DIR N | "
         "sql-batch EXT DIR N | sql-latency EXT DIR | corpus-db DB N | peak-fma T | peak-bf16 T | "
-        "dram T | gemm fp32|bf16|fp32-avx2|fp32-portable T M K N | lm-load DIR | "
-        "lm-gemm DIR M | lm-ppl EXT DIR | lm-bulk EXT DIR N | lm-predict EXT DIR\n");
+        "peak-amx T | dram T | gemm fp32|bf16|bf16-avx512|fp32-avx2|fp32-portable T M K N | "
+        "lm-load DIR | lm-gemm DIR M | lm-ppl EXT DIR | lm-bulk EXT DIR N | lm-predict EXT DIR\n");
     return 2;
 }

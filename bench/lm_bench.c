@@ -18,6 +18,7 @@
 #define PREDICT_TEXT "we will stick to the"
 
 static int precision, threads;
+static const char *text_path; /* NULL: the synthetic corpus */
 
 static int fail(const char *what, const char *msg) {
     fprintf(stderr, "elmo-bench: %s: %s\n", what, msg);
@@ -25,8 +26,10 @@ static int fail(const char *what, const char *msg) {
 }
 
 static void setup_fields(const char *bench, const char *dir) {
-    printf("{\"bench\":\"%s\",\"model\":\"%s\",\"precision\":\"%s\",\"threads\":%d,", bench, dir,
-           elmo_precision_name(precision), threads);
+    printf("{\"bench\":\"%s\",\"model\":\"%s\",\"precision\":\"%s\",\"kernel\":\"%s\","
+           "\"threads\":%d,\"corpus\":\"%s\",",
+           bench, dir, elmo_precision_name(precision), elmo_precision_kernel(precision), threads,
+           text_path ? text_path : "synthetic");
 }
 
 static void head_files(const char *dir, char *softmax, char *vocab, size_t cap) {
@@ -213,7 +216,10 @@ static int lm_bulk(const char *ext, const char *dir, size_t n) {
     sqlite3 *db = open_lm(ext, dir, &info);
     if (!db) return 1;
     corpus c;
-    if (corpus_make(&c, n, 7)) return fail("lm-bulk", "out of memory");
+    if (text_path ? corpus_from_text(&c, n, text_path) == 0 : corpus_make(&c, n, 7) != 0) {
+        sqlite3_close(db);
+        return fail("lm-bulk", text_path ? "no sentences in the --text" : "out of memory");
+    }
     sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT)", NULL, NULL, NULL);
     size_t tokens = corpus_insert(db, &c);
     char *msg = NULL;
@@ -254,9 +260,10 @@ static int lm_predict(const char *ext, const char *dir) {
     return 0;
 }
 
-int bench_lm(int argc, char **argv, int prec, int n_threads) {
+int bench_lm(int argc, char **argv, int prec, int n_threads, const char *text) {
     precision = prec;
     threads = n_threads;
+    text_path = text;
     const char *cmd = argc > 0 ? argv[0] : "";
     if (!strcmp(cmd, "lm-load") && argc == 2) return lm_load(argv[1]);
     if (!strcmp(cmd, "lm-gemm") && argc == 3) return lm_gemm(argv[1], strtoul(argv[2], NULL, 10));

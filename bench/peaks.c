@@ -20,6 +20,7 @@
 
 #include "bigbuf.h"
 #include "gemm.h"
+#include "onednn.h"
 
 #define MAX_THREADS 64
 #define MEASURE_S 0.3
@@ -193,6 +194,35 @@ static double bf16_round(job *j) {
     return (double)PEAK_ITERS * 32 * 64; /* 32 pairs x (mul + add) */
 }
 
+/* Four independent accumulators (tmm0-3) over tmm4-7; the tiles hold whatever the config
+ * left (zeros): the instruction's rate does not depend on the values. */
+#define AMX4                                                                                       \
+    "tdpbf16ps %%tmm6, %%tmm4, %%tmm0\n\ttdpbf16ps %%tmm7, %%tmm4, %%tmm1\n\t"                     \
+    "tdpbf16ps %%tmm6, %%tmm5, %%tmm2\n\ttdpbf16ps %%tmm7, %%tmm5, %%tmm3\n\t"
+#define AMX_ITERS 200000L /* x 16 instructions per round: about 20 ms */
+
+static double amx_round(job *j) {
+    (void)j;
+    struct {
+        uint8_t palette, start_row, reserved[14];
+        uint16_t colsb[16];
+        uint8_t rows[16];
+    } cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.rows[t] = 16, cfg.colsb[t] = 64;
+    long n = AMX_ITERS;
+    __asm__ volatile("ldtilecfg %1\n\t"
+                     "tilezero %%tmm4\n\ttilezero %%tmm5\n\ttilezero %%tmm6\n\t"
+                     "tilezero %%tmm7\n\t"
+                     "1:\n\t" AMX4 AMX4 AMX4 AMX4 "dec %0\n\tjnz 1b\n\t"
+                     "tilerelease"
+                     : "+r"(n)
+                     : "m"(cfg)
+                     : "cc", "memory");
+    return (double)AMX_ITERS * 16 * 16384; /* 16 x 16 x 32 multiply-adds */
+}
+
 typedef struct stream {
     const float *buf; /* [threads * floats] */
     size_t floats;    /* per thread */
@@ -230,6 +260,9 @@ static int have_avx512(void) {
     return __builtin_cpu_supports("avx512f");
 }
 #else
+static double amx_round(job *j) {
+    return (void)j, 0;
+}
 static double fma_round(job *j) {
     return (void)j, 0;
 }
@@ -277,6 +310,20 @@ int bench_peak_bf16(int threads) {
     return 0;
 }
 
+int bench_peak_amx(int threads) {
+    if (bad_threads(threads)) return 1;
+    /* the library asks Linux for the tile state when it picks the AMX kernel */
+    if (elmo_gemm_kernel(ELMO_PRECISION_BF16) != ELMO_KERNEL_AMX_BF16) {
+        printf("{\"bench\":\"peak-amx\",\"threads\":%d,\"gflops\":0,\"reason\":\"no AMX\"}\n",
+               threads);
+        return 0;
+    }
+    double wall, r = run_threads(threads, amx_round, NULL, &wall);
+    printf("{\"bench\":\"peak-amx\",\"threads\":%d,\"gflops\":%.1f,\"gflops_wall\":%.1f}\n",
+           threads, r / 1e9, wall / 1e9);
+    return 0;
+}
+
 int bench_dram(int threads) {
     if (bad_threads(threads)) return 1;
     if (!have_avx512()) {
@@ -304,21 +351,24 @@ int bench_dram(int threads) {
 #define MAX_COPIES 16
 
 typedef struct gemm_ctx {
-    elmo_packed W[MAX_COPIES]; /* [copies] */
-    float *w[MAX_COPIES];      /* [wcopies] W [K, N] unpacked, for OpenBLAS */
-    float *a[MAX_THREADS];     /* A [M, K] per thread */
-    float *c[MAX_THREADS];     /* C [M, N] per thread */
+    elmo_packed W[MAX_COPIES];    /* [copies] */
+    float *w[MAX_COPIES];         /* [wcopies] W [K, N] unpacked, for OpenBLAS */
+    float *a[MAX_THREADS];        /* A [M, K] per thread */
+    float *c[MAX_THREADS];        /* C [M, N] per thread */
+    onednn_gemm *dnn[MAX_COPIES]; /* [wcopies] oneDNN's packed copies */
+    onednn_call *call[MAX_THREADS];
     size_t M, K, N, copies, wcopies;
-    int openblas;
+    int reference; /* 0: elmo_gemm, 1: OpenBLAS, 2: oneDNN */
 } gemm_ctx;
 
 static double gemm_round(job *j) {
     const gemm_ctx *g = j->ctx;
     size_t M = g->M, K = g->K, N = g->N, r = (size_t)j->round_no;
-    if (g->openblas)
+    if (g->reference == 1)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1,
                     g->a[j->index], (int)K, g->w[r % g->wcopies], (int)N, 0, g->c[j->index],
                     (int)N);
+    else if (g->reference == 2) onednn_gemm_run(g->dnn[r % g->wcopies], g->call[j->index]);
     else elmo_gemm(g->a[j->index], K, M, &g->W[r % g->copies], g->c[j->index], N, 0);
     return 2.0 * (double)M * (double)K * (double)N;
 }
@@ -329,26 +379,38 @@ static size_t span_copies(size_t bytes) {
 }
 
 static void gemm_free(gemm_ctx *g, int threads) {
+    for (int t = 0; t < threads; t++) onednn_call_free(g->call[t]);
+    for (size_t i = 0; i < MAX_COPIES; i++) onednn_gemm_free(g->dnn[i]);
     for (size_t i = 0; i < MAX_COPIES; i++) elmo_packed_free(&g->W[i]), elmo_big_free(g->w[i]);
     for (int t = 0; t < threads; t++) elmo_big_free(g->a[t]), elmo_big_free(g->c[t]);
     free(g);
 }
 
 int bench_gemm(const char *precision, int threads, long M, long K, long N) {
-    /* the fallbacks of CPUs without AVX-512 */
-    int portable = !strcmp(precision, "fp32-portable") ? 1
-                   : !strcmp(precision, "fp32-avx2")   ? 2
-                                                       : 0;
-    int p = !strcmp(precision, "fp32") || portable ? ELMO_PRECISION_FP32
-            : !strcmp(precision, "bf16")           ? ELMO_PRECISION_BF16
-                                                   : 0;
+    /* "fp32" and "bf16" take this CPU's best kernel; the others cap it, to measure the
+     * kernels of other CPUs: AVX512-BF16 on a CPU with AMX, the fallbacks of CPUs without
+     * AVX-512 */
+    static const struct {
+        const char *name;
+        int precision, cap;
+    } kinds[] = {{"fp32", ELMO_PRECISION_FP32, ELMO_KERNEL_NONE},
+                 {"bf16", ELMO_PRECISION_BF16, ELMO_KERNEL_NONE},
+                 {"bf16-avx512", ELMO_PRECISION_BF16, ELMO_KERNEL_AVX512_BF16},
+                 {"fp32-avx2", ELMO_PRECISION_FP32, ELMO_KERNEL_AVX2_FP32},
+                 {"fp32-portable", ELMO_PRECISION_FP32, ELMO_KERNEL_PORTABLE}};
+    int p = 0, kcap = ELMO_KERNEL_NONE;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        if (!strcmp(precision, kinds[i].name)) p = kinds[i].precision, kcap = kinds[i].cap;
     if (!p || M < 1 || K < 1 || N < 1 || bad_threads(threads))
-        return fprintf(stderr,
-                       "elmo-bench: gemm fp32|bf16|fp32-avx2|fp32-portable THREADS M K N\n"),
+        return fprintf(stderr, "elmo-bench: gemm fp32|bf16|bf16-avx512|fp32-avx2|fp32-portable "
+                               "THREADS M K N\n"),
                1;
-    if (!elmo_precision_supported(p)) {
+    elmo_gemm_cap((elmo_kernel)kcap);
+    int kernel = elmo_gemm_kernel(p);
+    if (kernel == ELMO_KERNEL_NONE) {
+        elmo_gemm_cap(ELMO_KERNEL_NONE);
         printf("{\"bench\":\"gemm\",\"precision\":\"%s\",\"threads\":%d,\"M\":%ld,\"K\":%ld,"
-               "\"N\":%ld,\"gflops\":0,\"reason\":\"no AVX512-BF16\"}\n",
+               "\"N\":%ld,\"gflops\":0,\"reason\":\"no kernel for it on this CPU\"}\n",
                precision, threads, M, K, N);
         return 0;
     }
@@ -373,22 +435,40 @@ int bench_gemm(const char *precision, int threads, long M, long K, long N) {
             g->a[t][e] = (float)((e + (size_t)t) % 13) * 0.01f;
         if (ok) memset(g->c[t], 0, sizeof(float) * g->M * g->N);
     }
-    if (!ok) return gemm_free(g, threads), fprintf(stderr, "elmo-bench: gemm: out of memory\n"), 1;
+    if (!ok) {
+        elmo_gemm_cap(ELMO_KERNEL_NONE);
+        return gemm_free(g, threads), fprintf(stderr, "elmo-bench: gemm: out of memory\n"), 1;
+    }
     double ours_median, theirs_median;
-    elmo_gemm_force_portable(portable);
     double ours_wall, theirs_wall;
     double ours = run_threads_all(threads, gemm_round, g, &ours_median, &ours_wall);
-    elmo_gemm_force_portable(0);
+    elmo_gemm_cap(ELMO_KERNEL_NONE);
     openblas_set_num_threads(1);
-    g->openblas = 1;
+    g->reference = 1;
     double theirs = run_threads_all(threads, gemm_round, g, &theirs_median, &theirs_wall);
+    /* oneDNN: one packed copy per float32 copy, bf16 inputs where ours are bf16 */
+    int dnn_ok = 1;
+    for (size_t i = 0; i < g->wcopies && dnn_ok; i++)
+        dnn_ok = (g->dnn[i] = onednn_gemm_new(p == ELMO_PRECISION_BF16, M, K, N, g->w[i])) != NULL;
+    for (int t = 0; t < threads && dnn_ok; t++)
+        dnn_ok = (g->call[t] = onednn_call_new(g->dnn[0], g->a[t], g->c[t])) != NULL;
+    double dnn = 0, dnn_median = 0, dnn_wall = 0;
+    char impl[64] = "unavailable";
+    if (dnn_ok) {
+        g->reference = 2;
+        dnn = run_threads_all(threads, gemm_round, g, &dnn_median, &dnn_wall);
+        snprintf(impl, sizeof impl, "%s", onednn_gemm_impl(g->dnn[0]));
+    }
     size_t span_mib = g->copies * g->W[0].bytes >> 20;
     gemm_free(g, threads);
-    printf("{\"bench\":\"gemm\",\"precision\":\"%s\",\"threads\":%d,\"M\":%ld,\"K\":%ld,"
-           "\"N\":%ld,\"weights_mib\":%zu,\"gflops\":%.1f,\"gflops_median\":%.1f,"
-           "\"gflops_wall\":%.1f,\"openblas_sgemm_gflops\":%.1f,"
-           "\"openblas_sgemm_gflops_median\":%.1f,\"openblas_sgemm_gflops_wall\":%.1f}\n",
-           precision, threads, M, K, N, span_mib, ours / 1e9, ours_median / 1e9, ours_wall / 1e9,
-           theirs / 1e9, theirs_median / 1e9, theirs_wall / 1e9);
+    printf("{\"bench\":\"gemm\",\"precision\":\"%s\",\"kernel\":\"%s\",\"threads\":%d,"
+           "\"M\":%ld,\"K\":%ld,\"N\":%ld,\"weights_mib\":%zu,\"gflops\":%.1f,"
+           "\"gflops_median\":%.1f,\"gflops_wall\":%.1f,\"openblas_sgemm_gflops\":%.1f,"
+           "\"openblas_sgemm_gflops_median\":%.1f,\"openblas_sgemm_gflops_wall\":%.1f,"
+           "\"onednn_gflops\":%.1f,\"onednn_gflops_median\":%.1f,\"onednn_gflops_wall\":%.1f,"
+           "\"onednn_impl\":\"%s\"}\n",
+           precision, elmo_kernel_name(kernel), threads, M, K, N, span_mib, ours / 1e9,
+           ours_median / 1e9, ours_wall / 1e9, theirs / 1e9, theirs_median / 1e9, theirs_wall / 1e9,
+           dnn / 1e9, dnn_median / 1e9, dnn_wall / 1e9, impl);
     return 0;
 }

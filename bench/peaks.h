@@ -8,6 +8,9 @@
 int bench_peak_fma(int threads);
 /* The same with vdpbf16ps (64 FLOP per instruction); 0 with a reason when unsupported. */
 int bench_peak_bf16(int threads);
+/* The same with AMX tdpbf16ps on tiles in registers (16384 FLOP per instruction); 0 with a
+ * reason where the CPU or the OS has no AMX. */
+int bench_peak_amx(int threads);
 /* Read bandwidth streaming 512 MiB (split over the threads), GB/s. */
 int bench_dram(int threads);
 /* elmo_gemm on [M, K] x [K, N] (shared packed W, each thread its own A and C), and the

@@ -1,9 +1,15 @@
 """Prints bench/run.sh's JSON lines as tables. Every figure is also given against this
-machine's limits measured in the same run: the 512-bit FMA and vdpbf16ps peaks (GFLOP/s,
-fastest round in thread CPU time) and DRAM read bandwidth (GB/s, wall time)."""
+machine's limits measured in the same run: the 512-bit FMA, vdpbf16ps and AMX tdpbf16ps
+peaks (GFLOP/s, registers only, fastest round in thread CPU time) and DRAM read bandwidth
+(GB/s, wall time). A product or a model is set against the peak of the kernel it ran on
+(fp32 kernels: FMA; avx512-bf16: vdpbf16ps; amx-bf16: AMX), and only work actually done is
+counted, so no figure can exceed a physical peak."""
 import json
 import os
 import sys
+
+PEAK_OF_KERNEL = {"avx512-fp32": "peak-fma", "avx2-fp32": "peak-fma", "portable": "peak-fma",
+                  "avx512-bf16": "peak-bf16", "amx-bf16": "peak-amx"}
 
 
 def pct(x):
@@ -21,34 +27,46 @@ def main(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
     limits = {}
     for r in rows:
-        if r["bench"] in ("peak-fma", "peak-bf16", "dram"):
+        if r["bench"] in ("peak-fma", "peak-bf16", "peak-amx", "dram"):
             limits.setdefault(r["threads"], {})[r["bench"]] = r
-    sgemm = next((r["gflops"] for r in rows if r["bench"] == "sgemm"), 0)
 
+    def peak(threads, kernel):
+        got = limits.get(threads, {}).get(PEAK_OF_KERNEL.get(kernel, "peak-fma"), {})
+        return got.get("gflops") or 0
+
+    sgemm = next((r["gflops"] for r in rows if r["bench"] == "sgemm"), 0)
     print()
     print("This machine's limits, measured in this run:")
     print()
-    table(("threads", "512-bit FMA GFLOP/s", "vdpbf16ps GFLOP/s", "DRAM read GB/s"),
+    table(("threads", "512-bit FMA GFLOP/s", "vdpbf16ps GFLOP/s", "AMX tdpbf16ps GFLOP/s",
+           "DRAM read GB/s"),
           [(str(t), "%.0f" % l["peak-fma"]["gflops"], "%.0f" % l["peak-bf16"]["gflops"],
+            "%.0f" % l.get("peak-amx", {}).get("gflops", 0),
             "%.1f" % l["dram"]["gb_per_s_wall"]) for t, l in sorted(limits.items())])
     print("OpenBLAS sgemm on all cores ([256, 512] x [512, 16384], its own threads): "
           "%.0f GFLOP/s." % sgemm)
 
-    gemms = [r for r in rows if r["bench"] == "gemm"]
+    gemms = [r for r in rows if r["bench"] == "gemm" and r.get("gflops")]
     if gemms:
         print()
-        print("elmo_gemm (packed weights larger than the cache; each thread its own rows):")
+        print("elmo_gemm (packed weights larger than the cache; each thread its own rows), "
+              "against oneDNN's matmul (weights packed once; bf16 converting A, as ours) and "
+              "OpenBLAS sgemm on the same shape, same run:")
         print()
         out = []
         for r in gemms:
-            peak = limits[r["threads"]]["peak-fma" if r["precision"] == "fp32" else "peak-bf16"]
+            p = peak(r["threads"], r["kernel"])
             gb = r["gflops"] * 1e9 / (2 * r["M"]) * (4 if r["precision"] == "fp32" else 2) / 1e9
-            out.append((r["precision"], str(r["threads"]), "%dx%dx%d" % (r["M"], r["K"], r["N"]),
-                        "%.0f" % r["gflops"], pct(r["gflops"] / peak["gflops"]),
-                        "%.1f" % gb if r["M"] == 1 else "",
+            dnn = r.get("onednn_gflops", 0)
+            out.append((r["precision"], r["kernel"], str(r["threads"]),
+                        "%dx%dx%d" % (r["M"], r["K"], r["N"]), "%.0f" % r["gflops"],
+                        pct(r["gflops"] / p) if p else "", "%.1f" % gb if r["M"] == 1 else "",
+                        "%.0f" % dnn, "%.2f" % (r["gflops"] / dnn) if dnn else "",
                         "%.0f" % r.get("openblas_sgemm_gflops", 0)))
-        table(("precision", "threads", "M x K x N", "GFLOP/s", "of peak", "weights GB/s",
-               "OpenBLAS sgemm"), out)
+        table(("precision", "kernel", "threads", "M x K x N", "GFLOP/s", "of peak",
+               "weights GB/s", "oneDNN", "ours / oneDNN", "OpenBLAS sgemm"), out)
+        impls = sorted({(r["precision"], r.get("onednn_impl", "")) for r in gemms})
+        print("oneDNN implementations: " + ", ".join("%s %s" % i for i in impls) + ".")
 
     language_model(rows, limits)
 
@@ -75,12 +93,12 @@ def main(path):
                 return r
         return None
 
+    corpus = next((r.get("corpus") for r in rows if r.get("corpus")), "synthetic")
     print()
-    print("Batch embedding (tokens/s; boundaries excluded). 'of peak' is the work done per "
-          "second (token positions x all stages' FLOPs, the char-CNN cache skipping known "
-          "tokens' context-free stages) over the FMA (fp32) or vdpbf16ps (bf16) peak of "
-          "the same thread count; 'LSTM' counts the LSTM FLOPs alone, which every position "
-          "pays:")
+    print("Batch embedding on %s (tokens/s; boundaries excluded). 'GFLOP/s' is the work done: "
+          "every position's LSTM FLOPs plus the char-CNN FLOPs of the tokens the cache did "
+          "not know (a cold cache: each distinct token once); 'of peak' sets it against the "
+          "peak of the model's kernel for the same thread count:" % corpus)
     print()
     out = []
     for (m, p), rs in models.items():
@@ -89,19 +107,20 @@ def main(path):
             core = one(rs, "core-batch", t)
             if not core or not load:
                 continue
-            pos_rate = core["positions"] / core["seconds"]
-            peak = limits[t]["peak-fma" if p == "fp32" else "peak-bf16"]["gflops"]
+            kernel = load.get("model_kernel", load.get("kernel", ""))
+            flops = (core["positions"] * load["lstm_mflop_per_position"] +
+                     core.get("cnn_tokens", 0) * load.get("cnn_mflop_per_token", 0)) * 1e6
+            gflops = flops / core["seconds"] / 1e9
+            pk = peak(t, kernel)
             sql = one(rs, "sql-batch", t)
             cli = one(rs, "cli-embed", t)
-            out.append((m, p, str(t), "%.0f" % core["tokens_per_s"],
+            out.append((m, p, kernel, str(t), "%.0f" % core["tokens_per_s"],
                         "%.0f" % sql["tokens_per_s"] if sql else "",
                         "%.0f" % cli["tokens_per_s"] if cli else "",
                         "%.2f" % (cli["tokens_per_s"] / sql["tokens_per_s"]) if cli and sql else "",
-                        "%.0f" % (pos_rate * load["mflop_per_position"] / 1e3),
-                        pct(pos_rate * load["mflop_per_position"] / 1e3 / peak),
-                        pct(pos_rate * load["lstm_mflop_per_position"] / 1e3 / peak)))
-    table(("model", "precision", "threads", "C API", "elmo_batch", "elmo embed",
-           "embed / batch", "GFLOP/s", "of peak", "LSTM of peak"), out)
+                        "%.0f" % gflops, pct(gflops / pk) if pk else ""))
+    table(("model", "precision", "kernel", "threads", "C API", "elmo_batch", "elmo embed",
+           "embed / batch", "GFLOP/s", "of peak"), out)
 
     for (m, p), rs in models.items():
         d = one(rs, "dask-embed")
@@ -126,13 +145,13 @@ def main(path):
             mib = (lat["tokens"] + 2) * load["stream_mib_per_position"] + load["input_mib"]
             floor_ms = mib * (1 << 20) / (limits[t]["dram"]["gb_per_s_wall"] * 1e9) * 1e3
             peak_rss = max(r.get("peak_rss_mib", 0) for r in rs)
-            out.append((m, p, str(t), "%.1f" % lat["median_ms"], "%.1f" % lat["first_ms"],
-                        "%.1f" % floor_ms, "%.2f" % (lat["median_ms"] / floor_ms),
-                        "%.2f" % load["seconds"], "%.0f" % load["weight_mib"],
-                        "%.0f" % peak_rss,
+            out.append((m, p, load.get("model_kernel", ""), str(t), "%.1f" % lat["median_ms"],
+                        "%.1f" % lat["first_ms"], "%.1f" % floor_ms,
+                        "%.2f" % (lat["median_ms"] / floor_ms), "%.2f" % load["seconds"],
+                        "%.0f" % load["weight_mib"], "%.0f" % peak_rss,
                         "%.2f" % (peak_rss / fp32_weights[m]) if m in fp32_weights else ""))
-    table(("model", "precision", "threads", "embed ms", "cold ms", "floor ms", "x floor",
-           "load s", "weights MiB", "peak RSS MiB", "RSS / fp32 weights"), out)
+    table(("model", "precision", "kernel", "threads", "embed ms", "cold ms", "floor ms",
+           "x floor", "load s", "weights MiB", "peak RSS MiB", "RSS / fp32 weights"), out)
 
 
 def language_model(rows, limits):

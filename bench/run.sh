@@ -3,23 +3,28 @@
 #
 # Generates the synthetic Small and Original models under build/models if missing, then
 # measures, each in a fresh process, with 1 and 2 threads where it matters:
-#   - this machine's limits: 512-bit FMA and vdpbf16ps GFLOP/s, DRAM read GB/s, and OpenBLAS
-#     sgemm on all cores for reference;
-#   - elmo_gemm (the engine's products) on the LSTM shapes;
+#   - this machine's limits: 512-bit FMA, vdpbf16ps and AMX tdpbf16ps GFLOP/s (registers
+#     only), DRAM read GB/s, and OpenBLAS sgemm on all cores for reference;
+#   - elmo_gemm (the engine's products) on the LSTM shapes, against oneDNN's matmul and
+#     OpenBLAS on the same shapes in the same run (bf16 also on avx512-bf16 where the CPU
+#     has AMX, to compare the two bf16 kernels);
 #   - per model and precision (fp32, bf16): load time and RSS, batch embedding through the
 #     C API (elmo_embed_batch) and SQL (elmo_batch), elmo_embed latency on a 20-token
 #     sentence, `elmo embed` on a database of the same sentences, and (fp32) the Dask
-#     recipe with two single-threaded worker processes.
-# Prints tables (every figure also as a fraction of the limits measured in the same run)
-# and writes the JSON lines to build/bench/results.jsonl.
-#
+#     recipe with two single-threaded worker processes;
 #   - the language model on the Original shape with a generated head of 793,471 words:
 #     load of the head (HDF5, and one safetensors file), elmo_gemm over the head, a 20-token
 #     elmo_perplexity, elmo_batch's perplexities, elmo_predict with and without vocab_limit.
+# Prints tables (every figure also as a fraction of the limits measured in the same run)
+# and writes the JSON lines to build/bench/results.jsonl.
+#
 # Environment: B (build dir, default build/release), SENTENCES_SMALL (default 2000),
 # SENTENCES_ORIGINAL (default 600), MODELS (default "small original"), PRECISIONS
-# (default "fp32 bf16"; bf16 is skipped on CPUs without AVX512-BF16), LM (default 1; 0
-# skips the language model), SENTENCES_LM (default 100).
+# (default "fp32 bf16"; bf16 is skipped on CPUs without a bf16 kernel), BENCH_TEXT (the
+# sentences: real English text, a file or directory; default the fortune database where
+# Debian's fortunes packages are installed, else /usr/share/common-licenses; "synthetic"
+# for the generated corpus), LM (default 1; 0 skips the language model), SENTENCES_LM
+# (default 100).
 set -eu
 B=${B:-build/release}
 OUT=build/bench
@@ -30,6 +35,14 @@ PRECISIONS=${PRECISIONS:-"fp32 bf16"}
 LM=${LM:-1}
 SENTENCES_LM=${SENTENCES_LM:-100}
 PYTHON=${PYTHON:-/usr/bin/python3}
+
+if [ -z "${BENCH_TEXT:-}" ]; then
+    if [ -d /usr/share/games/fortunes ]; then BENCH_TEXT=/usr/share/games/fortunes
+    else BENCH_TEXT=/usr/share/common-licenses; fi
+fi
+export BENCH_TEXT
+# oneDNN (OpenMP): one thread per call, as each of the engine's threads runs one product
+export OMP_NUM_THREADS=1
 
 mkdir -p "$OUT"
 results="$OUT/results.jsonl"
@@ -50,17 +63,23 @@ run() {
 
 run sgemm
 has_bf16=1
+has_amx=1
 for t in 1 2; do
     run peak-fma $t
     run peak-bf16 $t
+    run peak-amx $t
     run dram $t
 done
 grep -q '"bench":"peak-bf16".*"gflops":0[,.}]' "$results" && has_bf16=0
+grep -q '"bench":"peak-amx".*"gflops":0[,.}]' "$results" && has_amx=0
+gemm_kinds=$PRECISIONS
+[ $has_amx = 1 ] && case " $PRECISIONS " in *" bf16 "*) gemm_kinds="$PRECISIONS bf16-avx512" ;; esac
 for t in 1 2; do
-    for p in $PRECISIONS; do
-        [ "$p" = bf16 ] && [ $has_bf16 = 0 ] && continue
-        for m in 1 64 256; do run gemm $p $t $m 512 16384; done
+    for p in $gemm_kinds; do
+        [ "$p" != fp32 ] && [ $has_bf16 = 0 ] && continue
+        for m in 1 16 64 128 256; do run gemm $p $t $m 512 16384; done
         run gemm $p $t 64 4096 512
+        run gemm $p $t 256 2048 2048
     done
 done
 for shape in $MODELS; do

@@ -23,6 +23,7 @@ enum {
     EXIT_LOCKED = 5,     /* the database stayed locked by another connection */
     EXIT_FULL = 6,       /* disk full */
     EXIT_ROW_FAILED = 7, /* a row failed and --on-error=fail was given */
+    EXIT_MISMATCH = 8,   /* --into was made from another source, model, precision or options */
     EXIT_SIGINT = 130,
     EXIT_SIGTERM = 143
 };
@@ -56,35 +57,46 @@ int cli_exit_for(int sqlite_rc);
 /* Opens an existing database read-write with a busy timeout (or ":memory:"). */
 int cli_open(const char *path, int busy_ms, sqlite3 **db);
 
-/* The model flags: --model (NULL: the environment's ELMO_MODEL), --precision ("fp32",
- * "bf16" or NULL), and a language-model head's --softmax and --vocab (NULL: none). */
+/* The model flags: --model (any model path elmo_load reads; NULL: the one ELMO_MODEL, or
+ * ELMO_OPTIONS + ELMO_WEIGHTS, names), --precision ("fp32", "bf16", "auto": the faster one
+ * on this CPU; NULL: fp32, or bf16 for a bf16 file), and a language-model head's --softmax
+ * and --vocab (NULL: none), loaded with the model. */
 typedef struct cli_model {
     const char *model, *precision, *softmax, *vocab;
 } cli_model;
 
 /* Makes the model the connection's 'default' model, then checks the options (or NULL) by
  * running probe_sql with them as ?1 (e.g. "SELECT elmo_embed('probe', ?1)"). Returns an
- * exit code, having printed the extension's message on failure. */
+ * exit code, having printed the message (naming the flag or variable at fault) on
+ * failure. */
 int cli_load_model(sqlite3 *db, const cli_model *model, const char *probe_sql, const char *options);
 
-/* ---- cli/embed_output.c -------------------------------------------------------------- */
+/* Sets the connection's text limits (elmo_limit) where given (> 0); prints why on failure
+ * and returns an exit code. */
+int cli_set_limits(sqlite3 *db, long long max_tokens, long long max_text_bytes);
 
-/* What `elmo embed` writes (--output vector or perplexity). */
-typedef struct embed_output {
-    const char *column;   /* the output table's value column, also elmo_batch's */
-    const char *type;     /* its SQL type */
-    const char *function; /* the SQL function of one row (elmo_embed, elmo_perplexity) */
-    const char *suffix;   /* the default --into: TABLE + suffix */
-    const char *plural;   /* for messages */
-} embed_output;
+/* Parses a flag's value as a whole number from lo to hi; prints why and returns 0 when it
+ * is not one. */
+int cli_parse_number(const char *flag, const char *value, long long lo, long long hi,
+                     long long *out);
 
-/* The output for --output NAME (NULL: vector), or NULL for an unknown name. */
-const embed_output *embed_output_named(const char *name);
+/* ---- cli/messages.c ----------------------------------------------------------------- */
 
-/* For perplexities, the options elmo_batch gets (sqlite3_malloc'd): --options (a JSON
- * object without "output", or none) with "output":"perplexity" added; NULL for vectors (it
- * gets --options as given), for other --options, or when out of memory. */
-char *embed_batch_options(const embed_output *out, const char *options);
+/* n with thousands separators ("99,492") in buf. */
+const char *cli_count(char buf[32], long long n);
+
+/* The extension's message as the program's user should read it (sqlite3_malloc'd): without
+ * the SQL function's name and row, with the flags that replace SQL advice (--max-tokens for
+ * elmo_limit), and for a value that is not text, `cast_hint` (may be NULL). */
+char *cli_message(const char *msg, const char *cast_hint);
+
+/* ---- cli/precision.c ---------------------------------------------------------------- */
+
+/* "fp32" or "bf16": the precision whose products run fastest on this CPU. */
+const char *cli_precision_auto(void);
+
+/* The guidance of --help: bf16 against fp32 by CPU family, and this CPU's kernels. */
+void cli_precision_guide(FILE *f);
 
 /* ---- cli/signals.c ------------------------------------------------------------------ */
 

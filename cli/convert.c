@@ -101,13 +101,18 @@ static char *vocab_text(const elmo_model *m, int64_t V) {
 
 /* Appends the head's two tensors, from the softmax file or else the model's own source;
  * returns the new count or -1. The model's source must be closed before an HDF5 file is
- * opened (libhdf5 is held by one source at a time). */
-static int read_head(elmo_model_files *f, const char *softmax, elmo_tensor_out *out, int n) {
+ * opened (libhdf5 is held by one source at a time). An HDF5 head file is read whole, so
+ * only as much of it as the head the load found (V words of P values) explains. */
+static int read_head(elmo_model_files *f, const char *softmax, const elmo_model_info *info,
+                     elmo_tensor_out *out, int n) {
     elmo_tensor_source *src = f->src;
     elmo_error err = {0};
     if (softmax) {
         elmo_model_files_close(f);
-        if (elmo_tensor_file_open(softmax, "softmax weights", &src, &err)) {
+        uint64_t head_bytes =
+            (uint64_t)info->vocab_size * ((uint64_t)info->projection_dim + 1) * sizeof(float);
+        if (elmo_tensor_file_open(softmax, "softmax weights", elmo_hdf5_read_limit(head_bytes),
+                                  &src, &err)) {
             fprintf(stderr, "elmo convert: %s\n", err.message);
             return -1;
         }
@@ -159,7 +164,7 @@ static int convert(const char *options, const char *input, const char *output, i
     elmo_tensor_desc *list = calloc(MAX_LIST, sizeof *list);
     elmo_tensor_out *tensors = calloc(MAX_LIST + 2, sizeof *tensors);
     int n = list && tensors && options_json ? read_tensors(&f, &cfg, list, tensors) : -1;
-    if (n >= 0 && words) n = read_head(&f, softmax, tensors, n);
+    if (n >= 0 && words) n = read_head(&f, softmax, &info, tensors, n);
     char *tmp = malloc(strlen(output) + 32);
     rc = n < 0 || !tmp;
     if (!rc) {

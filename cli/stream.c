@@ -33,6 +33,7 @@ typedef struct item {
 typedef struct stream_job {
     const char *model, *options, *precision;
     int base64, input, batch, wait_ms, fail;
+    long long max_tokens, max_text_bytes; /* 0: the extension's defaults */
     sqlite3 *db;
     sqlite3_stmt *insert, *clear, *embed_batch, *embed_one, *json;
     long long line_no;
@@ -220,7 +221,11 @@ static int embed(stream_job *s, item *items, int n) {
         rc = sqlite3_step(s->embed_one);
         if (rc == SQLITE_ROW) take_vector(&items[k], sqlite3_column_value(s->embed_one, 0));
         else if (cli_signal_received()) rc = SQLITE_INTERRUPT;
-        else items[k].error = dup_n(sqlite3_errmsg(s->db), strlen(sqlite3_errmsg(s->db)));
+        else {
+            char *msg = cli_message(sqlite3_errmsg(s->db), NULL);
+            items[k].error = msg ? dup_n(msg, strlen(msg)) : NULL;
+            sqlite3_free(msg);
+        }
         sqlite3_reset(s->embed_one);
         if (rc == SQLITE_INTERRUPT) return rc;
     }
@@ -309,8 +314,8 @@ static int parse_flags(stream_job *s, int argc, char **argv) {
             s->options = v;
         } else if ((m = cli_flag_value(argc, argv, &i, "--precision", &v)) != 0) {
             if (m < 0) return EXIT_USAGE;
-            if (strcmp(v, "fp32") && strcmp(v, "bf16")) {
-                cli_error("--precision must be fp32 or bf16, got '%s'", v);
+            if (strcmp(v, "fp32") && strcmp(v, "bf16") && strcmp(v, "auto")) {
+                cli_error("--precision must be fp32, bf16 or auto, got '%s'", v);
                 return EXIT_USAGE;
             }
             s->precision = v;
@@ -342,6 +347,13 @@ static int parse_flags(stream_job *s, int argc, char **argv) {
             if (m < 0 || parse_count("--batch", v, 1, &s->batch)) return EXIT_USAGE;
         } else if ((m = cli_flag_value(argc, argv, &i, "--wait-ms", &v)) != 0) {
             if (m < 0 || parse_count("--wait-ms", v, 0, &s->wait_ms)) return EXIT_USAGE;
+        } else if ((m = cli_flag_value(argc, argv, &i, "--max-tokens", &v)) != 0) {
+            if (m < 0 || !cli_parse_number("--max-tokens", v, 1, 2147483647, &s->max_tokens))
+                return EXIT_USAGE;
+        } else if ((m = cli_flag_value(argc, argv, &i, "--max-text-bytes", &v)) != 0) {
+            if (m < 0 ||
+                !cli_parse_number("--max-text-bytes", v, 1, 2147483647, &s->max_text_bytes))
+                return EXIT_USAGE;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             /* stream mode prints nothing but errors anyway */
         } else {
@@ -358,6 +370,7 @@ static int setup(stream_job *s) {
     if (code != EXIT_DONE) return code;
     cli_model model = {s->model, s->precision, NULL, NULL};
     code = cli_load_model(s->db, &model, "SELECT elmo_embed('probe', ?1)", s->options);
+    if (code == EXIT_DONE) code = cli_set_limits(s->db, s->max_tokens, s->max_text_bytes);
     if (code != EXIT_DONE) return code;
     int rc = sqlite3_exec(s->db, "CREATE TABLE lines(seq INTEGER PRIMARY KEY, body TEXT)", NULL,
                           NULL, NULL);

@@ -10,6 +10,7 @@
 #include "bigbuf.h"
 #include "bilstm.h"
 #include "error.h"
+#include "gemm.h"
 #include "mix.h"
 #include "model.h"
 #include "result.h"
@@ -24,10 +25,11 @@ elmo_embed_params elmo_embed_default_params(void) {
         .mix = elmo_mix_default(), .pooling = ELMO_POOL_MEAN, .batch_positions = 0};
 }
 
-/* Positions per batch for `slots` stored [positions, D] arrays (3 when folding, else L+1). */
+/* Positions per batch for `slots` stored [positions, D] arrays (3 when folding, else L+1);
+ * times the kernel's batch scale (gemm.h): bigger batches make bigger sentence groups. */
 static size_t default_positions(const elmo_model *m, int slots) {
     size_t per_position = (size_t)slots * 2 * (size_t)m->cfg.projection_dim * sizeof(float);
-    size_t n = ACTIVATION_BUDGET / per_position;
+    size_t n = ACTIVATION_BUDGET * (size_t)elmo_gemm_batch_scale(m->kernel) / per_position;
     return n < MIN_POSITIONS ? MIN_POSITIONS : n > MAX_POSITIONS ? MAX_POSITIONS : n;
 }
 

@@ -28,15 +28,17 @@
 #define ZX_BUDGET_FLOATS ((size_t)1 << 20)
 /* Bytes of per-sentence scratch (zx, c, m, h rows) one task may hold: bounds the sentences
  * of a group, so memory does not grow with the batch (a batch of short sentences holds
- * many). About 75 sentences per group for the Original model, 256 at most. */
+ * many). About 75 sentences per group for the Original model, 256 at most; times the
+ * kernel's batch scale (AMX: 4, so that its faster per-step products get more rows). */
 #define GROUP_SCRATCH_BYTES ((size_t)8 << 20)
 #define MAX_GROUP 256
 #define MIN_GROUP 16
 
 /* Largest group: per sentence a task holds rows of zx [4H], c and m [H], h and hn [P]. */
-static size_t max_group(const elmo_config *c) {
+static size_t max_group(const elmo_model *m) {
+    const elmo_config *c = &m->cfg;
     size_t per_row = (6 * (size_t)c->lstm_dim + 2 * (size_t)c->projection_dim) * sizeof(float);
-    size_t n = GROUP_SCRATCH_BYTES / per_row;
+    size_t n = GROUP_SCRATCH_BYTES * (size_t)elmo_gemm_batch_scale(m->kernel) / per_row;
     return n < MIN_GROUP ? MIN_GROUP : n > MAX_GROUP ? MAX_GROUP : n;
 }
 
@@ -241,7 +243,7 @@ int elmo_fill_lstm_layers(const elmo_model *m, elmo_result *r, elmo_stream *cons
 
     /* Two tasks (forward, backward) per group; enough groups to use every thread, and
      * groups no larger than max_group(). Interleaving keeps group lengths alike. */
-    size_t groups = (size_t)(n_threads + 1) / 2, largest = max_group(&m->cfg);
+    size_t groups = (size_t)(n_threads + 1) / 2, largest = max_group(m);
     if (groups < (r->n + largest - 1) / largest) groups = (r->n + largest - 1) / largest;
     if (groups > r->n) groups = r->n;
     stream_backup backup = {0};

@@ -2,11 +2,20 @@
 #ifndef ELMO_CORE_ERROR_H
 #define ELMO_CORE_ERROR_H
 
+#include <stddef.h>
+
 #include "elmo.h"
 
-/* Sets err (when not NULL) to code and a printf-formatted message; returns code. */
+/* Sets err (when not NULL) to code and a printf-formatted message; returns code. Bytes of
+ * the message that could act on a terminal (control characters, C1 controls, bidirectional
+ * overrides) or are not valid UTF-8 are written as \xNN (elmo_escape_text): names read
+ * from model files can hold anything. */
 int elmo_fail(elmo_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Copies s [n] into out [cap] (always NUL-terminated), each byte of a character that is not
+ * valid, printable UTF-8 written as \xNN; a text that does not fit ends with "...". */
+void elmo_escape_text(const char *s, size_t n, char *out, size_t cap);
 
 /* Sets err (when not NULL) to ELMO_OK with an empty message; returns ELMO_OK. */
 int elmo_ok(elmo_error *err);

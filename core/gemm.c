@@ -4,6 +4,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,38 +19,135 @@
 #define MULTIVERSION
 #endif
 
-static int force_portable;
+/* ---- which kernel -------------------------------------------------------------------------
+ * ELMO_KERNEL (read once per process) caps the kernel by name; the test hook caps it on top
+ * of that. A cap allows its kernel and the ones below it in elmo_kernel's order. */
+static const char *const kernel_names[] = {"none",        "portable",    "avx2-fp32",
+                                           "avx512-fp32", "avx512-bf16", "amx-bf16"};
 
-void elmo_gemm_force_portable(int level) {
-    force_portable = level;
+const char *elmo_kernel_name(int kernel) {
+    return kernel >= 0 && kernel <= ELMO_KERNEL_AMX_BF16 ? kernel_names[kernel] : "none";
 }
 
-/* ELMO_KERNEL caps the kernel for the whole process: "avx2" or "portable" (then bf16 is
- * unavailable, as on a CPU without AVX-512); unset or anything else: the best. */
-static int env_level = -1;
+static int env_cap = ELMO_KERNEL_AMX_BF16;
+static char env_value[40]; /* ELMO_KERNEL as set, when it names no kernel */
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static _Atomic int test_cap = ELMO_KERNEL_NONE;
 
-static void read_env_level(void) {
+static void read_env_cap(void) {
     const char *v = getenv("ELMO_KERNEL");
-    env_level = v && !strcmp(v, "portable") ? 1 : v && !strcmp(v, "avx2") ? 2 : 0;
+    if (!v || !*v) return;
+    static const struct {
+        const char *name;
+        int kernel;
+    } aliases[] = {{"avx2", ELMO_KERNEL_AVX2_FP32}, {"avx512", ELMO_KERNEL_AVX512_FP32}};
+    for (int k = ELMO_KERNEL_PORTABLE; k <= ELMO_KERNEL_AMX_BF16; k++)
+        if (!strcmp(v, kernel_names[k])) env_cap = k;
+    for (size_t i = 0; i < sizeof aliases / sizeof *aliases; i++)
+        if (!strcmp(v, aliases[i].name)) env_cap = aliases[i].kernel;
+    if (env_cap == ELMO_KERNEL_AMX_BF16 && strcmp(v, "amx-bf16"))
+        snprintf(env_value, sizeof env_value, "%.32s", v);
 }
 
-static int kernel_level(void) {
-    pthread_once(&env_once, read_env_level);
-    return force_portable ? force_portable : env_level;
+static int cap(void) {
+    pthread_once(&env_once, read_env_cap);
+    int t = atomic_load(&test_cap);
+    return t && t < env_cap ? t : env_cap;
+}
+
+void elmo_gemm_cap(elmo_kernel k) {
+    atomic_store(&test_cap, (int)k);
+}
+
+static int cpu_has_avx512bf16(void) {
+    __builtin_cpu_init();
+    return elmo_gemm_avx512_usable() && __builtin_cpu_supports("avx512bf16");
+}
+
+/* The best fp32 kernel under cap c. */
+static int fp32_kernel(int c) {
+    if (c >= ELMO_KERNEL_AVX512_FP32 && elmo_gemm_avx512_usable()) return ELMO_KERNEL_AVX512_FP32;
+    if (c >= ELMO_KERNEL_AVX2_FP32 && elmo_gemm_avx2_usable()) return ELMO_KERNEL_AVX2_FP32;
+    return ELMO_KERNEL_PORTABLE;
+}
+
+elmo_kernel elmo_gemm_kernel(int precision) {
+    int c = cap();
+    if (precision == ELMO_PRECISION_FP32) return (elmo_kernel)fp32_kernel(c);
+    if (precision != ELMO_PRECISION_BF16) return ELMO_KERNEL_NONE;
+    if (c >= ELMO_KERNEL_AMX_BF16 && cpu_has_avx512bf16() && elmo_gemm_amx_usable(NULL))
+        return ELMO_KERNEL_AMX_BF16;
+    if (c >= ELMO_KERNEL_AVX512_BF16 && cpu_has_avx512bf16()) return ELMO_KERNEL_AVX512_BF16;
+    return ELMO_KERNEL_NONE;
+}
+
+int elmo_gemm_batch_scale(int kernel) {
+    return kernel == ELMO_KERNEL_AMX_BF16 ? 4 : 1;
 }
 
 int elmo_gemm_bf16_usable(void) {
-    if (kernel_level() != 0 || !elmo_gemm_avx512_usable()) return 0;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
+    return elmo_gemm_kernel(ELMO_PRECISION_BF16) != ELMO_KERNEL_NONE;
 }
 
-const char *elmo_gemm_kernel_name(void) {
-    int level = kernel_level();
-    if (level == 0 && elmo_gemm_avx512_usable()) return "avx512";
-    if (level != 1 && elmo_gemm_avx2_usable()) return "avx2";
-    return "portable";
+/* vdpbf16ps runs at twice the fp32 FMA rate on AMD's Zen 4 and 5 and at half of it on
+ * Intel's cores (measured: Zen 5 405-446 against 206-222 GFLOP/s per core; a Sapphire
+ * Rapids class Xeon 112-118 against 219-235). */
+static int cpu_is_intel(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel");
+}
+
+int elmo_gemm_bf16_faster(void) {
+    int k = elmo_gemm_kernel(ELMO_PRECISION_BF16);
+    return k == ELMO_KERNEL_AMX_BF16 || (k == ELMO_KERNEL_AVX512_BF16 && !cpu_is_intel());
+}
+
+static char notice_text[2][400];
+static int notice_cap = -1;
+
+/* The notices depend only on the CPU, the OS and the cap: written once per cap. */
+static void write_notices(int c) {
+    char *fp = notice_text[0], *bf = notice_text[1];
+    size_t n = sizeof notice_text[0];
+    fp[0] = bf[0] = '\0';
+    const char *amx_reason = NULL;
+    int amx = cpu_has_avx512bf16() && elmo_gemm_amx_usable(&amx_reason);
+    int k32 = fp32_kernel(c), k16 = elmo_gemm_kernel(ELMO_PRECISION_BF16);
+    if (env_value[0])
+        snprintf(fp, n,
+                 "ELMO_KERNEL='%s' names no kernel (amx-bf16, avx512-bf16, avx512-fp32, "
+                 "avx2-fp32, portable) and is ignored",
+                 env_value);
+    else if (k32 < fp32_kernel(ELMO_KERNEL_AMX_BF16))
+        snprintf(fp, n, "fp32 products run on %s, capped by ELMO_KERNEL (this CPU has %s)",
+                 elmo_kernel_name(k32), elmo_kernel_name(fp32_kernel(ELMO_KERNEL_AMX_BF16)));
+    if (k16 == ELMO_KERNEL_AVX512_BF16 && cpu_is_intel()) {
+        const char *why = c < ELMO_KERNEL_AMX_BF16 && amx ? "ELMO_KERNEL caps the kernel"
+                          : amx_reason                    ? amx_reason
+                                                          : "AMX is not available";
+        snprintf(bf, n,
+                 "bf16 products run on AVX512-BF16 (%s), whose dot products run at half the "
+                 "fp32 rate on this Intel CPU: bf16 is faster than fp32 for single sentences "
+                 "(half the bytes to read) but slower for batches; load with precision "
+                 "'fp32' for batch work",
+                 why);
+    } else if (k16 == ELMO_KERNEL_NONE && cpu_has_avx512bf16()) {
+        snprintf(bf, n, "bf16 is unavailable: ELMO_KERNEL caps the kernel at %s",
+                 elmo_kernel_name(c));
+    }
+}
+
+static pthread_mutex_t notice_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const char *elmo_gemm_notice(int precision) {
+    int c = cap(), i = precision == ELMO_PRECISION_BF16;
+    pthread_mutex_lock(&notice_lock);
+    if (notice_cap != c) {
+        write_notices(c);
+        notice_cap = c;
+    }
+    pthread_mutex_unlock(&notice_lock);
+    return notice_text[i][0] ? notice_text[i] : NULL;
 }
 
 uint16_t elmo_bf16_round(float x) {
@@ -73,8 +172,19 @@ int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision, e
         N > ((int64_t)1 << 40))
         return ELMO_ERR_ARG;
     if (precision != ELMO_PRECISION_FP32 && precision != ELMO_PRECISION_BF16) return ELMO_ERR_ARG;
-    if (precision == ELMO_PRECISION_BF16 && !elmo_gemm_bf16_usable()) return ELMO_ERR_ARG;
+    int kernel = elmo_gemm_kernel(precision);
+    if (kernel == ELMO_KERNEL_NONE) return ELMO_ERR_ARG;
     size_t k_n = (size_t)K, n_n = (size_t)N;
+    if (kernel == ELMO_KERNEL_AMX_BF16) {
+        size_t bytes = elmo_amx_packed_bytes(k_n, n_n);
+        void *data = bytes ? elmo_big_alloc(bytes) : NULL;
+        if (!bytes) return ELMO_ERR_ARG;
+        if (!data) return ELMO_ERR_NOMEM;
+        elmo_amx_pack(w, ldw, k_n, n_n, data);
+        *out = (elmo_packed){
+            .K = K, .N = N, .precision = precision, .kernel = kernel, .data = data, .bytes = bytes};
+        return ELMO_OK;
+    }
     size_t padded_n = (n_n + 15) & ~(size_t)15; /* only the last panel is narrower */
     size_t rows = precision == ELMO_PRECISION_FP32 ? k_n : 2 * ((k_n + 1) / 2);
     size_t elem = precision == ELMO_PRECISION_FP32 ? sizeof(float) : sizeof(uint16_t);
@@ -104,7 +214,8 @@ int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision, e
             }
         }
     }
-    *out = (elmo_packed){.K = K, .N = N, .precision = precision, .data = data, .bytes = bytes};
+    *out = (elmo_packed){
+        .K = K, .N = N, .precision = precision, .kernel = kernel, .data = data, .bytes = bytes};
     return ELMO_OK;
 }
 
@@ -152,18 +263,17 @@ static void portable_gemm(const float *A, size_t lda, size_t M, const elmo_packe
 void elmo_gemm(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C, size_t ldc,
                int accumulate) {
     if (M == 0 || !W->data) return;
+    if (W->kernel == ELMO_KERNEL_AMX_BF16) {
+        elmo_gemm_bf16_amx(A, lda, M, W, C, ldc, accumulate);
+        return;
+    }
     if (W->precision == ELMO_PRECISION_BF16) {
         elmo_gemm_bf16_avx512(A, lda, M, W, C, ldc, accumulate);
         return;
     }
-    int level = kernel_level();
-    if (!level && elmo_gemm_avx512_usable()) {
-        elmo_gemm_f32_avx512(A, lda, M, W, C, ldc, accumulate);
-        return;
+    switch (fp32_kernel(cap())) {
+    case ELMO_KERNEL_AVX512_FP32: elmo_gemm_f32_avx512(A, lda, M, W, C, ldc, accumulate); return;
+    case ELMO_KERNEL_AVX2_FP32: elmo_gemm_f32_avx2(A, lda, M, W, C, ldc, accumulate); return;
+    default: portable_gemm(A, lda, M, W, C, ldc, accumulate);
     }
-    if (level != 1 && elmo_gemm_avx2_usable()) {
-        elmo_gemm_f32_avx2(A, lda, M, W, C, ldc, accumulate);
-        return;
-    }
-    portable_gemm(A, lda, M, W, C, ldc, accumulate);
 }

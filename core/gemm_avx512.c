@@ -25,10 +25,19 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* The next panel block to fetch into L2 while this one is in use: one line every `every`
+ * k-steps of the row tiles, so that it arrives evenly over this block's work instead of
+ * in a burst of misses at the first row tile of the next (prefetchers stop at pages). */
+typedef struct ahead {
+    const char *p, *end;
+    size_t every, countdown;
+} ahead;
+
 /* C tile [MR, NV*16] (row stride ldc; last vector masked by tail) += A [MR, kn] . panel
  * block [kn][NV*16]; starts from 0 unless load. */
 ALWAYS_INLINE void tile_f32(const int MR, const int NV, size_t kn, const float *a, size_t lda,
-                            const float *b, float *c, size_t ldc, int load, __mmask16 tail) {
+                            const float *b, float *c, size_t ldc, int load, __mmask16 tail,
+                            ahead *f) {
     __m512 acc[MR_MAX][4];
     for (int m = 0; m < MR; m++)
         for (int v = 0; v < NV; v++)
@@ -38,8 +47,15 @@ ALWAYS_INLINE void tile_f32(const int MR, const int NV, size_t kn, const float *
     const float *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda,
                 *a5 = a + 5 * lda;
     const float *ar[MR_MAX] = {a, a1, a2, a3, a4, a5};
+    const char *pf = f->p, *pf_end = f->end;
+    size_t countdown = f->countdown;
 #pragma GCC unroll 2
     for (size_t k = 0; k < kn; k++) {
+        if (pf < pf_end && --countdown == 0) {
+            _mm_prefetch(pf, _MM_HINT_T1);
+            pf += 64;
+            countdown = f->every;
+        }
         __m512 bv[4];
         for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + k * NV * 16 + v * 16);
         for (int m = 0; m < MR; m++) {
@@ -50,6 +66,8 @@ ALWAYS_INLINE void tile_f32(const int MR, const int NV, size_t kn, const float *
     for (int m = 0; m < MR; m++)
         for (int v = 0; v < NV; v++)
             _mm512_mask_storeu_ps(c + m * ldc + v * 16, v == NV - 1 ? tail : 0xffff, acc[m][v]);
+    f->p = pf;
+    f->countdown = countdown;
 }
 
 /* The same for bf16: A pairs [MR, kp] (row stride ldp, as 32-bit words), panel block
@@ -78,14 +96,14 @@ ALWAYS_INLINE void tile_bf16(const int MR, const int NV, size_t kp, const uint32
 }
 
 typedef void (*f32_fn)(size_t, const float *, size_t, const float *, float *, size_t, int,
-                       __mmask16);
+                       __mmask16, ahead *);
 typedef void (*bf16_fn)(size_t, const uint32_t *, size_t, const uint16_t *, float *, size_t, int,
                         __mmask16);
 
 #define DEF(MR, NV)                                                                                \
     static void f32_##MR##_##NV(size_t kn, const float *a, size_t lda, const float *b, float *c,   \
-                                size_t ldc, int load, __mmask16 tail) {                            \
-        tile_f32(MR, NV, kn, a, lda, b, c, ldc, load, tail);                                       \
+                                size_t ldc, int load, __mmask16 tail, ahead *f) {                  \
+        tile_f32(MR, NV, kn, a, lda, b, c, ldc, load, tail, f);                                    \
     }                                                                                              \
     static void bf16_##MR##_##NV(size_t kp, const uint32_t *a, size_t ldp, const uint16_t *b,      \
                                  float *c, size_t ldc, int load, __mmask16 tail) {                 \
@@ -131,10 +149,18 @@ void elmo_gemm_f32_avx512(const float *A, size_t lda, size_t M, const elmo_packe
                 size_t wp = gemm_panel_width(N, n0), nv = wp / 16;
                 __mmask16 tail = tail_mask(N, n0, wp);
                 const float *b = data + n0 * K + k0 * wp;
+                /* the next panel's block [kn][wp'] follows in memory at n0 + 64 */
+                size_t next_bytes = n0 + GEMM_PANEL < N
+                                        ? kn * gemm_panel_width(N, n0 + GEMM_PANEL) * sizeof(float)
+                                        : 0;
+                const char *next = (const char *)(data + (n0 + GEMM_PANEL) * K + k0 * GEMM_PANEL);
+                size_t steps = (mb + MR_MAX - 1) / MR_MAX * kn, lines = next_bytes / 64;
+                size_t every = lines ? (steps / lines > 0 ? steps / lines : 1) : 1;
+                ahead f = {next, next + next_bytes, every, every};
                 for (size_t i = 0; i < mb; i += MR_MAX) {
                     size_t mr = min_size(MR_MAX, mb - i);
                     f32_tiles[mr - 1][nv - 1](kn, A + (r0 + i) * lda + k0, lda, b,
-                                              C + (r0 + i) * ldc + n0, ldc, load, tail);
+                                              C + (r0 + i) * ldc + n0, ldc, load, tail, &f);
                 }
             }
         }

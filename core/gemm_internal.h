@@ -33,4 +33,13 @@ void elmo_gemm_f32_avx2(const float *A, size_t lda, size_t M, const elmo_packed 
 void elmo_gemm_bf16_avx512(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
                            size_t ldc, int accumulate);
 
+/* The AMX kernel (gemm_amx.c): 1 when this CPU has AMX-BF16 and the OS lets the process
+ * use the tile state; else 0 with the reason in *reason (when reason is not NULL). */
+int elmo_gemm_amx_usable(const char **reason);
+/* Bytes of W [K, N] in the AMX layout (0 when they overflow); packs it into out. */
+size_t elmo_amx_packed_bytes(size_t K, size_t N);
+void elmo_amx_pack(const float *w, size_t ldw, size_t K, size_t N, uint16_t *out);
+void elmo_gemm_bf16_amx(const float *A, size_t lda, size_t M, const elmo_packed *W, float *C,
+                        size_t ldc, int accumulate);
+
 #endif

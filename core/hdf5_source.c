@@ -5,6 +5,18 @@
  * declare a local heap of many GB, allocated while a name is looked up); nothing outside
  * the library can prevent that. Load HDF5 files only from trusted sources.
  *
+ * The file is read into memory once (a regular file, checked on the opened descriptor, at
+ * most a small multiple of the weights the options describe) and libhdf5 opens that
+ * image with its core driver: it never reads the file itself. Why: libhdf5 returns zeros
+ * for bytes past the end of a file, so a file truncated (or being rewritten) while
+ * libhdf5 read it loaded as zeros, silently. Checking sizes before and after each read
+ * cannot close that window (a file truncated and rewritten between two checks looks
+ * unchanged), and the storage offsets of chunked and compact datasets are not all
+ * visible. Reading the bytes once, with every short read an error and the file's size and
+ * times checked after the read (file_read.h), can: whatever libhdf5 then parses is one
+ * version of the file. Each contiguous dataset's pages of the image are given back once it
+ * is read, so the image costs no more peak memory than the packed weights it becomes.
+ *
  * What this file does check, before any value is read or any destination allocated:
  *  - the path is a regular file (a FIFO or device would block or never end);
  *  - every link on the way to a dataset is a hard link inside the file: soft, external
@@ -23,29 +35,37 @@
  * HDF5 keeps global state (error stacks, open-object tables), so a source holds the
  * process-wide HDF5 lock from open to close. With the checks above every read is bounded
  * by the (regular) file itself, so the lock is never held across an unbounded read. */
-#include <errno.h>
-#include <fcntl.h>
 #include <hdf5.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "bigbuf.h"
 #include "error.h"
+#include "file_read.h"
 #include "tensor_source.h"
 
 static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
 static int h5_atexit_skipped; /* under h5_lock */
 
+static unsigned long h5_opened; /* under h5_lock: names each image uniquely */
+
+/* A byte range of the image given back to the system (it reads as zeros now). */
+typedef struct released_range {
+    uint64_t begin, end;
+} released_range;
+
 typedef struct hdf5_source {
     elmo_tensor_source base;
     char *path; /* a copy: the caller's string may not outlive the source */
     hid_t file;
-    int64_t file_size;  /* bytes, from stat at open */
-    int64_t user_block; /* bytes before HDF5 addresses start (0 unless a user block) */
+    unsigned char *image;     /* [file_size] the file's bytes (elmo_big_alloc) */
+    int64_t file_size;        /* bytes read */
+    int64_t user_block;       /* bytes before HDF5 addresses start (0 unless a user block) */
+    released_range *released; /* [n_released] */
+    int n_released;
     H5E_auto2_t old_func;
     void *old_data;
 } hdf5_source;
@@ -313,6 +333,34 @@ static int h5_find(elmo_tensor_source *base, const char *name, int *rank_out,
     return 1;
 }
 
+/* The bytes [begin, end) of the image that a contiguous dataset occupies, or 0. */
+static int contiguous_range(hdf5_source *s, hid_t ds, uint64_t count, released_range *r) {
+    hid_t dcpl = H5Dget_create_plist(ds);
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    haddr_t at = layout == H5D_CONTIGUOUS ? H5Dget_offset(ds) : HADDR_UNDEF;
+    if (at == HADDR_UNDEF) return 0;
+    r->begin = (uint64_t)s->user_block + (uint64_t)at;
+    r->end = r->begin + count * 4; /* inside the image: checked by check_stored_bytes */
+    return 1;
+}
+
+/* Remembers that [r) was given back, so that a second read of it fails instead of
+ * reading zeros. Without memory to remember it the pages are simply kept. */
+static void release(hdf5_source *s, const released_range *r) {
+    released_range *grown = realloc(s->released, (size_t)(s->n_released + 1) * sizeof *grown);
+    if (!grown) return;
+    s->released = grown;
+    s->released[s->n_released++] = *r;
+    elmo_big_release(s->image, (size_t)r->begin, (size_t)(r->end - r->begin));
+}
+
+static int was_released(const hdf5_source *s, const released_range *r) {
+    for (int i = 0; i < s->n_released; i++)
+        if (r->begin < s->released[i].end && s->released[i].begin < r->end) return 1;
+    return 0;
+}
+
 static int h5_read(elmo_tensor_source *base, const char *name, float *dst, size_t count,
                    elmo_error *err) {
     hdf5_source *s = (hdf5_source *)base;
@@ -324,6 +372,15 @@ static int h5_read(elmo_tensor_source *base, const char *name, float *dst, size_
     uint64_t numel = 1;
     for (int i = 0; found && i < rank; i++) numel *= dims[i]; /* bounded by the file size */
     herr_t r = -1;
+    released_range range;
+    int contiguous = found && contiguous_range(s, ds, numel, &range);
+    if (contiguous && was_released(s, &range)) {
+        H5Dclose(ds);
+        return elmo_fail(err, ELMO_ERR_INTERNAL,
+                         "weights file '%s': dataset '%s' was read twice (its bytes were "
+                         "already given back)",
+                         base->path, name);
+    }
     if (found && numel == count)
         r = H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst);
     if (found) H5Dclose(ds);
@@ -331,20 +388,40 @@ static int h5_read(elmo_tensor_source *base, const char *name, float *dst, size_
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "weights file '%s': cannot read dataset '%s' (" CORRUPT_HINT ")",
                          base->path, name);
+    if (contiguous) release(s, &range); /* read once: the packed copy is what stays */
     return ELMO_OK;
 }
 
-/* Rows [row0, row0 + rows) of a dataset: a hyperslab of its first dimension. */
+/* Rows [row0, row0 + rows) of a dataset: a hyperslab of its first dimension, read from
+ * the image like whole datasets are; the rows' bytes of a contiguous dataset are given
+ * back once read (a large head is read a block of rows at a time, once). */
 static int h5_read_rows(elmo_tensor_source *base, const char *name, int64_t row0, int64_t rows,
                         float *dst, elmo_error *err) {
     hdf5_source *s = (hdf5_source *)base;
     hid_t ds;
     int rank;
     hsize_t dims[H5S_MAX_RANK];
-    int found = open_dataset(s, name, &ds, &rank, dims, err);
+    int found = open_dataset(s, name, &ds, &rank, dims, err); /* checked again: cheap */
     if (found < 0) return -found;
+    int in_range =
+        found && rank >= 1 && row0 >= 0 && rows >= 0 && (hsize_t)(row0 + rows) <= dims[0];
+    uint64_t row_numel = 1;
+    for (int i = 1; in_range && i < rank; i++) row_numel *= dims[i]; /* bounded by the file */
+    released_range range, part = {0, 0};
+    int contiguous = in_range && contiguous_range(s, ds, dims[0] * row_numel, &range);
+    if (contiguous) {
+        part.begin = range.begin + (uint64_t)row0 * row_numel * 4;
+        part.end = part.begin + (uint64_t)rows * row_numel * 4;
+    }
+    if (contiguous && rows && was_released(s, &part)) {
+        H5Dclose(ds);
+        return elmo_fail(err, ELMO_ERR_INTERNAL,
+                         "weights file '%s': rows %lld..%lld of dataset '%s' were read twice "
+                         "(their bytes were already given back)",
+                         base->path, (long long)row0, (long long)(row0 + rows - 1), name);
+    }
     herr_t r = -1;
-    if (found && rank >= 1 && row0 >= 0 && rows >= 0 && (hsize_t)(row0 + rows) <= dims[0]) {
+    if (in_range) {
         hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
         memcpy(count, dims, sizeof(hsize_t) * (size_t)rank);
         start[0] = (hsize_t)row0;
@@ -362,6 +439,7 @@ static int h5_read_rows(elmo_tensor_source *base, const char *name, int64_t row0
                          "weights file '%s': cannot read rows %lld..%lld of dataset '%s' "
                          "(" CORRUPT_HINT ")",
                          base->path, (long long)row0, (long long)(row0 + rows - 1), name);
+    if (contiguous && rows) release(s, &part); /* read once: the packed copy is what stays */
     return ELMO_OK;
 }
 
@@ -370,21 +448,82 @@ static void h5_close(elmo_tensor_source *base) {
     if (s->file >= 0) H5Fclose(s->file); /* H5F_CLOSE_STRONG: closes anything left open */
     H5Eset_auto2(H5E_DEFAULT, s->old_func, s->old_data);
     pthread_mutex_unlock(&h5_lock);
+    elmo_big_free(s->image); /* after H5Fclose: the core driver reads it until then */
+    free(s->released);
     free(s->path);
     free(s);
 }
 
-static hid_t open_file(const char *path) {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+/* ---- the file image --------------------------------------------------------------------- */
+
+/* libhdf5's file image callbacks, so that its core driver uses our buffer (udata) as the
+ * file, without copies: every "allocation" of the image is that buffer, every copy is a
+ * no-op, and nothing is freed (the source frees the image after closing the file). */
+static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)size;
+    (void)op;
+    return udata;
+}
+
+static void *image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+                          void *udata) {
+    (void)src;
+    (void)size;
+    (void)op;
+    (void)udata;
+    return dest; /* dest and src are both the image */
+}
+
+static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+    (void)ptr;
+    (void)size;
+    (void)op;
+    (void)udata;
+    return NULL; /* the file is opened read-only: it never grows */
+}
+
+static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+    (void)ptr;
+    (void)op;
+    (void)udata;
+    return 0;
+}
+
+static void *udata_copy(void *udata) {
+    return udata;
+}
+
+static herr_t udata_free(void *udata) {
+    (void)udata;
+    return 0;
+}
+
+/* 1 when the image holds the HDF5 signature where a superblock may start (byte 0, 512,
+ * 1024, 2048, ...). */
+static int has_signature(const unsigned char *image, int64_t size) {
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    for (int64_t at = 0; at + 8 <= size; at = at ? 2 * at : 512)
+        if (memcmp(image + at, sig, 8) == 0) return 1;
+    return 0;
+}
+
+/* Opens the image read-only with the core driver. The name is only a label for libhdf5,
+ * but the core driver opens it first to refuse overwriting a file that exists: a path
+ * under /dev/null can never exist (ENOTDIR) nor block, and the counter keeps libhdf5 from
+ * taking a new image for a file it still holds open. */
+static hid_t open_image(hdf5_source *s) {
+    H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
+                                      udata_copy,   udata_free,   s->image};
+    char name[64];
+    snprintf(name, sizeof name, "/dev/null/elmo-weights-image-%lu", ++h5_opened);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
     if (fapl < 0) return -1;
-#if H5_VERSION_GE(1, 10, 7)
-    /* Reading needs no lock; this also lets weights live on read-only media. */
-    H5Pset_file_locking(fapl, 0, 1);
-#endif
     /* Closing the file closes every object still open in it, on every path; objects left
      * open would otherwise make libhdf5 complain on stderr at process exit. */
-    hid_t f =
-        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0 && H5Pset_file_image_callbacks(fapl, &cb) >= 0 &&
+        H5Pset_file_image(fapl, s->image, (size_t)s->file_size) >= 0 &&
+        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0)
+        f = H5Fopen(name, H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
     return f;
 }
@@ -400,42 +539,57 @@ static int64_t user_block_of(hid_t file) {
     return (int64_t)ub;
 }
 
-/* A regular file, opened without blocking (a FIFO would block an ordinary open). */
-static int check_regular(const char *path, int64_t *size, elmo_error *err) {
-    char why[128];
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return elmo_fail(err, ELMO_ERR_IO, "cannot open weights file '%s': %s", path,
-                         elmo_errno_text(errno, why, sizeof why));
-    struct stat st;
-    int rc = fstat(fd, &st);
-    int saved = errno;
-    close(fd);
-    if (rc != 0)
-        return elmo_fail(err, ELMO_ERR_IO, "cannot open weights file '%s': %s", path,
-                         elmo_errno_text(saved, why, sizeof why));
-    if (!S_ISREG(st.st_mode))
-        return elmo_fail(err, ELMO_ERR_FORMAT,
-                         "weights file '%s' is not an HDF5 file (it is %s, not a regular "
-                         "file); expected the AllenNLP *_weights.hdf5 file",
-                         path, S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
-    *size = (int64_t)st.st_size;
-    return ELMO_OK;
+/* libhdf5 does not check every allocation it makes: opening a file with a few MiB of
+ * address space left (ulimit -v) crashed in H5AC_create. With the image in memory, the
+ * headroom is probed before libhdf5 runs, so that a load near the limit fails here with a
+ * message. The probe is never touched: it costs no memory. */
+#define HDF5_HEADROOM ((size_t)16 << 20)
+
+static int has_headroom(void) {
+    void *probe = malloc(HDF5_HEADROOM);
+    int ok = probe != NULL;
+    free(probe);
+    return ok;
 }
 
-int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error *err) {
-    *out = NULL;
-    int64_t size = 0;
-    int rc = check_regular(path, &size, err); /* clear messages for the common mistakes */
+/* Reads the whole file into s->image, once. */
+static int read_image(hdf5_source *s, uint64_t max_bytes, elmo_error *err) {
+    elmo_file f;
+    char size[32], limit[32];
+    int rc = elmo_file_open(&f, s->path, "weights file", err);
     if (rc) return rc;
+    if (f.size > max_bytes)
+        rc = elmo_fail(err, ELMO_ERR_FORMAT,
+                       "weights file '%s' is %s, far more than the weights its options describe "
+                       "(files up to %s are read); check that the weights belong to these "
+                       "options",
+                       s->path, elmo_bytes_text((double)f.size, size, sizeof size),
+                       elmo_bytes_text((double)max_bytes, limit, sizeof limit));
+    else if (!(s->image = elmo_big_alloc(f.size ? (size_t)f.size : 1)))
+        rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory allocating %s to read weights file '%s'",
+                       elmo_bytes_text((double)f.size, size, sizeof size), s->path);
+    else if (!has_headroom())
+        rc = elmo_fail(err, ELMO_ERR_NOMEM,
+                       "out of memory for libhdf5 to open weights file '%s': less than %s "
+                       "is left after reading its %s",
+                       s->path, elmo_bytes_text((double)HDF5_HEADROOM, limit, sizeof limit),
+                       elmo_bytes_text((double)f.size, size, sizeof size));
+    else rc = elmo_file_read(&f, 0, s->image, (size_t)f.size, err);
+    s->file_size = (int64_t)f.size;
+    elmo_file_close(&f);
+    return rc;
+}
+
+int elmo_hdf5_source_open(const char *path, uint64_t max_bytes, elmo_tensor_source **out,
+                          elmo_error *err) {
+    *out = NULL;
     hdf5_source *s = calloc(1, sizeof *s);
     if (s) s->path = strdup(path);
     if (!s || !s->path) {
         free(s);
         return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     }
-    path = s->path;
-    s->base = (elmo_tensor_source){.path = path,
+    s->base = (elmo_tensor_source){.path = s->path,
                                    .format = "hdf5",
                                    .find = h5_find,
                                    .read = h5_read,
@@ -443,7 +597,8 @@ int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error
                                    .close = h5_close,
                                    .read_rows = h5_read_rows};
     s->file = -1;
-    s->file_size = size;
+    /* Read before taking the lock: a slow disk does not hold up other loads' HDF5 work. */
+    int rc = read_image(s, max_bytes, err);
     pthread_mutex_lock(&h5_lock);
     /* libhdf5 1.10 keeps internal references after failing on some corrupted metadata
      * (h5dump does the same), and its shutdown at process exit then prints "infinite loop
@@ -456,14 +611,17 @@ int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error
     }
     H5Eget_auto2(H5E_DEFAULT, &s->old_func, &s->old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the library never prints */
-    if (H5Fis_hdf5(path) <= 0)
+    if (rc) {
+        /* err set */
+    } else if (!has_signature(s->image, s->file_size)) {
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
                        "weights file '%s' is not an HDF5 file; expected the AllenNLP "
                        "*_weights.hdf5 file",
-                       path);
-    else if ((s->file = open_file(path)) < 0)
+                       s->path);
+    } else if ((s->file = open_image(s)) < 0) {
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
-                       "cannot open weights file '%s' as HDF5 (" CORRUPT_HINT ")", path);
+                       "cannot open weights file '%s' as HDF5 (" CORRUPT_HINT ")", s->path);
+    }
     if (rc) {
         h5_close(&s->base);
         return rc;

@@ -6,18 +6,23 @@
 
 #define CLAMP(v, lo, hi) ((v) < (lo) ? (lo) : (v) > (hi) ? (hi) : (v))
 
-/* One sentence's gates; restrict lets the compiler vectorize across units. */
+/* One sentence's gates; restrict lets the compiler vectorize across units. Products of a
+ * sigmoid and a tanh share one division (divisions cost more than the rest):
+ *   sigmoid(a) tanh(b) = (e^2b - 1) / ((1 + e^-a) (e^2b + 1)),  sigmoid(f) c = c / (1 + e^-f)
+ * (exp_tanh keeps e^2b small enough that the product overflows only where the result is
+ * ~0 anyway). */
 static inline void gates_row(const float *restrict z, const float *restrict bias, float *restrict c,
                              float *restrict m, size_t H, float lim) {
     for (size_t u = 0; u < H; u++) {
-        float i = sigmoid_fast(z[u] + bias[u]);
-        float j = tanh_fast(z[H + u] + bias[H + u]);
-        float f = sigmoid_fast(z[2 * H + u] + bias[2 * H + u]);
-        float o = sigmoid_fast(z[3 * H + u] + bias[3 * H + u]);
-        float cn = f * c[u] + i * j;
+        float ei = exp_fast(-(z[u] + bias[u]));
+        float ej = exp_tanh(z[H + u] + bias[H + u]);
+        float ef = exp_fast(-(z[2 * H + u] + bias[2 * H + u]));
+        float eo = exp_fast(-(z[3 * H + u] + bias[3 * H + u]));
+        float cn = c[u] / (1.0f + ef) + (ej - 1.0f) / ((1.0f + ei) * (ej + 1.0f));
         cn = CLAMP(cn, -lim, lim);
         c[u] = cn;
-        m[u] = o * tanh_fast(cn);
+        float ec = exp_tanh(cn);
+        m[u] = (ec - 1.0f) / ((1.0f + eo) * (ec + 1.0f));
     }
 }
 
@@ -70,6 +75,14 @@ void elmo_conv_max(const float *s, size_t positions, size_t n, const float *bias
         }
     } else {
         for (size_t f = 0; f < n; f++) out[f] = tanh_fast(out[f] + bias[f]);
+    }
+}
+
+MULTIVERSION
+void elmo_max_rows(const float *s, size_t rows, size_t n, float *acc) {
+    for (size_t p = 0; p < rows; p++) {
+        const float *row = s + p * n;
+        for (size_t f = 0; f < n; f++) acc[f] = row[f] > acc[f] ? row[f] : acc[f];
     }
 }
 

@@ -32,6 +32,10 @@ void elmo_highway_combine(float *x, const float *gate, const float *b_gate, cons
 void elmo_conv_max(const float *s, size_t positions, size_t n, const float *bias, int relu,
                    float *out);
 
+/* acc[f] = max(acc[f], s[p, f]) for p = 0..rows-1 in order, s [rows, n]: a max over
+ * positions taken in blocks (the same comparisons, in the same order, as elmo_conv_max). */
+void elmo_max_rows(const float *s, size_t rows, size_t n, float *acc);
+
 /* y [rows, n] += bias [n] broadcast over rows. */
 void elmo_add_bias_rows(float *y, const float *bias, size_t rows, size_t n);
 

@@ -41,14 +41,25 @@ int elmo_precision_supported(int precision) {
     return precision == ELMO_PRECISION_BF16 && elmo_gemm_bf16_usable();
 }
 
+const char *elmo_precision_kernel(int precision) {
+    if (precision == ELMO_PRECISION_AUTO) precision = ELMO_PRECISION_FP32;
+    int k = elmo_gemm_kernel(precision);
+    return k == ELMO_KERNEL_NONE ? NULL : elmo_kernel_name(k);
+}
+
+elmo_precision elmo_precision_fastest(void) {
+    return elmo_gemm_bf16_faster() ? ELMO_PRECISION_BF16 : ELMO_PRECISION_FP32;
+}
+
 static char version_text[160];
 static pthread_once_t version_once = PTHREAD_ONCE_INIT;
 
 static void format_version(void) {
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
-    snprintf(version_text, sizeof version_text, "sqlite-elmo %s (%s, HDF5 %u.%u.%u)", ELMO_VERSION,
-             elmo_gemm_kernel_name(), maj, min, rel);
+    snprintf(version_text, sizeof version_text, "sqlite-elmo %s (fp32 %s, bf16 %s, HDF5 %u.%u.%u)",
+             ELMO_VERSION, elmo_kernel_name(elmo_gemm_kernel(ELMO_PRECISION_FP32)),
+             elmo_kernel_name(elmo_gemm_kernel(ELMO_PRECISION_BF16)), maj, min, rel);
 }
 
 const char *elmo_version(void) {
@@ -61,6 +72,7 @@ void elmo_model_free(elmo_model *m) {
     elmo_cache_free(m->cache);
     elmo_lm_head_free(m->head);
     free(m->boundary);
+    free(m->source);
     elmo_weights_free(&m->w);
     free(m);
 }
@@ -119,6 +131,8 @@ static int load_files(const char *options_path, const char *path, const elmo_loa
     if (!rc) rc = elmo_weights_build(f.src, m, p.precision, err);
     if (!rc) rc = check_weights(m, f.src->path, err);
     if (!rc) snprintf(m->format, sizeof m->format, "%s", f.src->format);
+    if (!rc && !(m->source = strdup(f.src->path)))
+        rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     if (!rc) rc = elmo_model_head_from_model(m, &p, f.src, err);
     elmo_model_files_close(&f);
     if (!rc) rc = elmo_model_head_from_file(m, &p, err);
@@ -210,6 +224,9 @@ void elmo_model_get_info(const elmo_model *m, elmo_model_info *info) {
         .head_bytes = m->head ? m->head->bytes : 0,
     };
     snprintf(info->format, sizeof info->format, "%s", m->format);
+    snprintf(info->kernel, sizeof info->kernel, "%s", elmo_kernel_name(m->kernel));
+    const char *notice = elmo_gemm_notice(m->precision);
+    snprintf(info->notice, sizeof info->notice, "%s", notice ? notice : "");
     snprintf(info->fingerprint, sizeof info->fingerprint, "%016llx",
              (unsigned long long)m->fingerprint);
     if (m->head)

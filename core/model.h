@@ -68,10 +68,12 @@ struct elmo_model {
     elmo_weights w;
     int64_t n_params;
     int precision;           /* ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16 */
+    int kernel;              /* the elmo_kernel (gemm.h) its products were packed for */
     int64_t weight_bytes;    /* bytes of weights in memory (packed + small tensors) */
-    uint64_t fingerprint;    /* hash of config, weight values and precision */
+    uint64_t fingerprint;    /* hash of config, weight values, precision and (bf16) kernel */
     float *boundary;         /* [2, P]: e(<S>), e(</S>) computed at load */
     char format[16];         /* the weights' file format: "hdf5", "safetensors", ... */
+    char *source;            /* the weights' path as given, for messages (malloc'd) */
     elmo_token_cache *cache; /* char-CNN cache (internally locked), or NULL */
     elmo_lm_head *head;      /* the language-model head (lm_head.h), or NULL */
 };

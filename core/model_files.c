@@ -14,12 +14,16 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "file_read.h"
 #include "model.h"
 #include "model_files.h"
 #include "safetensors.h"
 #include "tf_checkpoint.h"
 
 #define PATH_CAP 4096
+/* An HDF5 file is read into memory whole: at most twice the weights the options describe,
+ * plus room for metadata (a real file holds the weights and a few KiB more). */
+#define HDF5_SLACK_BYTES ((uint64_t)64 << 20)
 
 typedef enum kind { K_UNKNOWN, K_MISSING, K_DIR, K_HDF5, K_SAFETENSORS, K_TF_INDEX } kind;
 
@@ -28,16 +32,21 @@ static int is_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static kind detect(const char *path) {
+/* What is at `path`; for K_MISSING, *why is stat's errno (a symlink loop is not a
+ * missing file). */
+static kind detect(const char *path, int *why) {
     struct stat st;
-    if (stat(path, &st) != 0) return K_MISSING;
+    if (stat(path, &st) != 0) {
+        *why = errno;
+        return K_MISSING;
+    }
     if (S_ISDIR(st.st_mode)) return K_DIR;
     if (!S_ISREG(st.st_mode)) return K_UNKNOWN;
     unsigned char head[9];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return K_UNKNOWN;
-    ssize_t n = read(fd, head, sizeof head);
-    close(fd);
+    elmo_file f; /* opened without blocking, checked regular: the path may have changed */
+    if (elmo_file_open(&f, path, "model file", NULL)) return K_UNKNOWN;
+    ssize_t n = pread(f.fd, head, sizeof head, 0);
+    elmo_file_close(&f);
     static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     if (n >= 8 && memcmp(head, hdf5_sig, 8) == 0) return K_HDF5;
     if (n == 9 && head[8] == '{') return K_SAFETENSORS; /* the reader checks the length */
@@ -70,14 +79,43 @@ static int find_unique(const char *dir, const char *part, const char *ext, char 
 }
 
 /* Reads and checks an options file (before the weights, so that swapped paths are named
- * as an options problem). */
-static int open_options(elmo_model_files *f, const char *options_path, elmo_error *err) {
+ * as an options problem) into f and *cfg. */
+static int open_options(elmo_model_files *f, const char *options_path, elmo_config *cfg,
+                        elmo_error *err) {
     snprintf(f->options_label, sizeof f->options_label, "%s", options_path);
-    elmo_config cfg;
     int rc = elmo_options_read_text(options_path, &f->options_json, err);
     return rc ? rc
-              : elmo_options_parse_text(f->options_json, strlen(f->options_json), options_path,
-                                        &cfg, err);
+              : elmo_options_parse_text(f->options_json, strlen(f->options_json), options_path, cfg,
+                                        err);
+}
+
+uint64_t elmo_hdf5_read_limit(uint64_t weight_bytes) {
+    return weight_bytes > (UINT64_MAX - HDF5_SLACK_BYTES) / 2 ? UINT64_MAX
+                                                              : 2 * weight_bytes + HDF5_SLACK_BYTES;
+}
+
+/* The most bytes of an HDF5 weights file read for these options. */
+static uint64_t hdf5_read_limit(const elmo_config *cfg) {
+    enum { MAX_LISTED = 1024 };
+    elmo_tensor_desc *list = malloc(MAX_LISTED * sizeof *list);
+    if (!list) return UINT64_MAX; /* no limit rather than no load: the read fails if too big */
+    uint64_t bytes = 0;
+    int n = elmo_weights_list(cfg, list, MAX_LISTED);
+    for (int i = 0; i < n; i++) {
+        uint64_t numel = 4;
+        for (int d = 0; d < list[i].rank; d++) numel *= (uint64_t)list[i].dims[d];
+        bytes += numel;
+    }
+    free(list);
+    return elmo_hdf5_read_limit(bytes);
+}
+
+/* The options file, then the HDF5 weights file read for them. */
+static int open_hdf5_pair(elmo_model_files *f, const char *options_path, const char *weights,
+                          elmo_error *err) {
+    elmo_config cfg;
+    int rc = open_options(f, options_path, &cfg, err);
+    return rc ? rc : elmo_hdf5_source_open(weights, hdf5_read_limit(&cfg), &f->src, err);
 }
 
 /* A TF checkpoint: its options are explicit, derived from TF-Hub names, or the
@@ -85,7 +123,8 @@ static int open_options(elmo_model_files *f, const char *options_path, elmo_erro
 static int open_tf(elmo_model_files *f, const char *options_path, const char *prefix,
                    elmo_error *err) {
     char *derived = NULL;
-    int rc = options_path ? open_options(f, options_path, err) : ELMO_OK;
+    elmo_config cfg;
+    int rc = options_path ? open_options(f, options_path, &cfg, err) : ELMO_OK;
     if (!rc) rc = elmo_tf_source_open(prefix, &f->src, options_path ? NULL : &derived, err);
     if (rc || options_path) return rc;
     if (derived) {
@@ -98,7 +137,7 @@ static int open_tf(elmo_model_files *f, const char *options_path, const char *pr
     const char *slash = strrchr(prefix, '/');
     int dir_len = slash ? (int)(slash - prefix) : 1;
     snprintf(near, sizeof near, "%.*s/options.json", dir_len, slash ? prefix : ".");
-    if (is_file(near)) return open_options(f, near, err);
+    if (is_file(near)) return open_options(f, near, &cfg, err);
     return elmo_fail(err, ELMO_ERR_ARG,
                      "checkpoint '%s' is a bilm-tf training checkpoint, which does not hold "
                      "its options; put its options.json next to it (%s) or give the options "
@@ -110,7 +149,8 @@ static int open_tf(elmo_model_files *f, const char *options_path, const char *pr
 static int open_safetensors(elmo_model_files *f, const char *options_path, const char *path,
                             elmo_error *err) {
     if (options_path) {
-        int rc = open_options(f, options_path, err);
+        elmo_config cfg;
+        int rc = open_options(f, options_path, &cfg, err);
         return rc ? rc : elmo_safetensors_source_open(path, &f->src, NULL, err);
     }
     snprintf(f->options_label, sizeof f->options_label, "%s (elmo_options metadata)", path);
@@ -132,10 +172,7 @@ static int open_dir(elmo_model_files *f, const char *options_path, const char *d
         n_opt = find_unique(dir, "options", ".json", a);
         n_w = find_unique(dir, "weights", ".hdf5", b);
     }
-    if (n_opt == 1 && n_w == 1) {
-        int rc = open_options(f, options_path ? options_path : a, err);
-        return rc ? rc : elmo_hdf5_source_open(b, &f->src, err);
-    }
+    if (n_opt == 1 && n_w == 1) return open_hdf5_pair(f, options_path ? options_path : a, b, err);
     char idx[PATH_CAP];
     if (find_unique(dir, "", ".index", idx) == 1 && elmo_tf_is_index_file(idx)) {
         idx[strlen(idx) - 6] = '\0';
@@ -163,7 +200,8 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
     snprintf(dir, sizeof dir, "%s", path);
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = '\0';
     path = dir; /* "module/" and "module" name the same directory in messages */
-    kind k = detect(path);
+    int missing = ENOENT;
+    kind k = detect(path, &missing);
     if (k == K_DIR && options_path) k = K_UNKNOWN; /* with options, the weights are a file */
     switch (k) {
     case K_DIR: rc = open_dir(f, options_path, path, err); break;
@@ -187,8 +225,7 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
             break;
         }
         if (options_path) {
-            rc = open_options(f, options_path, err);
-            if (!rc) rc = elmo_hdf5_source_open(path, &f->src, err);
+            rc = open_hdf5_pair(f, options_path, path, err);
         } else if (k == K_HDF5) {
             rc = elmo_fail(err, ELMO_ERR_ARG,
                            "'%s' is an HDF5 weights file, which does not hold its options; "
@@ -197,7 +234,7 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
         } else if (k == K_MISSING) {
             char why[128];
             rc = elmo_fail(err, ELMO_ERR_IO, "cannot open model '%s': %s", path,
-                           elmo_errno_text(ENOENT, why, sizeof why));
+                           elmo_errno_text(missing, why, sizeof why));
         } else {
             rc = elmo_fail(err, ELMO_ERR_FORMAT,
                            "'%s' is not a model file: expected a .safetensors file, a "
@@ -210,17 +247,27 @@ int elmo_model_files_open(const char *options_path, const char *path, elmo_model
     return rc;
 }
 
-int elmo_tensor_file_open(const char *path, const char *what, elmo_tensor_source **out,
-                          elmo_error *err) {
+int elmo_tensor_file_is_hdf5(const char *path) {
+    int why = 0;
+    return detect(path, &why) == K_HDF5;
+}
+
+int elmo_tensor_file_open(const char *path, const char *what, uint64_t hdf5_max_bytes,
+                          elmo_tensor_source **out, elmo_error *err) {
     *out = NULL;
     char why[128];
-    switch (detect(path)) {
-    case K_HDF5: return elmo_hdf5_source_open(path, out, err);
+    int missing = ENOENT;
+    elmo_file f;
+    int rc;
+    switch (detect(path, &missing)) {
+    case K_HDF5: return elmo_hdf5_source_open(path, hdf5_max_bytes, out, err);
     case K_SAFETENSORS: return elmo_safetensors_source_open(path, out, NULL, err);
     case K_MISSING:
         return elmo_fail(err, ELMO_ERR_IO, "cannot open %s '%s': %s", what, path,
-                         elmo_errno_text(ENOENT, why, sizeof why));
-    default:
+                         elmo_errno_text(missing, why, sizeof why));
+    default: /* a FIFO, a directory, ...: said as such */
+        if ((rc = elmo_file_open(&f, path, what, err))) return rc;
+        elmo_file_close(&f);
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "%s '%s' are neither an HDF5 nor a safetensors file (e.g. the "
                          "published *_softmax_weights.hdf5)",

@@ -16,7 +16,9 @@ int elmo_model_head_from_model(elmo_model *m, const elmo_load_params *p, elmo_te
                                elmo_error *err);
 
 /* After the model's source is closed (HDF5 sources hold a process-wide lock): loads the
- * head from p->softmax_path, when given. */
+ * head from p->softmax_path, when given. The vocabulary file is read first: an HDF5 head
+ * file (read into memory whole) is refused when it is larger than twice the bytes of W and
+ * b for those words plus the slack of any HDF5 file (model_files.h). */
 int elmo_model_head_from_file(elmo_model *m, const elmo_load_params *p, elmo_error *err);
 
 #endif

@@ -1,46 +1,48 @@
 /* options.c - reads and validates an AllenNLP/bilm-tf options JSON (docs/model.md §2). */
 #include <cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "file_read.h"
+#include "json_scan.h"
 #include "model.h"
 
 #define OPTIONS_MAX_BYTES (1 << 20) /* real options files are a few hundred bytes */
+#define OPTIONS_MAX_VALUES 4096     /* they hold a few dozen JSON values */
 
 /* Reads a whole small file; *out is NUL-terminated and owned by the caller. */
 static int read_small_file(const char *path, char **out, size_t *len, elmo_error *err) {
-    FILE *f = fopen(path, "rb");
-    char why[128];
-    if (!f)
-        return elmo_fail(err, ELMO_ERR_IO, "cannot open options file '%s': %s", path,
-                         elmo_errno_text(errno, why, sizeof why));
-    char *buf = malloc(OPTIONS_MAX_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory reading '%s'", path);
-    }
-    size_t n = fread(buf, 1, OPTIONS_MAX_BYTES + 1, f);
-    int read_error = ferror(f);
-    fclose(f);
-    if (read_error) {
+    elmo_file f;
+    int rc = elmo_file_open(&f, path, "options file", err);
+    if (rc) return rc;
+    char *buf = NULL;
+    if (f.size > OPTIONS_MAX_BYTES)
+        rc = elmo_fail(err, ELMO_ERR_FORMAT,
+                       "options file '%s' is larger than 1 MiB; an ELMo options file is a "
+                       "small JSON object (did you swap the options and weights paths?)",
+                       path);
+    else if (!(buf = malloc((size_t)f.size + 1)))
+        rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory reading '%s'", path);
+    else rc = elmo_file_read(&f, 0, buf, (size_t)f.size, err);
+    /* A NUL byte would end the text for every later reader: refuse it here. */
+    const char *nul = rc ? NULL : memchr(buf, '\0', (size_t)f.size);
+    if (nul)
+        rc = elmo_fail(err, ELMO_ERR_FORMAT,
+                       "options file '%s' holds a NUL byte at byte %zu; an options file is "
+                       "JSON text",
+                       path, (size_t)(nul - buf));
+    if (rc) {
         free(buf);
-        return elmo_fail(err, ELMO_ERR_IO, "cannot read options file '%s'", path);
+    } else {
+        buf[f.size] = '\0';
+        *out = buf;
+        *len = (size_t)f.size;
     }
-    if (n > OPTIONS_MAX_BYTES) {
-        free(buf);
-        return elmo_fail(err, ELMO_ERR_FORMAT,
-                         "options file '%s' is larger than 1 MiB; an ELMo options file is a "
-                         "small JSON object (did you swap the options and weights paths?)",
-                         path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return ELMO_OK;
+    elmo_file_close(&f);
+    return rc;
 }
 
 /* A short rendering of a JSON value for error messages. */
@@ -207,6 +209,18 @@ static int parse_lstm(parse_ctx *c, const cJSON *root, elmo_config *cfg) {
 
 int elmo_options_parse_text(const char *text, size_t len, const char *path, elmo_config *cfg,
                             elmo_error *err) {
+    elmo_json_stats scan;
+    elmo_json_scan(text, len, &scan);
+    if (scan.nul >= 0)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "options file '%s' holds a NUL character (a \\u0000 escape or a NUL "
+                         "byte) at byte %lld; no key or value of the options may contain one",
+                         path, scan.nul);
+    if (scan.values > OPTIONS_MAX_VALUES)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "options file '%s' holds over %d JSON values; an ELMo options file "
+                         "holds a few dozen",
+                         path, OPTIONS_MAX_VALUES);
     const char *end = NULL;
     /* Parsing len + 1 bytes includes the terminating NUL, so trailing garbage is rejected. */
     cJSON *root =

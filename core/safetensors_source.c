@@ -1,26 +1,33 @@
-/* safetensors_source.c - tensors from a safetensors file, mapped read-only.
+/* safetensors_source.c - tensors from a safetensors file.
  *
  * The file may come from anywhere, so nothing in it is trusted: the header length is
- * checked against the file size and a cap, the JSON is parsed by cJSON within those bytes,
- * and every tensor's dtype, shape and byte range is checked (in range, size = elements x
- * dtype size, no overlaps, no gaps, no duplicate names) before any data is touched. */
-#define _DEFAULT_SOURCE /* madvise */
+ * checked against the file size and a cap, the JSON is scanned (no NUL characters, a
+ * bounded number of values, so parsing costs a small multiple of the header) and parsed by
+ * cJSON within those bytes, and every tensor's dtype, shape and byte range is checked (in
+ * range, size = elements x dtype size, no overlaps, no gaps, no duplicate names) before
+ * any data is touched.
+ *
+ * The file is read, not mapped: each tensor's bytes are read once, straight into the
+ * caller's buffer, and every read checks that the file is still the one that was opened
+ * (file_read.h). A file truncated or rewritten during the load is an error; with a mapping
+ * it was a SIGBUS that killed the host process. */
 #include <cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
+#include "file_read.h"
+#include "json_scan.h"
 #include "safetensors.h"
 
 #define MAX_DIM ((int64_t)1 << 40) /* far beyond any tensor; keeps products in range */
 #define MAX_NAME 256
+/* JSON values of a header: a tensor takes about 16, and a model has at most a few hundred
+ * tensors. Bounds the parse to about 8 MiB of nodes whatever the header's size. */
+#define MAX_HEADER_VALUES 100000
+#define BF16_CHUNK 8192 /* values converted per read */
 
 typedef struct st_tensor {
     const char *name; /* into the cJSON tree */
@@ -33,9 +40,10 @@ typedef struct st_tensor {
 typedef struct st_source {
     elmo_tensor_source base;
     char *path;
-    const unsigned char *map; /* [size] the whole file */
-    size_t size;
-    const unsigned char *data; /* the data section */
+    elmo_file file;
+    uint64_t size;       /* the file's bytes */
+    uint64_t data_start; /* where the data section starts: 8 + header bytes */
+    char *text;          /* [header bytes + 1] the header JSON */
     cJSON *header;
     st_tensor *t; /* [n] */
     int n;
@@ -43,8 +51,9 @@ typedef struct st_source {
 
 static void st_close(elmo_tensor_source *base) {
     st_source *s = (st_source *)base;
-    if (s->map) munmap((void *)s->map, s->size);
+    elmo_file_close(&s->file);
     cJSON_Delete(s->header);
+    free(s->text);
     free(s->t);
     free(s->path);
     free(s);
@@ -66,13 +75,24 @@ static int st_find(elmo_tensor_source *base, const char *name, int *rank,
     return 1;
 }
 
-/* Each tensor is read once: drop its pages from the process once copied, so loading never
- * holds the mapped file and the packed weights in memory at the same time. */
-static void release_pages(const st_source *s, const st_tensor *t) {
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t from = ((uintptr_t)(s->data + t->begin) + page - 1) & ~(page - 1);
-    uintptr_t to = (uintptr_t)(s->data + t->end) & ~(page - 1);
-    if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
+/* Reads `count` values of tensor t from its byte `at` into dst as float32, straight from
+ * the file (bf16 widened a chunk at a time); every read checks the file is unchanged. */
+static int read_values(st_source *s, const st_tensor *t, uint64_t at, float *dst, size_t count,
+                       elmo_error *err) {
+    if (!t->bf16) /* little-endian hosts only (checked at open) */
+        return elmo_file_read(&s->file, at, dst, count * 4, err);
+    uint16_t half[BF16_CHUNK]; /* [BF16_CHUNK] little-endian bfloat16 as read */
+    for (size_t done = 0; done < count;) {
+        size_t n = count - done < BF16_CHUNK ? count - done : BF16_CHUNK;
+        int rc = elmo_file_read(&s->file, at + 2 * done, half, 2 * n, err);
+        if (rc) return rc;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t bits = (uint32_t)half[i] << 16;
+            memcpy(&dst[done + i], &bits, 4);
+        }
+        done += n;
+    }
+    return ELMO_OK;
 }
 
 static int st_read(elmo_tensor_source *base, const char *name, float *dst, size_t count,
@@ -85,45 +105,23 @@ static int st_read(elmo_tensor_source *base, const char *name, float *dst, size_
                          "safetensors file '%s': tensor '%s' read with "
                          "the wrong size",
                          s->path, name);
-    const unsigned char *p = s->data + t->begin;
-    if (!t->bf16) {
-        memcpy(dst, p, count * 4); /* little-endian hosts only (checked at open) */
-    } else {
-        for (size_t i = 0; i < count; i++) {
-            uint32_t bits = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
-            memcpy(&dst[i], &bits, 4);
-        }
-    }
-    release_pages(s, t);
-    return ELMO_OK;
+    return read_values(s, t, s->data_start + t->begin, dst, count, err);
 }
 
+/* Rows [row0, row0 + rows) of a tensor: one contiguous byte range of the file. */
 static int st_read_rows(elmo_tensor_source *base, const char *name, int64_t row0, int64_t rows,
                         float *dst, elmo_error *err) {
     st_source *s = (st_source *)base;
     const st_tensor *t = lookup(s, name);
-    if (!t || t->rank < 1 || row0 < 0 || rows < 0 || row0 + rows > t->dims[0])
+    if (!t || t->rank < 1 || t->dims[0] < 1 || row0 < 0 || rows < 0 || row0 + rows > t->dims[0])
         return elmo_fail(err, ELMO_ERR_INTERNAL,
                          "safetensors file '%s': rows %lld..%lld of tensor '%s' read out of "
                          "range",
                          s->path, (long long)row0, (long long)(row0 + rows - 1), name);
-    size_t esize = t->bf16 ? 2 : 4,
-           row_bytes = (size_t)((t->end - t->begin) / (uint64_t)t->dims[0]);
-    size_t count = (size_t)rows * (row_bytes / esize);
-    const unsigned char *p = s->data + t->begin + (size_t)row0 * row_bytes;
-    if (!t->bf16) {
-        memcpy(dst, p, count * 4);
-    } else {
-        for (size_t i = 0; i < count; i++) {
-            uint32_t bits = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
-            memcpy(&dst[i], &bits, 4);
-        }
-    }
-    st_tensor part = *t; /* drop the pages of the rows read */
-    part.begin = t->begin + (uint64_t)row0 * row_bytes;
-    part.end = part.begin + (uint64_t)rows * row_bytes;
-    release_pages(s, &part);
-    return ELMO_OK;
+    uint64_t esize = t->bf16 ? 2 : 4, row_bytes = (t->end - t->begin) / (uint64_t)t->dims[0];
+    size_t count = (size_t)((uint64_t)rows * (row_bytes / esize));
+    return read_values(s, t, s->data_start + t->begin + (uint64_t)row0 * row_bytes, dst, count,
+                       err);
 }
 
 int elmo_safetensors_metadata(elmo_tensor_source *base, const char *key, const char **value) {
@@ -292,14 +290,18 @@ static int parse_metadata(st_source *s, const cJSON *meta, char **options_json, 
     return ELMO_OK;
 }
 
-static int parse_header(st_source *s, char **options_json, elmo_error *err) {
+/* Reads the header length and the header's bytes, and scans the JSON text. */
+static int read_header(st_source *s, uint64_t *len, elmo_error *err) {
+    unsigned char head[8];
     if (s->size < 8)
         return elmo_fail(err, ELMO_ERR_FORMAT,
-                         "safetensors file '%s' is %zu bytes, shorter than its 8-byte header "
+                         "safetensors file '%s' is %llu bytes, shorter than its 8-byte header "
                          "length (the file is truncated)",
-                         s->path, s->size);
+                         s->path, (unsigned long long)s->size);
+    int rc = elmo_file_read(&s->file, 0, head, 8, err);
+    if (rc) return rc;
     uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = n << 8 | s->map[i];
+    for (int i = 7; i >= 0; i--) n = n << 8 | head[i];
     if (n > ELMO_SAFETENSORS_HEADER_MAX)
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "safetensors file '%s' declares a %llu-byte header; at most 100 MiB "
@@ -307,10 +309,37 @@ static int parse_header(st_source *s, char **options_json, elmo_error *err) {
                          s->path, (unsigned long long)n);
     if (n > s->size - 8)
         return elmo_fail(err, ELMO_ERR_FORMAT,
-                         "safetensors file '%s' declares a %llu-byte header but has only %zu "
+                         "safetensors file '%s' declares a %llu-byte header but has only %llu "
                          "bytes after the length (the file is truncated)",
-                         s->path, (unsigned long long)n, s->size - 8);
-    const char *text = (const char *)s->map + 8, *end = NULL;
+                         s->path, (unsigned long long)n, (unsigned long long)(s->size - 8));
+    if (!(s->text = malloc((size_t)n + 1)))
+        return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory reading the %llu-byte header of '%s'",
+                         (unsigned long long)n, s->path);
+    if ((rc = elmo_file_read(&s->file, 8, s->text, (size_t)n, err))) return rc;
+    s->text[n] = '\0';
+    elmo_json_stats scan;
+    elmo_json_scan(s->text, (size_t)n, &scan);
+    if (scan.nul >= 0)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "safetensors file '%s': the header holds a NUL character (a \\u0000 "
+                         "escape or a NUL byte) at byte %lld; names and values must not contain "
+                         "one (the file is corrupted or hostile)",
+                         s->path, 8 + scan.nul);
+    if (scan.values > MAX_HEADER_VALUES)
+        return elmo_fail(err, ELMO_ERR_FORMAT,
+                         "safetensors file '%s': the %llu-byte header holds over %d JSON values; "
+                         "an ELMo model's header holds a few thousand (the file is corrupted or "
+                         "not an ELMo model)",
+                         s->path, (unsigned long long)n, MAX_HEADER_VALUES);
+    *len = n;
+    return ELMO_OK;
+}
+
+static int parse_header(st_source *s, char **options_json, elmo_error *err) {
+    uint64_t n = 0;
+    int rc = read_header(s, &n, err);
+    if (rc) return rc;
+    const char *text = s->text, *end = NULL;
     s->header = cJSON_ParseWithLengthOpts(text, (size_t)n, &end, 0);
     if (!s->header || !cJSON_IsObject(s->header))
         return elmo_fail(err, ELMO_ERR_FORMAT,
@@ -322,7 +351,7 @@ static int parse_header(st_source *s, char **options_json, elmo_error *err) {
             return elmo_fail(err, ELMO_ERR_FORMAT,
                              "safetensors file '%s': bytes follow the header's JSON object",
                              s->path);
-    s->data = s->map + 8 + n;
+    s->data_start = 8 + n;
     uint64_t data_size = s->size - 8 - n;
     int count = 0;
     const cJSON *meta = NULL;
@@ -338,7 +367,7 @@ static int parse_header(st_source *s, char **options_json, elmo_error *err) {
     }
     s->t = calloc(count ? (size_t)count : 1, sizeof *s->t);
     if (!s->t) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
-    int rc = ELMO_OK, bf16 = 0;
+    int bf16 = 0;
     for (const cJSON *v = s->header->child; v && !rc; v = v->next) {
         if (v == meta) continue;
         rc = parse_tensor(s, v, &s->t[s->n], data_size, err);
@@ -351,30 +380,6 @@ static int parse_header(st_source *s, char **options_json, elmo_error *err) {
     return rc;
 }
 
-static int map_file(st_source *s, elmo_error *err) {
-    char why[128];
-    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return elmo_fail(err, ELMO_ERR_IO, "cannot open safetensors file '%s': %s", s->path,
-                         elmo_errno_text(errno, why, sizeof why));
-    struct stat st;
-    int rc = ELMO_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = elmo_fail(err, ELMO_ERR_IO, "safetensors file '%s' is not a regular file", s->path);
-    } else if (st.st_size > 0) {
-        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        /* the whole file is read once, front to back: let the kernel read ahead */
-        if (p != MAP_FAILED) madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
-        if (p == MAP_FAILED)
-            rc = elmo_fail(err, ELMO_ERR_IO, "cannot map safetensors file '%s': %s", s->path,
-                           elmo_errno_text(errno, why, sizeof why));
-        else s->map = p;
-        s->size = (size_t)st.st_size;
-    }
-    close(fd);
-    return rc;
-}
-
 int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out, char **options_json,
                                  elmo_error *err) {
     *out = NULL;
@@ -383,6 +388,7 @@ int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out, cha
     if (*(const unsigned char *)&one != 1)
         return elmo_fail(err, ELMO_ERR_ARG, "safetensors files need a little-endian CPU");
     st_source *s = calloc(1, sizeof *s);
+    if (s) s->file.fd = -1;
     if (!s || !(s->path = malloc(strlen(path) + 1))) {
         free(s);
         return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
@@ -396,7 +402,8 @@ int elmo_safetensors_source_open(const char *path, elmo_tensor_source **out, cha
                                    .check_unused = st_check_unused,
                                    .close = st_close,
                                    .read_rows = st_read_rows};
-    int rc = map_file(s, err);
+    int rc = elmo_file_open(&s->file, s->path, "safetensors file", err);
+    s->size = s->file.size;
     if (!rc) rc = parse_header(s, options_json, err);
     if (rc) {
         if (options_json) {

@@ -47,7 +47,9 @@ int elmo_tensor_names_have(elmo_tensor_name_fn name_at, const void *ctx, int n, 
 int elmo_tensor_names_unused(elmo_tensor_name_fn name_at, const void *ctx, int n,
                              const char *const *used, int n_used);
 
-/* Opens an AllenNLP/bilm-tf HDF5 weights file. */
-int elmo_hdf5_source_open(const char *path, elmo_tensor_source **out, elmo_error *err);
+/* Opens an AllenNLP/bilm-tf HDF5 weights file, refusing one of more than max_bytes (it is
+ * read into memory whole: pass a small multiple of the weights the options describe). */
+int elmo_hdf5_source_open(const char *path, uint64_t max_bytes, elmo_tensor_source **out,
+                          elmo_error *err);
 
 #endif

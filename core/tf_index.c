@@ -198,23 +198,41 @@ static int read_block(const table *t, uint64_t off, uint64_t size, cursor *out) 
 
 typedef int (*entry_fn)(void *ctx, const unsigned char *key, size_t key_len, cursor value);
 
-/* Calls fn for every entry of a block, rebuilding the prefix-compressed keys. */
+/* Calls fn for every entry of a block, rebuilding the prefix-compressed keys. The restart
+ * array must be what LevelDB's writer makes and its reader relies on: at least one point,
+ * the first at offset 0, each at the start of an entry whose key is stored whole (shared
+ * 0), in increasing order. LevelDB reads a block without restart points as empty and
+ * seeks (as TensorFlow's bundle reader does) by bisecting the points, so a block that
+ * breaks these rules would hold other entries for TensorFlow than for this reader. */
 static int each_entry(const table *t, cursor blk, entry_fn fn, void *ctx) {
     size_t size = (size_t)(blk.end - blk.p);
     if (size < 4) return corrupt(t->path, t->err, "a block is too short");
     uint32_t n_restarts = le32(blk.end - 4);
+    if (n_restarts == 0) return corrupt(t->path, t->err, "a block has no restart points");
     if (n_restarts > (size - 4) / 4)
         return corrupt(t->path, t->err, "a block's restart array is too long");
-    cursor c = {blk.p, blk.end - 4 - 4 * (size_t)n_restarts};
+    const unsigned char *restarts = blk.end - 4 - 4 * (size_t)n_restarts;
+    cursor c = {blk.p, restarts};
+    uint32_t next_restart = 0; /* index of the next restart point to meet */
     unsigned char key[MAX_KEY];
     size_t key_len = 0;
     while (c.p < c.end) {
         uint64_t shared, non_shared, value_len;
+        size_t at = (size_t)(c.p - blk.p);
+        int is_restart = next_restart < n_restarts && le32(restarts + 4 * next_restart) == at;
+        if (next_restart < n_restarts && le32(restarts + 4 * next_restart) < at)
+            return corrupt(t->path, t->err, "a block's restart point is not at an entry");
         if (!get_varint(&c, 5, &shared) || !get_varint(&c, 5, &non_shared) ||
             !get_varint(&c, 5, &value_len) || shared > key_len ||
             non_shared > (uint64_t)(c.end - c.p) ||
             value_len > (uint64_t)(c.end - c.p) - non_shared)
             return corrupt(t->path, t->err, "a block entry runs past its block");
+        if (at == 0 && !is_restart)
+            return corrupt(t->path, t->err, "a block's first restart point is not at offset 0");
+        if (is_restart && shared != 0)
+            return corrupt(t->path, t->err,
+                           "a block's restart point is at an entry that shares its key's prefix");
+        next_restart += (uint32_t)is_restart;
         if (shared + non_shared > MAX_KEY)
             return corrupt(t->path, t->err, "a key is longer than 1024 bytes");
         memcpy(key + shared, c.p, (size_t)non_shared);
@@ -225,12 +243,17 @@ static int each_entry(const table *t, cursor blk, entry_fn fn, void *ctx) {
         int rc = fn(ctx, key, key_len, value);
         if (rc) return rc;
     }
+    /* An empty block has the one point at offset 0 (LevelDB's writer makes it so). */
+    int empty_ok = restarts == blk.p && n_restarts == 1 && le32(restarts) == 0;
+    if (next_restart != n_restarts && !empty_ok)
+        return corrupt(t->path, t->err, "a block's restart point is not at an entry");
     return ELMO_OK;
 }
 
 typedef struct collect {
     const table *t;
     elmo_tf_index *ix;
+    int cap; /* entries allocated in ix->e */
     int have_header;
     unsigned char last[MAX_KEY];
     size_t last_len;
@@ -272,10 +295,14 @@ static int on_data_entry(void *ctx, const unsigned char *key, size_t len, cursor
         return corrupt(c->t->path, c->t->err, "a tensor name holds a NUL byte");
     if (c->ix->n >= MAX_ENTRIES)
         return corrupt(c->t->path, c->t->err, "it lists over 100000 tensors");
-    elmo_tf_entry *grown = realloc(c->ix->e, (size_t)(c->ix->n + 1) * sizeof *grown);
-    if (!grown) return elmo_fail(c->t->err, ELMO_ERR_NOMEM, "out of memory");
-    c->ix->e = grown;
-    elmo_tf_entry *e = &grown[c->ix->n];
+    if (c->ix->n == c->cap) { /* doubling: linear in the number of entries */
+        int cap = c->cap ? 2 * c->cap : 16;
+        elmo_tf_entry *grown = realloc(c->ix->e, (size_t)cap * sizeof *grown);
+        if (!grown) return elmo_fail(c->t->err, ELMO_ERR_NOMEM, "out of memory");
+        c->ix->e = grown;
+        c->cap = cap;
+    }
+    elmo_tf_entry *e = &c->ix->e[c->ix->n];
     memset(e, 0, sizeof *e);
     if (!(e->name = malloc(len + 1))) return elmo_fail(c->t->err, ELMO_ERR_NOMEM, "out of memory");
     memcpy(e->name, key, len);

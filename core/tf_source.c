@@ -1,18 +1,16 @@
 /* tf_source.c - AllenNLP-named tensors from a TensorFlow V2 checkpoint: a bilm-tf training
  * checkpoint ("lm/..." names, mapped as bilm-tf's own dump_weights maps them) or the
  * variables of the TF-Hub ELMo module ("bilm/..." names). Each tensor's bytes are read
- * from its shard with pread, bounds-checked against the shard's size and verified against
- * the index's crc32c before use. */
-#include <errno.h>
-#include <fcntl.h>
+ * once from its shard (a regular file, file_read.h), bounds-checked against the shard's
+ * size and verified against the index's crc32c before use. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crc32c.h"
 #include "error.h"
+#include "file_read.h"
 #include "tf_checkpoint.h"
 
 #define NAME_MAX_BYTES 256
@@ -29,16 +27,24 @@ typedef struct tf_source {
     char *prefix;
     char *index_path;
     elmo_tf_index ix;
-    tf_tensor *t; /* [n] the model's tensors */
+    tf_tensor *t; /* [n] the model's tensors, sorted by name */
     int n;
-    int *fd; /* [num_shards], -1 until opened */
+    elmo_file **shard; /* [num_shards], NULL until opened */
 } tf_source;
+
+/* A data file, opened on first use; `path` is its name (the elmo_file points at it). */
+typedef struct shard_file {
+    elmo_file f;
+    char path[];
+} shard_file;
 
 static void tf_close(elmo_tensor_source *base) {
     tf_source *s = (tf_source *)base;
-    for (int i = 0; s->fd && i < s->ix.num_shards; i++)
-        if (s->fd[i] >= 0) close(s->fd[i]);
-    free(s->fd);
+    for (int i = 0; s->shard && i < s->ix.num_shards; i++) {
+        if (s->shard[i]) elmo_file_close(s->shard[i]);
+        free(s->shard[i]);
+    }
+    free(s->shard);
     free(s->t);
     elmo_tf_index_free(&s->ix);
     free(s->index_path);
@@ -46,10 +52,21 @@ static void tf_close(elmo_tensor_source *base) {
     free(s);
 }
 
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const tf_tensor *)a)->name, ((const tf_tensor *)b)->name);
+}
+
+static int by_name_then_entry(const void *a, const void *b) {
+    const tf_tensor *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->e > y->e) - (x->e < y->e);
+}
+
 static const tf_tensor *lookup(const tf_source *s, const char *name) {
-    for (int i = 0; i < s->n; i++)
-        if (strcmp(s->t[i].name, name) == 0) return &s->t[i];
-    return NULL;
+    tf_tensor key = {.e = NULL};
+    if (strlen(name) >= sizeof key.name) return NULL; /* no mapped name is that long */
+    memcpy(key.name, name, strlen(name) + 1);
+    return s->n ? bsearch(&key, s->t, (size_t)s->n, sizeof *s->t, by_name) : NULL;
 }
 
 static int tf_find(elmo_tensor_source *base, const char *name, int *rank,
@@ -85,14 +102,15 @@ static int tf_check_unused(elmo_tensor_source *base, const char *const *used, in
 }
 
 static int open_shard(tf_source *s, int shard, elmo_error *err) {
-    if (s->fd[shard] >= 0) return ELMO_OK;
-    char path[4096], why[128];
-    snprintf(path, sizeof path, "%s.data-%05d-of-%05d", s->prefix, shard, s->ix.num_shards);
-    s->fd[shard] = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->fd[shard] < 0)
-        return elmo_fail(err, ELMO_ERR_IO, "cannot open checkpoint data file '%s': %s", path,
-                         elmo_errno_text(errno, why, sizeof why));
-    return ELMO_OK;
+    if (s->shard[shard]) return ELMO_OK;
+    size_t cap = strlen(s->prefix) + 32;
+    shard_file *sf = malloc(sizeof *sf + cap);
+    if (!sf) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
+    snprintf(sf->path, cap, "%s.data-%05d-of-%05d", s->prefix, shard, s->ix.num_shards);
+    int rc = elmo_file_open(&sf->f, sf->path, "checkpoint data file", err);
+    if (rc) free(sf);
+    else s->shard[shard] = &sf->f;
+    return rc;
 }
 
 static int tf_read(elmo_tensor_source *base, const char *name, float *dst, size_t count,
@@ -113,28 +131,23 @@ static int tf_read(elmo_tensor_source *base, const char *name, float *dst, size_
                          (unsigned long long)((count + skip) * esize));
     int rc = open_shard(s, e->shard, err);
     if (rc) return rc;
-    struct stat st;
-    if (fstat(s->fd[e->shard], &st) != 0 || e->offset > (uint64_t)st.st_size ||
-        e->size > (uint64_t)st.st_size - e->offset)
+    elmo_file *shard = s->shard[e->shard];
+    if (e->offset > shard->size || e->size > shard->size - e->offset)
         return elmo_fail(err, ELMO_ERR_FORMAT,
                          "checkpoint '%s': tensor '%s' lies outside its data file (bytes "
-                         "%llu..%llu; the data file is truncated or does not belong to this "
-                         "index)",
+                         "%llu..%llu of %llu; the data file is truncated or does not belong to "
+                         "this index)",
                          s->prefix, e->name, (unsigned long long)e->offset,
-                         (unsigned long long)(e->offset + e->size));
+                         (unsigned long long)(e->offset + e->size),
+                         (unsigned long long)shard->size);
     unsigned char *buf = malloc(e->size ? (size_t)e->size : 1);
-    if (!buf) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory reading tensor '%s'", e->name);
-    size_t got = 0;
-    while (got < e->size) {
-        ssize_t r =
-            pread(s->fd[e->shard], buf + got, (size_t)e->size - got, (off_t)(e->offset + got));
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    if (got != e->size)
-        rc = elmo_fail(err, ELMO_ERR_IO, "checkpoint '%s': cannot read tensor '%s'", s->prefix,
-                       e->name);
-    else if (elmo_crc32c_mask(elmo_crc32c(0, buf, got)) != e->masked_crc)
+    char bytes[32];
+    if (!buf)
+        return elmo_fail(err, ELMO_ERR_NOMEM,
+                         "out of memory allocating %s to read tensor '%s' of '%s'",
+                         elmo_bytes_text((double)e->size, bytes, sizeof bytes), e->name, s->prefix);
+    rc = elmo_file_read(shard, e->offset, buf, (size_t)e->size, err);
+    if (!rc && elmo_crc32c_mask(elmo_crc32c(0, buf, (size_t)e->size)) != e->masked_crc)
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
                        "checkpoint '%s': tensor '%s' fails its checksum (the data file is "
                        "corrupted)",
@@ -300,13 +313,16 @@ static int map_names(tf_source *s, int *hub, elmo_error *err) {
         /* The padding row first (bilm-tf adds a zero row 0 for padding at inference; the
          * model never looks it up): rows 1..261 are the AllenNLP file's 261 rows. */
         t->skip_rows = strcmp(t->name, "char_embed") == 0 && e->rank == 2 && e->dims[0] == 262;
-        for (int k = 0; k < s->n; k++)
-            if (strcmp(s->t[k].name, t->name) == 0)
-                return elmo_fail(err, ELMO_ERR_FORMAT,
-                                 "checkpoint '%s': tensors '%s' and '%s' both map to '%s'",
-                                 s->prefix, s->t[k].e->name, e->name, t->name);
         s->n++;
     }
+    /* Sorted by name (then index order), so that names are looked up by bisection and two
+     * tensors mapped to one name are neighbours: O(n log n) for any number of names. */
+    qsort(s->t, (size_t)s->n, sizeof *s->t, by_name_then_entry);
+    for (int k = 1; k < s->n; k++)
+        if (strcmp(s->t[k - 1].name, s->t[k].name) == 0)
+            return elmo_fail(err, ELMO_ERR_FORMAT,
+                             "checkpoint '%s': tensors '%s' and '%s' both map to '%s'", s->prefix,
+                             s->t[k - 1].e->name, s->t[k].e->name, s->t[k].name);
     return ELMO_OK;
 }
 
@@ -375,44 +391,28 @@ static int derive_options(const tf_source *s, char **out, elmo_error *err) {
 /* ---- opening ---------------------------------------------------------------------------- */
 
 static int read_index(const char *path, unsigned char **buf, size_t *len, elmo_error *err) {
-    char why[128];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return elmo_fail(err, ELMO_ERR_IO, "cannot open checkpoint index '%s': %s", path,
-                         elmo_errno_text(errno, why, sizeof why));
-    struct stat st;
-    int rc = ELMO_OK;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        rc = elmo_fail(err, ELMO_ERR_IO, "checkpoint index '%s' is not a regular file", path);
-    else if ((uint64_t)st.st_size > ELMO_TF_INDEX_MAX)
+    elmo_file f;
+    int rc = elmo_file_open(&f, path, "checkpoint index", err);
+    if (rc) return rc;
+    if (f.size > ELMO_TF_INDEX_MAX)
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
                        "checkpoint index '%s' is larger than 64 MiB; a checkpoint index is "
                        "small (is this the data file?)",
                        path);
-    else if (!(*buf = malloc(st.st_size ? (size_t)st.st_size : 1)))
+    else if (!(*buf = malloc(f.size ? (size_t)f.size : 1)))
         rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
-    size_t got = 0;
-    while (!rc && got < (size_t)st.st_size) {
-        ssize_t r = pread(fd, *buf + got, (size_t)st.st_size - got, (off_t)got);
-        if (r <= 0) {
-            rc = elmo_fail(err, ELMO_ERR_IO, "cannot read checkpoint index '%s'", path);
-            break;
-        }
-        got += (size_t)r;
-    }
-    *len = got;
-    close(fd);
+    else rc = elmo_file_read(&f, 0, *buf, (size_t)f.size, err);
+    *len = (size_t)f.size;
+    elmo_file_close(&f);
     return rc;
 }
 
 int elmo_tf_is_index_file(const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    struct stat st;
+    elmo_file f;
     unsigned char m[8];
-    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 48 &&
-             pread(fd, m, 8, st.st_size - 8) == 8;
-    close(fd);
+    if (elmo_file_open(&f, path, "checkpoint index", NULL)) return 0;
+    int ok = f.size >= 48 && pread(f.fd, m, 8, (off_t)f.size - 8) == 8;
+    elmo_file_close(&f);
     uint64_t v = 0;
     for (int i = 7; ok && i >= 0; i--) v = v << 8 | m[i];
     return ok && v == ELMO_TF_TABLE_MAGIC;
@@ -443,9 +443,8 @@ int elmo_tf_source_open(const char *prefix, elmo_tensor_source **out, char **opt
     int hub = 0, rc = read_index(s->index_path, &buf, &len, err);
     if (!rc) rc = elmo_tf_index_parse(buf, len, s->index_path, &s->ix, err);
     free(buf);
-    if (!rc && !(s->fd = malloc(sizeof(int) * (size_t)s->ix.num_shards)))
+    if (!rc && !(s->shard = calloc((size_t)s->ix.num_shards, sizeof *s->shard)))
         rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
-    for (int i = 0; !rc && i < s->ix.num_shards; i++) s->fd[i] = -1;
     if (!rc) rc = map_names(s, &hub, err);
     if (!rc) {
         int bf16 = 0;

@@ -15,6 +15,10 @@
 
 enum { UNIQUE_BOS = 0, UNIQUE_EOS = 1, N_BOUNDARY = 2 };
 
+/* The char-CNN scratch of one call, all workers together: fewer workers run when their
+ * scratch would exceed it (never fewer than one). */
+#define CNN_CALL_BUDGET_BYTES ((size_t)128 << 20)
+
 typedef struct unique_set {
     size_t n;         /* distinct tokens, the 2 boundaries first */
     const char **key; /* [cap] token bytes (truncated) */
@@ -88,20 +92,39 @@ static void cnn_task(void *ctx, size_t chunk, int worker) {
                    j->scratch[worker]);
 }
 
+/* Out of memory for the char-CNN scratch, with the numbers and the options behind them. */
+static int scratch_failed(const elmo_model *m, int workers, size_t bytes, elmo_error *err) {
+    const elmo_config *c = &m->cfg;
+    char each[32], total[32];
+    int widest = 0;
+    for (int i = 0; i < c->n_banks; i++)
+        if (c->bank_width[i] > widest) widest = c->bank_width[i];
+    return elmo_fail(err, ELMO_ERR_NOMEM,
+                     "out of memory allocating %s of char-CNN scratch (%d worker%s x %s) for "
+                     "the model of '%s': %d characters per token, filters up to %d wide, "
+                     "%d-wide character embeddings, %d filters",
+                     elmo_bytes_text((double)bytes * workers, total, sizeof total), workers,
+                     workers == 1 ? "" : "s", elmo_bytes_text((double)bytes, each, sizeof each),
+                     m->source ? m->source : "(unknown)", c->max_chars, widest, c->char_embed_dim,
+                     c->n_filters);
+}
+
 /* Embeds the misses with up to n_threads workers. A few misses (one new sentence) are
  * split evenly over the workers: smaller GEMMs, but the first query answers sooner. */
 static int embed_misses(const elmo_model *m, cnn_job *j, int n_threads, elmo_error *err) {
+    size_t scratch_bytes = elmo_cnn_scratch_floats(&m->cfg) * sizeof(float);
+    size_t affordable = CNN_CALL_BUDGET_BYTES / scratch_bytes;
     int workers = n_threads < 1 ? 1 : n_threads;
+    if ((size_t)workers > affordable) workers = affordable ? (int)affordable : 1;
     j->chunk = (j->n_miss + (size_t)workers - 1) / (size_t)workers;
     if (j->chunk > ELMO_CNN_CHUNK) j->chunk = ELMO_CNN_CHUNK;
     size_t n_chunks = (j->n_miss + j->chunk - 1) / j->chunk;
     if ((size_t)workers > n_chunks) workers = (int)n_chunks;
-    size_t scratch_floats = elmo_cnn_scratch_floats(&m->cfg);
     j->scratch = calloc((size_t)workers, sizeof *j->scratch);
     j->ids = calloc((size_t)workers, sizeof *j->ids);
     int ok = j->scratch && j->ids;
     for (int w = 0; ok && w < workers; w++) {
-        j->scratch[w] = elmo_big_alloc(scratch_floats * sizeof(float));
+        j->scratch[w] = elmo_big_alloc(scratch_bytes);
         j->ids[w] = malloc((size_t)ELMO_CNN_CHUNK * m->cfg.max_chars * sizeof(uint16_t));
         ok = j->scratch[w] && j->ids[w];
     }
@@ -112,7 +135,7 @@ static int embed_misses(const elmo_model *m, cnn_job *j, int n_threads, elmo_err
     }
     free(j->scratch);
     free(j->ids);
-    if (!ok) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for the char-CNN scratch");
+    if (!ok) return scratch_failed(m, workers, scratch_bytes, err);
     return ELMO_OK;
 }
 
@@ -214,13 +237,14 @@ done:
 
 int elmo_embed_ids(const elmo_model *m, const uint16_t *ids, size_t n, float *out,
                    elmo_error *err) {
-    float *scratch = malloc(elmo_cnn_scratch_floats(&m->cfg) * sizeof(float));
-    if (!scratch) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory for the char-CNN scratch");
+    size_t bytes = elmo_cnn_scratch_floats(&m->cfg) * sizeof(float);
+    float *scratch = elmo_big_alloc(bytes);
+    if (!scratch) return scratch_failed(m, 1, bytes, err);
     size_t C = (size_t)m->cfg.max_chars, P = (size_t)m->cfg.projection_dim;
     for (size_t first = 0; first < n; first += ELMO_CNN_CHUNK) {
         size_t k = n - first < ELMO_CNN_CHUNK ? n - first : ELMO_CNN_CHUNK;
         elmo_cnn_embed(&m->cfg, &m->w, ids + first * C, k, out + first * P, scratch);
     }
-    free(scratch);
+    elmo_big_free(scratch);
     return ELMO_OK;
 }

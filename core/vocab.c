@@ -1,17 +1,15 @@
 /* vocab.c - reading and looking up the language model's vocabulary; see vocab.h. The file
- * is read in 1 MiB chunks and split into lines as it goes, so an overlong line is refused
- * after ELMO_VOCAB_MAX_TOKEN bytes, whatever the file's size. */
+ * is read in 1 MiB chunks (file_read.h: a regular file, unchanged while it is read) and
+ * split into lines as it goes, so an overlong line is refused after ELMO_VOCAB_MAX_TOKEN
+ * bytes, whatever the file's size. */
 #include "vocab.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
+#include "file_read.h"
 
 #define CHUNK_BYTES ((size_t)1 << 20)
 #define SHOWN_BYTES 40 /* of a token in messages */
@@ -299,38 +297,24 @@ int elmo_vocab_load_text(const char *text, size_t len, const char *label, elmo_v
 
 int elmo_vocab_load_file(const char *path, elmo_vocab *v, elmo_error *err) {
     memset(v, 0, sizeof *v);
-    char why[128], label[4200];
+    char label[4200];
     snprintf(label, sizeof label, "vocabulary '%s'", path);
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return elmo_fail(err, ELMO_ERR_IO, "cannot open vocabulary '%s': %s", path,
-                         elmo_errno_text(errno, why, sizeof why));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return elmo_fail(err, ELMO_ERR_IO,
-                         "vocabulary '%s' is not a regular file; give the vocabulary text file "
-                         "(one token per line)",
-                         path);
-    }
+    elmo_file f; /* a regular file only, each chunk checked against a change (file_read.h) */
+    int rc = elmo_file_open(&f, path, "vocabulary", err);
+    if (rc) return rc;
     char *chunk = malloc(CHUNK_BYTES);
     if (!chunk) {
-        close(fd);
+        elmo_file_close(&f);
         return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory reading vocabulary '%s'", path);
     }
     builder b = {.v = v, .label = label};
-    int rc = ELMO_OK;
-    for (;;) {
-        ssize_t got = read(fd, chunk, CHUNK_BYTES);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            rc = elmo_fail(err, ELMO_ERR_IO, "cannot read vocabulary '%s': %s", path,
-                           elmo_errno_text(errno, why, sizeof why));
-            break;
-        }
-        if ((rc = feed(&b, chunk, (size_t)got, got == 0, err)) || got == 0) break;
+    for (uint64_t at = 0; !rc;) {
+        size_t n = f.size - at < CHUNK_BYTES ? (size_t)(f.size - at) : CHUNK_BYTES;
+        if (n && (rc = elmo_file_read(&f, at, chunk, n, err))) break;
+        at += n;
+        if ((rc = feed(&b, chunk, n, n == 0, err)) || n == 0) break;
     }
     free(chunk);
-    close(fd);
+    elmo_file_close(&f);
     return finish(&b, rc, err);
 }

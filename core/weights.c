@@ -208,10 +208,18 @@ static void hash_int(elmo_hasher *hs, int64_t v) {
     elmo_hash_fold(hs, &v, sizeof v);
 }
 
-static void hash_config(elmo_hasher *hs, const elmo_config *c, int precision) {
-    int64_t fields[] = {c->char_embed_dim, c->n_banks,          c->n_filters, c->n_highway,
-                        c->max_chars,      c->relu_activation,  c->lstm_dim,  c->projection_dim,
-                        c->n_layers,       c->skip_connections, precision};
+/* The arithmetic is part of the identity: fp32 bits are the same on every kernel, bf16
+ * bits only within one kernel (amx-bf16 and avx512-bf16 round differently); and the
+ * revision of the elementwise arithmetic (2: the gates' exp with fused multiply-adds and
+ * shared divisions), so that models whose vectors differ never share a fingerprint. */
+#define ARITHMETIC_REVISION 2
+
+static void hash_config(elmo_hasher *hs, const elmo_config *c, int precision, int kernel) {
+    int64_t family = precision == ELMO_PRECISION_BF16 ? kernel : 0;
+    int64_t fields[] = {c->char_embed_dim,  c->n_banks,          c->n_filters, c->n_highway,
+                        c->max_chars,       c->relu_activation,  c->lstm_dim,  c->projection_dim,
+                        c->n_layers,        c->skip_connections, precision,    family,
+                        ARITHMETIC_REVISION};
     elmo_hash_fold(hs, fields, sizeof fields);
     float clips[2] = {c->cell_clip, c->proj_clip};
     elmo_hash_fold(hs, clips, sizeof clips);
@@ -311,10 +319,15 @@ static int resolve_precision(const elmo_tensor_source *src, int requested, int *
     if (p != ELMO_PRECISION_FP32 && p != ELMO_PRECISION_BF16)
         return elmo_fail(err, ELMO_ERR_ARG,
                          "unknown precision %d; valid precisions: auto, fp32, bf16", requested);
-    if (!elmo_precision_supported(p))
+    if (!elmo_precision_supported(p)) {
+        const char *why = elmo_gemm_notice(ELMO_PRECISION_BF16);
+        if (why)
+            return elmo_fail(err, ELMO_ERR_ARG,
+                             "%s; unset it or load the model with precision 'fp32'", why);
         return elmo_fail(err, ELMO_ERR_ARG,
                          "precision 'bf16' needs a CPU with the AVX512-BF16 instructions, "
                          "which this one lacks; load the model with precision 'fp32'");
+    }
     *out = p;
     return ELMO_OK;
 }
@@ -364,7 +377,7 @@ static int build(elmo_tensor_source *src, elmo_model *m, spec_list *specs, elmo_
                          "out of memory allocating %s to read the weights of '%s'",
                          elmo_bytes_text((double)largest * 4, size, sizeof size), src->path);
     elmo_hasher hs = {0x5eed0e1f0ull};
-    hash_config(&hs, cfg, m->precision);
+    hash_config(&hs, cfg, m->precision, m->kernel);
     for (int i = 0; i < specs->n; i++) {
         tensor_spec *t = &specs->t[i];
         elmo_hash_fold(&hs, t->name, strlen(t->name));
@@ -393,6 +406,7 @@ int elmo_weights_build(elmo_tensor_source *src, elmo_model *m, int precision, el
     memset(&m->w, 0, sizeof m->w);
     int rc = resolve_precision(src, precision, &m->precision, err);
     if (rc) return rc;
+    m->kernel = elmo_gemm_kernel(m->precision);
     spec_list *specs = calloc(1, sizeof *specs);
     if (!specs) return elmo_fail(err, ELMO_ERR_NOMEM, "out of memory");
     rc = build(src, m, specs, err);

@@ -11,6 +11,10 @@
  * With the output 'perplexity' the window is scored by elmo_lm_perplexity instead and the
  * hidden column perplexity holds what elmo_perplexity(text, options) returns (vector is
  * NULL): SELECT id, perplexity FROM elmo_batch(sql, '{"output":"perplexity"}').
+ *
+ * A bad row (not text, over a limit) fails the statement, or with the option on_error
+ * 'skip' comes out with a NULL vector (or perplexity) and its message in the hidden column
+ * `error`, so a long job keeps its work and learns which rows failed and why.
  */
 #include <math.h>
 #include <string.h>
@@ -18,7 +22,7 @@
 #include "elmo_ext.h"
 SQLITE_EXTENSION_INIT3
 
-enum { COL_ID, COL_VECTOR, COL_SQL, COL_OPTIONS, COL_PERPLEXITY };
+enum { COL_ID, COL_VECTOR, COL_SQL, COL_OPTIONS, COL_PERPLEXITY, COL_ERROR };
 
 /* A window ends at this many rows or token positions, whichever comes first: large enough
  * for the core to form full batches of similar lengths, small enough to keep memory and
@@ -37,6 +41,7 @@ typedef struct window {
     size_t n; /* rows read */
     sqlite3_value *id[WINDOW_ROWS];
     sqlite3_value *text[WINDOW_ROWS]; /* copies of the text values (NULL: no vector) */
+    char *error[WINDOW_ROWS];         /* on_error 'skip': why the row has no vector */
     elmo_span *spans[WINDOW_ROWS];
     elmo_sentence sentence[WINDOW_ROWS];
     float *vectors; /* [WINDOW_ROWS, width] */
@@ -53,6 +58,7 @@ typedef struct batch_cursor {
     int lm;                 /* the output 'perplexity' (lm_opts instead of opts) */
     ext_lm_options lm_opts; /* valid when lm */
     elmo_tokenizer tokenizer;
+    int on_error_skip; /* on_error 'skip', from either options */
     ext_handle *handle;
     elmo_mix mix;
     size_t width;
@@ -68,7 +74,7 @@ static int batch_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
     (void)argv;
     int rc = ext_declare_vtab(db,
                               "CREATE TABLE x(id, vector BLOB, sql HIDDEN, "
-                              "options HIDDEN, perplexity REAL HIDDEN)",
+                              "options HIDDEN, perplexity REAL HIDDEN, error TEXT HIDDEN)",
                               err);
     /* It runs the SQL it is given as top-level SQL: never from a view or trigger of a
      * database, which could otherwise reach functions SQLite keeps from schema SQL. */
@@ -113,6 +119,7 @@ static void window_clear(window *w) {
         sqlite3_value_free(w->id[i]);
         sqlite3_value_free(w->text[i]);
         sqlite3_free(w->spans[i]);
+        sqlite3_free(w->error[i]);
     }
     w->n = 0;
 }
@@ -215,10 +222,19 @@ static int take_row(batch_cursor *cur, const ext_limits *limits, size_t *positio
     w->id[k] = id;
     w->text[k] = body;
     w->spans[k] = NULL;
+    w->error[k] = NULL;
     w->sentence[k] = (elmo_sentence){0};
     w->n++;
     if (!id || !body) return SQLITE_NOMEM;
     int rc = ext_text_read("elmo_batch", body, limits, cur->tokenizer, &text, msg);
+    if (rc && rc != SQLITE_NOMEM && *msg && cur->on_error_skip) { /* the row's fault */
+        ext_message_clean(*msg);
+        w->error[k] = *msg;
+        *msg = NULL;
+        sqlite3_value_free(body);
+        w->text[k] = NULL;
+        return SQLITE_OK;
+    }
     if (rc) {
         *msg = row_message(cur, id, *msg);
         return rc;
@@ -292,13 +308,15 @@ static int prepare_model(batch_cursor *cur, sqlite3_value *options, char **msg) 
             return rc;
         }
         cur->tokenizer = cur->lm_opts.tokenizer;
+        cur->on_error_skip = cur->lm_opts.on_error_skip;
         const char *name = cur->lm_opts.model ? cur->lm_opts.model : EXT_DEFAULT_MODEL;
         if ((rc = ext_registry_acquire(fn, name, &cur->handle, msg))) return rc;
         return ext_lm_check_model(fn, &cur->lm_opts, ext_handle_model(cur->handle), 1, msg);
     }
-    if ((rc = ext_options_parse(fn, options, &cur->opts, msg))) return rc;
+    if ((rc = ext_options_parse_batch(fn, options, &cur->opts, msg))) return rc;
     cur->have_opts = 1;
     cur->tokenizer = cur->opts.tokenizer;
+    cur->on_error_skip = cur->opts.on_error_skip;
     if ((rc = ext_registry_acquire(fn, ext_options_model(&cur->opts), &cur->handle, msg)))
         return rc;
     const elmo_model *model = ext_handle_model(cur->handle);
@@ -377,6 +395,9 @@ static int batch_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col
     case COL_SQL: sqlite3_result_value(ctx, cur->sql_arg); break;
     case COL_OPTIONS:
         if (cur->options_arg) sqlite3_result_value(ctx, cur->options_arg);
+        break;
+    case COL_ERROR:
+        if (w->error[cur->at]) sqlite3_result_text(ctx, w->error[cur->at], -1, SQLITE_TRANSIENT);
         break;
     }
     return SQLITE_OK;

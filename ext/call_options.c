@@ -1,5 +1,6 @@
-/* call_options.c - the `options` argument of elmo_embed / elmo_tokens: NULL, a bare output
- * name ('top'), a bare JSON array of mix weights, or a JSON object with the keys below. */
+/* call_options.c - the `options` argument of elmo_embed / elmo_tokens / elmo_batch: NULL, a
+ * bare output name ('top'), a bare JSON array of mix weights, or a JSON object with the keys
+ * below (elmo_batch also takes on_error). */
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 SQLITE_EXTENSION_INIT3
 
 #define VALID_OPTIONS "model, output, gamma, layer_norm, tokenizer, pooling"
+#define VALID_BATCH_OPTIONS VALID_OPTIONS ", on_error"
 #define VALID_OUTPUTS                                                                              \
     "average, top, word, lstm1 ... lstmL (L = the model's LSTM layers), all, hub, or a "           \
     "JSON array of L+1 mix weights"
@@ -145,31 +147,42 @@ static int parse_key(const char *fn, const cJSON *item, ext_call_options *o, cha
         else return ext_option_bad_value(fn, key, "'mean' or 'max'", item, msg);
         return SQLITE_OK;
     }
+    if (strcmp(key, "on_error") == 0) {
+        const char *s = cJSON_IsString(item) ? item->valuestring : "";
+        if (strcmp(s, "fail") == 0) o->on_error_skip = 0;
+        else if (strcmp(s, "skip") == 0) o->on_error_skip = 1;
+        else return ext_option_bad_value(fn, key, "'fail' or 'skip'", item, msg);
+        return SQLITE_OK;
+    }
     return SQLITE_OK; /* not reached: parse_object checked the key */
 }
 
-static const char *const option_keys[] = {"model",      "output",    "gamma",
-                                          "layer_norm", "tokenizer", "pooling"};
+/* The keys every function takes, then the one only elmo_batch takes. */
+static const char *const option_keys[] = {"model",     "output",  "gamma",   "layer_norm",
+                                          "tokenizer", "pooling", "on_error"};
 #define N_OPTION_KEYS (int)(sizeof option_keys / sizeof option_keys[0])
+#define N_COMMON_KEYS (N_OPTION_KEYS - 1)
 
 /* Index of a valid key in option_keys, or -1. */
-static int key_index(const char *key) {
-    for (int i = 0; i < N_OPTION_KEYS; i++)
+static int key_index(const char *key, int batch) {
+    for (int i = 0; i < (batch ? N_OPTION_KEYS : N_COMMON_KEYS); i++)
         if (strcmp(key, option_keys[i]) == 0) return i;
     return -1;
 }
 
-/* One pass over the keys: each is checked against the six valid ones and a bit set of
- * those already seen, so the cost is linear in the object's size and the first unknown or
+/* One pass over the keys: each is checked against the valid ones and a bit set of those
+ * already seen, so the cost is linear in the object's size and the first unknown or
  * repeated key (whatever its value, null included) stops the parse. */
-static int parse_object(const char *fn, const cJSON *root, ext_call_options *o, char **msg) {
+static int parse_object(const char *fn, const cJSON *root, int batch, ext_call_options *o,
+                        char **msg) {
     unsigned seen = 0;
     for (const cJSON *item = root->child; item; item = item->next) {
         char shown[EXT_SHOWN_MAX + 1];
-        int k = key_index(item->string);
+        int k = key_index(item->string, batch);
         if (k < 0) {
-            *msg = sqlite3_mprintf("%s: unknown option '%s'; valid options: " VALID_OPTIONS, fn,
-                                   ext_shown(item->string, shown));
+            *msg = sqlite3_mprintf("%s: unknown option '%s'; valid options: %s", fn,
+                                   ext_shown(item->string, shown),
+                                   batch ? VALID_BATCH_OPTIONS : VALID_OPTIONS);
             return SQLITE_ERROR;
         }
         if (seen & 1u << k) {
@@ -228,12 +241,13 @@ int ext_json_options(const char *fn, const char *text, size_t len, const char *e
 }
 
 /* Parses JSON text (an object, or an array of weights) that fills the whole argument. */
-static int parse_json(const char *fn, const char *text, size_t len, ext_call_options *o,
+static int parse_json(const char *fn, const char *text, size_t len, int batch, ext_call_options *o,
                       char **msg) {
     cJSON *root = NULL;
     int rc = ext_json_options(fn, text, len, OPTIONS_EXAMPLE, &root, msg);
     if (rc) return rc;
-    rc = cJSON_IsArray(root) ? parse_weights(fn, root, o, msg) : parse_object(fn, root, o, msg);
+    rc = cJSON_IsArray(root) ? parse_weights(fn, root, o, msg)
+                             : parse_object(fn, root, batch, o, msg);
     cJSON_Delete(root);
     return rc;
 }
@@ -263,7 +277,8 @@ int ext_options_text(const char *fn, sqlite3_value *value, const char *example, 
     return SQLITE_OK;
 }
 
-int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *o, char **msg) {
+static int parse_options(const char *fn, sqlite3_value *value, int batch, ext_call_options *o,
+                         char **msg) {
     memset(o, 0, sizeof *o);
     o->mix = elmo_mix_default();
     o->tokenizer = ELMO_TOKENIZER_DEFAULT;
@@ -273,10 +288,18 @@ int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *o,
     int rc = ext_options_text(fn, value, OPTIONS_EXAMPLE, &text, &len, msg);
     if (rc || !text) return rc;
     size_t first = strspn(text, " \t\r\n");
-    rc = text[first] == '{' || text[first] == '[' ? parse_json(fn, text, len, o, msg)
+    rc = text[first] == '{' || text[first] == '[' ? parse_json(fn, text, len, batch, o, msg)
                                                   : parse_output_name(fn, text, o, msg);
     if (rc) ext_options_free(o);
     return rc;
+}
+
+int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *o, char **msg) {
+    return parse_options(fn, value, 0, o, msg);
+}
+
+int ext_options_parse_batch(const char *fn, sqlite3_value *value, ext_call_options *o, char **msg) {
+    return parse_options(fn, value, 1, o, msg);
 }
 
 const char *ext_options_model(const ext_call_options *o) {

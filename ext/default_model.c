@@ -91,6 +91,17 @@ static int from_directory(const char *fn, const char *dir, char **options, char 
     return rc;
 }
 
+/* An error naming the variable when the path it holds does not exist (a typo in the
+ * environment should not read as a problem with some model file). */
+static int missing(const char *fn, const char *var, const char *path, const char *what,
+                   char **msg) {
+    struct stat st;
+    if (stat(path, &st) == 0) return 0;
+    *msg =
+        sqlite3_mprintf("%s: %s is '%s', which does not exist; set it to %s", fn, var, path, what);
+    return 1;
+}
+
 int ext_default_model_files(const char *fn, char **options, char **weights, char **msg) {
     *options = *weights = NULL;
     const char *dir = getenv("ELMO_MODEL");
@@ -100,6 +111,12 @@ int ext_default_model_files(const char *fn, char **options, char **weights, char
     struct stat st;
     if (dir && *dir && !hub) {
         rc = SQLITE_NOMEM;
+    } else if (dir && *dir &&
+               missing(fn, "ELMO_MODEL", dir,
+                       "a model: a .safetensors file or a directory with options.json and "
+                       "weights.hdf5",
+                       msg)) {
+        rc = SQLITE_ERROR;
     } else if (dir && *dir && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || is_file(hub))) {
         *weights = sqlite3_mprintf("%s", dir); /* a model path: the core tells its format */
         if (!*weights) rc = SQLITE_NOMEM;
@@ -110,6 +127,10 @@ int ext_default_model_files(const char *fn, char **options, char **weights, char
                                "directory with options.json and weights.hdf5)",
                                fn, o && *o ? "ELMO_OPTIONS" : "ELMO_WEIGHTS",
                                o && *o ? "ELMO_WEIGHTS" : "ELMO_OPTIONS");
+        rc = SQLITE_ERROR;
+    } else if (o && *o &&
+               (missing(fn, "ELMO_OPTIONS", o, "the model's options JSON file", msg) ||
+                missing(fn, "ELMO_WEIGHTS", w, "the model's weights file", msg))) {
         rc = SQLITE_ERROR;
     } else if (o && *o) {
         *options = sqlite3_mprintf("%s", o);

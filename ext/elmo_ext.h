@@ -124,10 +124,14 @@ typedef struct ext_call_options {
     float weights[EXT_MAX_MIX_WEIGHTS]; /* [min(mix.n_weights, max)] */
     elmo_tokenizer tokenizer;
     elmo_pooling pooling;
+    int on_error_skip; /* elmo_batch's on_error 'skip': a bad row is returned, not raised */
 } ext_call_options;
 
 /* Parses an options argument (NULL value or SQL NULL: the defaults). */
 int ext_options_parse(const char *fn, sqlite3_value *value, ext_call_options *opts, char **msg);
+/* The same, also taking elmo_batch's own key, on_error. */
+int ext_options_parse_batch(const char *fn, sqlite3_value *value, ext_call_options *opts,
+                            char **msg);
 
 /* The model name the options select. */
 const char *ext_options_model(const ext_call_options *opts);
@@ -225,7 +229,8 @@ typedef enum ext_lm_kind {
     EXT_LM_SCORE,      /* elmo_lm: model, tokenizer, vocab_limit, bias */
     EXT_LM_PERPLEXITY, /* elmo_perplexity: the same and direction */
     EXT_LM_PREDICT,    /* elmo_predict: model, tokenizer, vocab_limit, bias, exclude, mask */
-    EXT_LM_BATCH       /* elmo_batch with output 'perplexity': elmo_perplexity's and output */
+    EXT_LM_BATCH       /* elmo_batch with output 'perplexity': elmo_perplexity's, output and
+                          on_error */
 } ext_lm_kind;
 
 #define EXT_DEFAULT_MASK "[MASK]"
@@ -237,7 +242,8 @@ typedef struct ext_lm_options {
     int have_exclude;  /* 1: `exclude` was given (else <S>, </S>, <UNK>) */
     char **exclude;    /* [n_exclude] words, sqlite3_malloc'd */
     size_t n_exclude;
-    char *mask; /* the mask token, sqlite3_malloc'd; NULL: EXT_DEFAULT_MASK */
+    char *mask;        /* the mask token, sqlite3_malloc'd; NULL: EXT_DEFAULT_MASK */
+    int on_error_skip; /* elmo_batch's on_error 'skip': a bad row is returned, not raised */
 } ext_lm_options;
 
 /* Parses the options of a language-model function (NULL value or SQL NULL: defaults). */

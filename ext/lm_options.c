@@ -10,10 +10,21 @@ SQLITE_EXTENSION_INIT3
 
 #define LM_EXAMPLE "a JSON object such as '{\"vocab_limit\":50000}'"
 
-enum { K_MODEL, K_TOKENIZER, K_VOCAB_LIMIT, K_BIAS, K_DIRECTION, K_EXCLUDE, K_MASK, K_OUTPUT };
+enum {
+    K_MODEL,
+    K_TOKENIZER,
+    K_VOCAB_LIMIT,
+    K_BIAS,
+    K_DIRECTION,
+    K_EXCLUDE,
+    K_MASK,
+    K_OUTPUT,
+    K_ON_ERROR
+};
 
-static const char *const key_names[] = {"model",     "tokenizer", "vocab_limit", "bias",
-                                        "direction", "exclude",   "mask",        "output"};
+static const char *const key_names[] = {"model", "tokenizer", "vocab_limit",
+                                        "bias",  "direction", "exclude",
+                                        "mask",  "output",    "on_error"};
 #define N_KEYS (int)(sizeof key_names / sizeof key_names[0])
 
 /* The keys each function accepts (bit K_x), in key_names order. */
@@ -23,7 +34,7 @@ static unsigned keys_of(ext_lm_kind kind) {
     case EXT_LM_SCORE: return common;
     case EXT_LM_PERPLEXITY: return common | 1u << K_DIRECTION;
     case EXT_LM_PREDICT: return common | 1u << K_EXCLUDE | 1u << K_MASK;
-    case EXT_LM_BATCH: return common | 1u << K_DIRECTION | 1u << K_OUTPUT;
+    case EXT_LM_BATCH: return common | 1u << K_DIRECTION | 1u << K_OUTPUT | 1u << K_ON_ERROR;
     }
     return common;
 }
@@ -98,6 +109,11 @@ static int parse_key(const char *fn, int key, const cJSON *item, ext_lm_options 
     case K_OUTPUT:
         if (!s || strcmp(s, "perplexity") != 0) /* not reached: chosen by ext_lm_options_wanted */
             return ext_option_bad_value(fn, "output", "'perplexity'", item, msg);
+        return SQLITE_OK;
+    case K_ON_ERROR: /* as elmo_batch's embedding options take it (call_options.c) */
+        if (s && !strcmp(s, "fail")) o->on_error_skip = 0;
+        else if (s && !strcmp(s, "skip")) o->on_error_skip = 1;
+        else return ext_option_bad_value(fn, "on_error", "'fail' or 'skip'", item, msg);
         return SQLITE_OK;
     }
     return SQLITE_OK;

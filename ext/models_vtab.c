@@ -22,6 +22,8 @@ enum {
     COL_FORMAT,
     COL_PRECISION,
     COL_FINGERPRINT,
+    COL_KERNEL,
+    COL_NOTICE,
     COL_VOCAB_SIZE,
     COL_HEAD_BYTES,
     COL_HEAD_FINGERPRINT
@@ -45,8 +47,8 @@ static int models_connect(sqlite3 *db, void *aux, int argc, const char *const *a
                               "params INTEGER, bytes INTEGER, lstm_layers INTEGER, "
                               "projection_dim INTEGER, lstm_dim INTEGER, "
                               "model_id INTEGER, format TEXT, precision TEXT, "
-                              "fingerprint TEXT, vocab_size INTEGER, head_bytes INTEGER, "
-                              "head_fingerprint TEXT)",
+                              "fingerprint TEXT, kernel TEXT, notice TEXT, "
+                              "vocab_size INTEGER, head_bytes INTEGER, head_fingerprint TEXT)",
                               err);
     if (rc != SQLITE_OK) return rc;
     sqlite3_vtab *vtab = sqlite3_malloc64(sizeof *vtab);
@@ -128,6 +130,11 @@ static int models_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
         break;
     case COL_FINGERPRINT:
         sqlite3_result_text(ctx, r->info.fingerprint, -1, SQLITE_TRANSIENT);
+        break;
+    case COL_KERNEL: sqlite3_result_text(ctx, r->info.kernel, -1, SQLITE_TRANSIENT); break;
+    case COL_NOTICE:
+        if (r->info.notice[0]) sqlite3_result_text(ctx, r->info.notice, -1, SQLITE_TRANSIENT);
+        else sqlite3_result_null(ctx);
         break;
     case COL_VOCAB_SIZE: /* the language-model head: NULL without one */
         if (r->info.vocab_size) sqlite3_result_int64(ctx, r->info.vocab_size);

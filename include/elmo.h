@@ -1,8 +1,12 @@
 /*
  * elmo.h - ELMo contextual word embeddings in C.
  *
- * Loads a pretrained AllenNLP / bilm-tf ELMo model (options JSON + HDF5 weights) and runs
- * the bidirectional language model over batches of tokenized sentences with OpenBLAS.
+ * Loads a pretrained AllenNLP / bilm-tf ELMo model (options JSON + HDF5 weights,
+ * safetensors, TensorFlow checkpoints and TF-Hub modules) and runs the bidirectional
+ * language model over batches of tokenized sentences with its own matrix kernels, chosen
+ * for the CPU at load: AMX tiles or AVX512-BF16 for bf16, AVX-512, AVX2 or portable C for
+ * fp32. fp32 gives the same bytes on every x86-64 CPU; bf16 the same bytes within one
+ * kernel (elmo_model_info.kernel).
  *
  * Conventions (whisper.h style):
  *   - Every fallible function returns an elmo_status (ELMO_OK == 0) and, when `err` is not
@@ -115,12 +119,15 @@ void elmo_boundary_char_ids(int end, size_t n_chars, uint16_t *ids);
 typedef struct elmo_model elmo_model;
 
 /* Arithmetic of the matrix products. Both keep activations, gates and accumulation in
- * float32; bf16 stores the weights as bfloat16 (half the memory, about twice the speed)
- * and rounds each product's input rows to bfloat16. */
+ * float32; bf16 stores the weights as bfloat16 (half the memory) and rounds each
+ * product's input rows to bfloat16. Which is faster depends on the CPU: bf16 on AMX
+ * (Intel Xeon, Sapphire Rapids and later) and on AMD Zen 4/5 (AVX512-BF16 at twice the
+ * fp32 rate); on an Intel CPU without usable AMX, bf16 dot products run at half the fp32
+ * rate (elmo_precision_fastest tells, elmo_model_info.notice says why). */
 typedef enum elmo_precision {
     ELMO_PRECISION_AUTO = 0, /* fp32, or bf16 when the model file stores bf16 weights */
-    ELMO_PRECISION_FP32 = 1, /* exact: float32 weights */
-    ELMO_PRECISION_BF16 = 2  /* needs AVX512-BF16 */
+    ELMO_PRECISION_FP32 = 1, /* exact: float32 weights; the same bytes on every x86-64 CPU */
+    ELMO_PRECISION_BF16 = 2  /* needs AMX-BF16 or AVX512-BF16 */
 } elmo_precision;
 
 /* "auto", "fp32" or "bf16"; NULL for an unknown value. */
@@ -128,6 +135,17 @@ const char *elmo_precision_name(int precision);
 
 /* 1 if this CPU can run the given precision (AUTO and FP32 always can). */
 int elmo_precision_supported(int precision);
+
+/* The matrix kernel a model loaded now with `precision` runs on: "amx-bf16",
+ * "avx512-bf16", "avx512-fp32", "avx2-fp32" or "portable"; NULL when the precision cannot
+ * run here. ELMO_KERNEL in the environment (read once per process) caps the choice, in
+ * that order: e.g. ELMO_KERNEL=avx512-bf16 keeps bf16 off AMX. bf16 bytes are the same
+ * only between models on the same bf16 kernel. */
+const char *elmo_precision_kernel(int precision);
+
+/* The precision whose products run fastest on this CPU: ELMO_PRECISION_BF16 where its
+ * kernel beats fp32 (AMX, or AVX512-BF16 at twice the fp32 rate), else FP32. */
+elmo_precision elmo_precision_fastest(void);
 
 typedef struct elmo_load_params {
     /* Bytes of memory for the cache of char-CNN token embeddings (keyed by token bytes;
@@ -210,11 +228,17 @@ typedef struct elmo_model_info {
                                   (204,263,424 for the Original model) */
     elmo_precision precision;   /* ELMO_PRECISION_FP32 or ELMO_PRECISION_BF16 */
     /* 16 hex digits identifying the loaded model: a hash of its hyperparameters, every
-     * weight value and the precision, whatever file format it came from. Vectors made with
+     * weight value, the precision and, for bf16, the kernel (bf16 bytes differ between
+     * amx-bf16 and avx512-bf16), whatever file format it came from. Vectors made with
      * equal fingerprints are equal. */
     char fingerprint[17];
     /* The weights' file format: "hdf5", "safetensors", "tf-checkpoint" or "tf-hub". */
     char format[16];
+    /* The matrix kernel the products were packed for (elmo_precision_kernel). */
+    char kernel[16];
+    /* Empty, or why the model does not run on a faster kernel this CPU has, or runs
+     * slower in its precision than in the other (e.g. AMX refused by the OS). */
+    char notice[ELMO_ERROR_MAX];
     int64_t vocab_size; /* V: rows of the language-model head, 0 without a head */
     int64_t head_bytes; /* memory held by the head (packed W, b, vocabulary), 0 without */
     /* 16 hex digits identifying the head (its words, b, W and the precision), "" without:

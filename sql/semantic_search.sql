@@ -45,12 +45,13 @@ SELECT count(*) AS batch_embedded,
        round(min(elmo_cosine(a.embedding, b.embedding)), 6) AS min_cosine_to_elmo_embed
 FROM doc_embeddings AS a JOIN doc_embeddings_batch AS b USING (doc_id);
 
--- Top 3 documents for a query: embed the query once, rank by cosine.
+-- Top 3 documents for a query: embed the query once, rank by cosine (the exact score: a
+-- rounded one would make near ties look equal and order them arbitrarily).
 WITH query AS (SELECT elmo_embed('boats on the river bank') AS v)
 SELECT d.id, d.body, round(elmo_cosine(e.embedding, query.v), 4) AS score
 FROM docs AS d
 JOIN doc_embeddings AS e ON e.doc_id = d.id, query
-ORDER BY score DESC
+ORDER BY elmo_cosine(e.embedding, query.v) DESC
 LIMIT 3;
 
 -- A document is its own best match (cosine 1): searching with a document's exact text.
@@ -58,5 +59,5 @@ WITH query AS (SELECT elmo_embed('The striker scored twice and the team won the 
 SELECT d.id, round(elmo_cosine(e.embedding, query.v), 4) AS score
 FROM docs AS d
 JOIN doc_embeddings AS e ON e.doc_id = d.id, query
-ORDER BY score DESC
+ORDER BY elmo_cosine(e.embedding, query.v) DESC
 LIMIT 1;

@@ -49,5 +49,5 @@ ORDER BY v.distance;
 SELECT d.id, d.body, round(elmo_cosine(v.embedding, elmo_embed('boats on the river bank')), 4)
        AS score
 FROM vec_docs AS v JOIN docs AS d ON d.id = v.rowid
-ORDER BY score DESC
+ORDER BY elmo_cosine(v.embedding, elmo_embed('boats on the river bank')) DESC
 LIMIT 3;

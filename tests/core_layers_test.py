@@ -19,8 +19,9 @@ import tempfile
 # (layer, open, files), lowest first.
 LAYERS = [
     ("base", True, """error.c error.h bigbuf.c bigbuf.h parallel.c parallel.h fastmath.h
-        kernels.c kernels.h gemm.c gemm.h gemm_internal.h gemm_avx2.c gemm_avx512.c
-        crc32c.c crc32c.h multiversion.h lm_kernels.c lm_kernels.h hash.c hash.h"""),
+        kernels.c kernels.h gemm.c gemm.h gemm_internal.h gemm_amx.c gemm_avx2.c gemm_avx512.c
+        crc32c.c crc32c.h file_read.c file_read.h json_scan.c json_scan.h multiversion.h
+        lm_kernels.c lm_kernels.h hash.c hash.h"""),
     ("model", True, """options.c tensor_source.c tensor_source.h hdf5_source.c
         safetensors.h safetensors_source.c safetensors_write.c tf_checkpoint.h tf_index.c
         tf_source.c weights.c model_files.c model_files.h model.h vocab.c vocab.h lm_head.c
@@ -32,7 +33,7 @@ LAYERS = [
 ]
 
 # Files that belong to another file's module (for the cycle check).
-MODULE_OF = {"gemm_internal": "gemm", "gemm_avx2": "gemm", "gemm_avx512": "gemm"}
+MODULE_OF = {"gemm_internal": "gemm", "gemm_amx": "gemm", "gemm_avx2": "gemm", "gemm_avx512": "gemm"}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 

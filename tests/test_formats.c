@@ -324,19 +324,6 @@ static void test_safetensors_errors(void) {
 
 /* ---- TensorFlow checkpoints -------------------------------------------------------------- */
 
-/* AllenNLP name -> TF-Hub module variable name. */
-static void hub_name(const char *in, char *out, size_t cap) {
-    const char *cell = strstr(in, "/LSTMCell/");
-    if (strncmp(in, "aggregation/", 12) == 0) snprintf(out, cap, "%s", in);
-    else if (cell) {
-        const char *leaf = cell + 10;
-        snprintf(out, cap, "bilm/%.*s/rnn/lstm_cell/%s", (int)(cell - in), in,
-                 strcmp(leaf, "W_0") == 0 ? "kernel"
-                 : strcmp(leaf, "B") == 0 ? "bias"
-                                          : "projection/kernel");
-    } else snprintf(out, cap, "bilm/%s", in);
-}
-
 static char tf_names[MAXT + 8][128];
 static float padded_embed[262 * 4];
 static const float mix_w[3] = {0.5f, -1.0f, 2.0f}, mix_s[1] = {1.5f};
@@ -386,7 +373,7 @@ static const char *hub_module(const char *name, tfw_tensor *t, int n, const tfw_
 
 static void test_tf_hub(void) {
     tfw_tensor t[MAXT + 8];
-    int n = tf_tensors(t, hub_name, 1);
+    int n = tf_tensors(t, tfw_hub_name, 1);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", hub_module("hub", t, n, NULL));
     check_identical(dir, "tf-hub");
@@ -405,7 +392,7 @@ static void test_tf_hub(void) {
     CHECK_INT(elmo_model_trained_mix(m, &w, &nw, &scaling), 0);
     elmo_model_free(m);
     /* Several blocks and shards. */
-    tfw_options o = {3, 2, 0};
+    tfw_options o = {3, 2, 0, 0};
     check_identical(hub_module("hub3", t, n, &o), "tf-hub");
 }
 
@@ -413,7 +400,7 @@ static void test_bilm_tf(void) {
     tfw_tensor t[MAXT + 8];
     int n = tf_tensors(t, tfw_bilm_tf_name, 0);
     mkdir(gmu_path("bilmtf", ""), 0700);
-    tfw_options o = {2, 5, 0};
+    tfw_options o = {2, 5, 0, 0};
     char prefix[4096];
     snprintf(prefix, sizeof prefix, "%s", gmu_path("bilmtf", "model.ckpt-100"));
     CHECK_INT(tfw_write(prefix, t, n, &o), 0);
@@ -452,7 +439,7 @@ static const char *variant(const char *name, tfw_tensor *t, int n, const tfw_opt
 
 static void test_tf_errors(void) {
     tfw_tensor base[MAXT + 8], t[MAXT + 8];
-    int n = tf_tensors(base, hub_name, 1);
+    int n = tf_tensors(base, tfw_hub_name, 1);
     char want[8192], idx[4096], data[4096];
     /* Wrong dtype. */
     memcpy(t, base, sizeof t);
@@ -484,7 +471,7 @@ static void test_tf_errors(void) {
              idx, t[2].name);
     expect_tf(d, ELMO_ERR_FORMAT, want);
     /* Snappy blocks. */
-    tfw_options snappy = {1, 1000, 1};
+    tfw_options snappy = {1, 1000, 1, 0};
     d = variant("snappy", base, n, &snappy);
     snprintf(idx, sizeof idx, "%s", gmu_path("snappy", "variables/variables.index"));
     snprintf(want, sizeof want,
@@ -610,7 +597,7 @@ static void test_generated_variants(void) {
                                 .bytes = numel(&m.t[k]) * 4};
             memcpy(t[k].dims, m.t[k].dims, sizeof(int64_t) * (size_t)m.t[k].rank);
         }
-        tfw_options to = {2, 3, 0};
+        tfw_options to = {2, 3, 0, 0};
         CHECK_INT(tfw_write(prefix, t, m.n, &to), 0); /* options.json is next to it */
         check_same(o, w, prefix, flags[i]);
         free_model(&m);

@@ -2,7 +2,8 @@
  * whatever else is in the batch, its position in the batch, the thread count, the state
  * of the char-CNN cache, and whether they come from elmo_run + elmo_result_mix + elmo_pool
  * or from elmo_embed_batch (folding or not, any batch size). Checked with memcmp, in fp32
- * and (where the CPU has AVX512-BF16) bf16, on the tiny model and on generated variants.
+ * and in bf16 on each bf16 kernel of the CPU (amx-bf16, avx512-bf16), on the tiny model
+ * and on generated variants.
  *
  * A property test: random texts from a seeded generator (words repeated across texts, so
  * the cache sees hits and misses; long words past the 48-byte truncation; punctuation),
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "elmo.h"
+#include "gemm.h"
 #include "genmodel_util.h"
 #include "harness.h"
 
@@ -248,23 +250,33 @@ int main(void) {
         {"noproj", "--dim 16 --proj 16 --filters 1:4,2:4,3:8 --seed 5"},
         {"wide", "--dim 96 --proj 40 --char-dim 6 --filters 1:7,2:9,3:33,4:70 --seed 6"},
     };
-    int precisions[2] = {ELMO_PRECISION_FP32, ELMO_PRECISION_BF16};
-    for (int p = 0; p < 2; p++) {
-        if (!elmo_precision_supported(precisions[p])) {
-            printf("  bf16: skipped (this CPU has no AVX512-BF16)\n");
+    /* fp32 on this CPU's kernel, then bf16 on each bf16 kernel (the cap selects it) */
+    static const struct {
+        int precision;
+        elmo_kernel cap;
+    } runs[] = {{ELMO_PRECISION_FP32, ELMO_KERNEL_NONE},
+                {ELMO_PRECISION_BF16, ELMO_KERNEL_AMX_BF16},
+                {ELMO_PRECISION_BF16, ELMO_KERNEL_AVX512_BF16}};
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+        elmo_gemm_cap(runs[r].cap);
+        int kernel = elmo_gemm_kernel(runs[r].precision);
+        if (runs[r].cap && kernel != (int)runs[r].cap) {
+            printf("  %s: skipped (not on this CPU)\n", elmo_kernel_name(runs[r].cap));
             continue;
         }
+        printf("  %s on %s\n", elmo_precision_name(runs[r].precision), elmo_kernel_name(kernel));
         check_model("tiny", "models/elmo-tiny/options.json", "models/elmo-tiny/weights.hdf5",
-                    precisions[p]);
+                    runs[r].precision);
         for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
             if (gmu_gen(variants[v].name, variants[v].flags) != 0) {
                 CHECK(0 && "elmo-genmodel failed");
                 continue;
             }
             check_model(variants[v].name, gmu_path(variants[v].name, "options.json"),
-                        gmu_path(variants[v].name, "weights.hdf5"), precisions[p]);
+                        gmu_path(variants[v].name, "weights.hdf5"), runs[r].precision);
         }
     }
+    elmo_gemm_cap(ELMO_KERNEL_NONE);
     gmu_cleanup();
     return harness_report("test_invariance");
 }

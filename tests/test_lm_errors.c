@@ -128,8 +128,8 @@ static void test_vocabulary(void) {
     expect_load(TINY_SOFTMAX, v, 0, ELMO_ERR_FORMAT, want);
     unlink(v);
     snprintf(want, sizeof want,
-             "vocabulary '%s' is not a regular file; give the vocabulary text file (one token "
-             "per line)",
+             "vocabulary '%s' is a directory, not a regular file; a model is read from regular "
+             "files only",
              gmu_path("v", ""));
     expect_load(TINY_SOFTMAX, gmu_path("v", ""), 0, ELMO_ERR_IO, want);
     snprintf(want, sizeof want, "cannot open vocabulary '%s': No such file or directory",

@@ -224,8 +224,9 @@ static void test_options_files(void) {
     msg = expect_fail(big, gmu_path("small", "options.json"), ELMO_ERR_FORMAT, big);
     CHECK_CONTAINS(msg, "larger than 1 MiB");
     CHECK_CONTAINS(msg, "swap");
-    /* The tiny weights (440 KB) as options: not JSON. */
-    expect_fail(tiny_weights, tiny_weights, ELMO_ERR_FORMAT, "is not valid JSON");
+    /* The tiny weights (440 KB) as options: binary, with a NUL byte after the signature. */
+    expect_fail(tiny_weights, tiny_weights, ELMO_ERR_FORMAT,
+                "holds a NUL byte at byte 8; an options file is JSON text");
 }
 
 /* ---- weight files ------------------------------------------------------------------- */
@@ -386,8 +387,8 @@ static void test_not_hdf5(void) {
     msg = expect_fail(opt, gmu_write("empty", "weights.hdf5", "", 0), ELMO_ERR_FORMAT,
                       "is not an HDF5 file");
     CHECK_CONTAINS(msg, gmu_path("empty", "weights.hdf5"));
-    msg = expect_fail(opt, gmu_dir(), ELMO_ERR_FORMAT, gmu_dir());
-    CHECK_CONTAINS(msg, "is not an HDF5 file");
+    msg = expect_fail(opt, gmu_dir(), ELMO_ERR_IO, gmu_dir());
+    CHECK_CONTAINS(msg, "is a directory, not a regular file");
 
     /* Truncated copies: the superblock alone (< 8 bytes: not even the signature), part of
      * the metadata, part of the data, all but the last byte. */

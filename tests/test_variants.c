@@ -2,7 +2,7 @@
  * oracle (tests/reference.h) on every model variant docs/model.md allows (sections 2, 4-7):
  * relu/tanh, 0/1/3 highway layers, 1/2/3 LSTM layers, skip connections on/off, clips
  * absent or small enough to fire, the optional CNN and LSTM projections absent or present,
- * 20 characters per token. Each variant runs a batch of sentences of different lengths
+ * 20 and 400 characters per token (the latter cut into blocks by the char CNN's budget). Each variant runs a batch of sentences of different lengths
  * (including an empty and a one-token sentence) in stateless mode and three consecutive
  * calls in streaming mode; all L+1 layers must agree within 1e-5. Models are small ones
  * made by $B/elmo-genmodel. */
@@ -214,6 +214,11 @@ static const variant variants[] = {
     {"f_eq_p_eq_h", "--seed 11 --filters 1:4,2:4 --proj 8 --dim 8 --layers 3 --activation tanh"},
     {"maxchars20", BASE " --max-chars 20"},
     {"tiny_shape", "--shape tiny --seed 11"},
+    /* Long tokens, wide filters and wide character embeddings: the char CNN's scratch
+     * budget splits tokens into passes of 40, bank 390 into GEMMs of 3 tokens and banks
+     * 1 and 200 into blocks of positions (a running max). */
+    {"budget", "--seed 11 --max-chars 400 --char-dim 64 --filters 1:2,200:2,390:2 --proj 8 "
+               "--dim 24"},
 };
 #define N_VARIANTS (sizeof variants / sizeof *variants)
 

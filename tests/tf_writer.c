@@ -72,9 +72,12 @@ static void block_add(block *k, const char *key, const buf *value) {
     k->count++;
 }
 
-/* Appends the finished block and its trailer to the file; returns its handle. */
-static void block_finish(block *k, buf *file, int type, uint64_t *off, uint64_t *size) {
+/* Appends the finished block and its trailer to the file; returns its handle. With
+ * no_restarts the block is written without its restart array (a corruption). */
+static void block_finish(block *k, buf *file, int type, int no_restarts, uint64_t *off,
+                         uint64_t *size) {
     if (k->n_restarts == 0) k->restarts[k->n_restarts++] = 0;
+    if (no_restarts) k->n_restarts = 0;
     for (int i = 0; i < k->n_restarts; i++) put_u32(&k->b, k->restarts[i]);
     put_u32(&k->b, (uint32_t)k->n_restarts);
     *off = file->n;
@@ -125,7 +128,7 @@ static void entry_proto(const tfw_tensor *t, int shard, uint64_t offset, buf *e)
 }
 
 int tfw_write(const char *prefix, const tfw_tensor *in, int n, const tfw_options *opt) {
-    tfw_options o = opt ? *opt : (tfw_options){1, 1000, 0};
+    tfw_options o = opt ? *opt : (tfw_options){1, 1000, 0, 0};
     if (o.n_shards < 1) o.n_shards = 1;
     if (o.block_entries < 1) o.block_entries = 1;
     tfw_tensor *t = malloc(sizeof *t * (size_t)(n ? n : 1));
@@ -152,7 +155,7 @@ int tfw_write(const char *prefix, const tfw_tensor *in, int n, const tfw_options
         free(e.p);
         if (data->count >= o.block_entries && i + 1 < n) {
             uint64_t off, size;
-            block_finish(data, &file, o.block_type, &off, &size);
+            block_finish(data, &file, o.block_type, o.no_restarts, &off, &size);
             buf h = {0};
             put_varint(&h, off);
             put_varint(&h, size);
@@ -161,15 +164,15 @@ int tfw_write(const char *prefix, const tfw_tensor *in, int n, const tfw_options
         }
     }
     uint64_t off, size, meta_off, meta_size, index_off, index_size;
-    block_finish(data, &file, o.block_type, &off, &size);
+    block_finish(data, &file, o.block_type, o.no_restarts, &off, &size);
     buf h = {0};
     put_varint(&h, off);
     put_varint(&h, size);
     block_add(index, last_key, &h);
     free(h.p);
     block meta = {0};
-    block_finish(&meta, &file, 0, &meta_off, &meta_size);
-    block_finish(index, &file, 0, &index_off, &index_size);
+    block_finish(&meta, &file, 0, 0, &meta_off, &meta_size);
+    block_finish(index, &file, 0, 0, &index_off, &index_size);
     buf foot = {0};
     put_varint(&foot, meta_off);
     put_varint(&foot, meta_size);
@@ -200,6 +203,20 @@ int tfw_write(const char *prefix, const tfw_tensor *in, int n, const tfw_options
     return rc;
 }
 
+/* AllenNLP name -> TF-Hub module variable name. */
+void tfw_hub_name(const char *in, char *out, size_t cap) {
+    const char *cell = strstr(in, "/LSTMCell/");
+    if (strncmp(in, "aggregation/", 12) == 0) snprintf(out, cap, "%s", in);
+    else if (cell) {
+        const char *leaf = cell + 10;
+        snprintf(out, cap, "bilm/%.*s/rnn/lstm_cell/%s", (int)(cell - in), in,
+                 strcmp(leaf, "W_0") == 0 ? "kernel"
+                 : strcmp(leaf, "B") == 0 ? "bias"
+                                          : "projection/kernel");
+    } else snprintf(out, cap, "bilm/%s", in);
+}
+
+/* AllenNLP name -> bilm-tf training name (the inverse of dump_weights' renaming). */
 void tfw_bilm_tf_name(const char *in, char *out, size_t cap) {
     const char *cell = strstr(in, "/RNN/MultiRNNCell/Cell");
     if (!cell) {

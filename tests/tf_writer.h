@@ -24,10 +24,15 @@ typedef struct tfw_options {
     int n_shards;      /* tensors go round-robin into this many data files (>= 1) */
     int block_entries; /* entries per data block (>= 1) */
     int block_type;    /* the trailer's compression byte (0; 1 = snappy) */
+    int no_restarts;   /* 1: data blocks end without restart points (num_restarts 0) */
 } tfw_options;
 
 /* Writes PREFIX.index and its data files (tensors sorted by name first). 0 on success. */
 int tfw_write(const char *prefix, const tfw_tensor *t, int n, const tfw_options *opt);
+
+/* An AllenNLP tensor name as the TF-Hub module names it ("bilm/...", the LSTM cells'
+ * ".../rnn/lstm_cell/{kernel,bias,projection/kernel}"). */
+void tfw_hub_name(const char *in, char *out, size_t cap);
 
 /* An AllenNLP tensor name as a bilm-tf training checkpoint names it (the inverse of
  * dump_weights' renaming): "lm/" + name, LSTM cells as .../rnn/multi_rnn_cell/cell_L/

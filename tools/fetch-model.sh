@@ -7,7 +7,10 @@
 # NAME: small, medium, original or original-5.5b. Writes DIR/NAME/elmo_<STEM>_options.json
 # and elmo_<STEM>_weights.hdf5 (DIR defaults to models), then DIR/NAME.safetensors with
 # `elmo convert` (build/release/bin/elmo, or $ELMO_BIN). Files already present are not
-# downloaded again.
+# downloaded again. Nothing is left half-made: the files are downloaded into a scratch
+# directory DIR/.NAME.XXXXXX, removed on any failure or signal, and DIR/NAME appears only
+# once both files are there (and match --sha256); the conversion writes a temporary file
+# and renames it.
 #
 # AllenNLP publishes no checksums. The script prints each file's size and sha256: pin the
 # weights' hash from your first download with --sha256, and a different file is refused.
@@ -56,10 +59,26 @@ if ! command -v curl >/dev/null 2>&1; then
 fi
 
 OUT=$DIR/$NAME
-mkdir -p "$OUT"
+OPTIONS=elmo_${STEM}_options.json
+WEIGHTS=elmo_${STEM}_weights.hdf5
 
-# fetch FILE: downloads BASE_URL/STEM/FILE into OUT/FILE (via a .part file, so an
-# interrupted download is never mistaken for a complete one).
+# The downloads go to a scratch directory next to OUT (same file system: the final move is
+# a rename), removed whatever happens; DIR itself is removed again if this run made it and
+# it stays empty.
+made_dir=
+[ -d "$DIR" ] || made_dir=1
+mkdir -p "$DIR"
+STAGE=$(mktemp -d "$DIR/.$NAME.XXXXXX")
+cleanup() {
+    rm -rf "$STAGE"
+    [ -z "$made_dir" ] || rmdir "$DIR" 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# fetch FILE: OUT/FILE when it is already there, else downloads BASE_URL/STEM/FILE into
+# STAGE/FILE.
 fetch() {
     url=$BASE_URL/$STEM/$1
     if [ -s "$OUT/$1" ]; then
@@ -68,26 +87,27 @@ fetch() {
     fi
     echo "fetch-model: downloading $url"
     if ! curl --fail --location --silent --show-error --connect-timeout "$CONNECT_TIMEOUT" \
-            --max-time "$MAX_TIME" -o "$OUT/$1.part" "$url"; then
-        rm -f "$OUT/$1.part"
+            --max-time "$MAX_TIME" -o "$STAGE/$1" "$url"; then
         echo "fetch-model: could not download $url (no network, a proxy, or the file moved);" \
              "check the connection, or set ELMO_MODEL_BASE_URL to a mirror" >&2
         exit 1
     fi
-    mv "$OUT/$1.part" "$OUT/$1"
 }
 
-OPTIONS=elmo_${STEM}_options.json
-WEIGHTS=elmo_${STEM}_weights.hdf5
+# where FILE is now: OUT/FILE or STAGE/FILE
+at() {
+    if [ -s "$STAGE/$1" ]; then echo "$STAGE/$1"; else echo "$OUT/$1"; fi
+}
+
 fetch "$OPTIONS"
 fetch "$WEIGHTS"
 
 for f in "$OPTIONS" "$WEIGHTS"; do
-    printf 'fetch-model: %s: %s bytes, sha256 %s\n' "$OUT/$f" "$(wc -c <"$OUT/$f" | tr -d ' ')" \
-        "$(sha256sum "$OUT/$f" | cut -d' ' -f1)"
+    printf 'fetch-model: %s: %s bytes, sha256 %s\n' "$OUT/$f" "$(wc -c <"$(at "$f")" | tr -d ' ')" \
+        "$(sha256sum "$(at "$f")" | cut -d' ' -f1)"
 done
 if [ -n "$SHA256" ]; then
-    got=$(sha256sum "$OUT/$WEIGHTS" | cut -d' ' -f1)
+    got=$(sha256sum "$(at "$WEIGHTS")" | cut -d' ' -f1)
     if [ "$got" != "$SHA256" ]; then
         echo "fetch-model: $OUT/$WEIGHTS has sha256 $got, not the pinned $SHA256;" \
              "delete it and download again, or check where it came from" >&2
@@ -95,10 +115,15 @@ if [ -n "$SHA256" ]; then
     fi
     echo "fetch-model: sha256 of the weights matches the pinned hash"
 fi
+mkdir -p "$OUT"
+for f in "$OPTIONS" "$WEIGHTS"; do
+    [ ! -s "$STAGE/$f" ] || mv "$STAGE/$f" "$OUT/$f"
+done
 
 if [ ! -x "$ELMO_BIN" ]; then
     echo "fetch-model: $ELMO_BIN is not built (run make); skipping the conversion" >&2
     exit 1
 fi
 "$ELMO_BIN" convert "$OUT" -o "$DIR/$NAME.safetensors"
-echo "fetch-model: wrote $DIR/$NAME.safetensors; load it with SELECT elmo_load('default', '$DIR/$NAME.safetensors')"
+echo "fetch-model: wrote $DIR/$NAME.safetensors; use it with elmo embed --model $DIR/$NAME.safetensors," \
+     "ELMO_MODEL=$DIR/$NAME.safetensors, or SELECT elmo_load('default', '$DIR/$NAME.safetensors')"

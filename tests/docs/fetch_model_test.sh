@@ -1,6 +1,7 @@
 #!/bin/sh
 # fetch_model_test.sh - tools/fetch-model.sh without a network: an unreachable server fails
-# with one clear message and leaves no partial file; a file:// mirror (the tiny model under
+# with one clear message and leaves nothing behind (nor does a mirror that has only one of
+# the two files); a file:// mirror (the tiny model under
 # the Small model's file names) downloads, prints sizes and sha256, converts to safetensors
 # that load; a pinned --sha256 that differs is refused (exit 3).
 #
@@ -23,7 +24,7 @@ case $out in
     *"fetch-model: could not download http://127.0.0.1:9/$STEM/elmo_${STEM}_options.json (no network, a proxy, or the file moved); check the connection, or set ELMO_MODEL_BASE_URL to a mirror"*) ok ;;
     *) bad "unreachable server: unexpected message: $out" ;;
 esac
-[ -z "$(ls -A "$T/m1/small")" ] && ok || bad "unreachable server left files: $(ls "$T/m1/small")"
+[ ! -e "$T/m1" ] && ok || bad "unreachable server left files: $(ls -AR "$T/m1")"
 
 # 2. Unknown model name.
 out=$(sh tools/fetch-model.sh tiny 2>&1)
@@ -49,6 +50,14 @@ got=$(printf ".load %s/elmo\nSELECT elmo_load('m', '%s');\nSELECT dim, params FR
       "$B" "$T/m2/small.safetensors" | "$SQLITE3" :memory: 2>&1)
 [ "$got" = "m
 32|105120" ] && ok || bad "mirror: the converted model does not load as expected: $got"
+
+# 3b. A mirror with only the options file: the options download, the weights do not, and
+# nothing is left behind (no half-made models/small, no scratch directory) in an existing DIR.
+mkdir -p "$T/half/$STEM" "$T/m3"
+cp models/elmo-tiny/options.json "$T/half/$STEM/elmo_${STEM}_options.json"
+out=$(ELMO_MODEL_BASE_URL="file://$T/half" sh tools/fetch-model.sh small --dir "$T/m3" 2>&1)
+[ $? -eq 1 ] && ok || bad "half mirror: expected exit 1: $out"
+[ -d "$T/m3" ] && [ -z "$(ls -A "$T/m3")" ] && ok || bad "half mirror left: $(ls -AR "$T/m3")"
 
 # 4. A pinned hash that differs is refused (the files are already there: no download).
 out=$(ELMO_MODEL_BASE_URL=http://127.0.0.1:9 sh tools/fetch-model.sh small --dir "$T/m2" \

@@ -1,8 +1,10 @@
 #!/bin/sh
-# node_test.sh - runs the README's Node.js example (better-sqlite3 12) and compares its
-# output with the README's. better-sqlite3 is not fetched here (npm builds it, about a
-# minute, from the npm registry): `make node-deps` installs it into build/vendor/node once;
-# without it, or without node, the test skips.
+# node_test.sh - runs the README's Node.js example (better-sqlite3 12) as the README says:
+# the script in a directory with node_modules/, build/ and models/ (the repository root, in
+# the README), run from another directory and without NODE_PATH, and compares its output
+# with the README's. better-sqlite3 is not fetched here (npm builds it, about a minute, from
+# the npm registry): `make node-deps` installs it into build/vendor/node once; without it, or
+# without node, the test skips.
 #
 #   B=build/release sh tests/docs/node_test.sh      (from the repo root)
 set -u
@@ -26,7 +28,11 @@ PY
 if [ "$B" != build/release ]; then
     sed "s#build/release/elmo.so#$B/elmo.so#" "$T/example.js" >"$T/x.js" && mv "$T/x.js" "$T/example.js"
 fi
-out=$(NODE_PATH=$MODULES node "$T/example.js" 2>&1)
+# The repository root as the script sees it: node_modules/, build/, models/ next to it.
+ln -s "$PWD/$MODULES" "$T/node_modules"
+ln -s "$PWD/build" "$T/build"
+ln -s "$PWD/models" "$T/models"
+out=$(cd / && env -u NODE_PATH node "$T/example.js" 2>&1)
 if [ "$out" = "$(cat "$T/expected.txt")" ]; then
     echo "node_test: the README's Node.js example printed what the README shows"
 else

@@ -16,7 +16,7 @@ Fenced blocks are taken by language:
 
 Every block runs in one scratch directory that links to the repository's top-level entries
 (so `build/release/elmo`, `models/...` resolve and files the examples create stay out of
-the tree), in document order; `docs.db` there holds the preamble's tables. A block
+the tree; `python/` is copied, since installing it builds inside it), in document order; `docs.db` there holds the preamble's tables. A block
 followed by a ```text block (directly, or after a short paragraph ending with ":", such as
 "Output:") must print exactly that text. Blocks without a language are messages and shown
 output, not code.
@@ -100,7 +100,10 @@ def main():
     blocks = parse(readme)
     work = tempfile.mkdtemp(prefix="elmo-docs.")
     for name in os.listdir(ROOT):
-        if name != ".git":
+        if name == "python":  # a copy: `pip install ./python` builds inside it
+            shutil.copytree(os.path.join(ROOT, name), os.path.join(work, name),
+                            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        elif name not in (".git", ".venv"):
             os.symlink(os.path.join(ROOT, name), os.path.join(work, name))
     env = {"PATH": os.path.join(ROOT, B, "bin") + os.pathsep + os.environ["PATH"],
            "PYTHONPATH": "python"}

@@ -214,8 +214,17 @@ static void test_nomem_message(sqlite3 *db) {
     snprintf(load, sizeof load, "SELECT elmo_load('m', '%s', '%s')", EXT_TINY_OPTIONS,
              EXT_TINY_WEIGHTS);
     atomic_store(&big_counted, 0);
-    atomic_store(&big_fail_at, 1); /* the small tensors' arena: the load's first big allocation */
+    atomic_store(&big_fail_at, 1); /* the file's image: the load's first big allocation */
     int rc = ext_exec(db, load, msg, sizeof msg);
+    snprintf(expected, sizeof expected,
+             "elmo_load: cannot load model 'm': out of memory allocating 440.3 KiB to read "
+             "weights file '%s'",
+             real ? real : "?");
+    CHECK_INT(rc, SQLITE_ERROR);
+    CHECK_STR(msg, expected);
+    atomic_store(&big_counted, 0);
+    atomic_store(&big_fail_at, 2); /* the small tensors' arena */
+    rc = ext_exec(db, load, msg, sizeof msg);
     atomic_store(&big_fail_at, 0);
     snprintf(expected, sizeof expected,
              "elmo_load: cannot load model 'm': out of memory allocating 10.8 KiB of weights "
@@ -223,7 +232,6 @@ static void test_nomem_message(sqlite3 *db) {
              real ? real : "?");
     CHECK_INT(rc, SQLITE_ERROR);
     CHECK_STR(msg, expected);
-    free(real);
 
     CHECK_INT(ext_exec(db, load, msg, sizeof msg), SQLITE_OK);
     atomic_store(&big_counted, 0);
@@ -232,6 +240,26 @@ static void test_nomem_message(sqlite3 *db) {
     atomic_store(&big_fail_at, 0);
     CHECK_INT(rc, SQLITE_ERROR);
     CHECK(strncmp(msg, "elmo_embed: out of memory", 25) == 0 && strlen(msg) > 25);
+    /* The char CNN's scratch: its size, the workers and the model's file (a new text, so
+     * that its tokens miss the cache). */
+    int seen = 0;
+    for (long k = 1; k <= 8 && !seen; k++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT elmo_embed('zq%ldx wv%ldy', '{\"model\":\"m\"}')", k, k);
+        atomic_store(&big_counted, 0);
+        atomic_store(&big_fail_at, k);
+        rc = ext_exec(db, sql, msg, sizeof msg);
+        atomic_store(&big_fail_at, 0);
+        seen = rc == SQLITE_ERROR && strstr(msg, "of char-CNN scratch (") != NULL;
+    }
+    CHECK(seen);
+    snprintf(expected, sizeof expected,
+             "for the model of '%s': 50 characters per token, filters up to 5 wide, 4-wide "
+             "character embeddings, 124 filters",
+             real ? real : "?");
+    if (seen) CHECK_CONTAINS(msg, "elmo_embed: out of memory allocating ");
+    if (seen) CHECK_CONTAINS(msg, expected);
+    free(real);
     ext_exec(db, "SELECT elmo_unload('m')", NULL, 0);
 }
 

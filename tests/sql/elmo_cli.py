@@ -6,10 +6,12 @@ Python interpreter needs, and with leak detection on.
 """
 import os
 import random
+import re
 import sqlite3
 import subprocess
+import unittest
 
-from elmo_sql import B, ROOT, SAN, TINY_DIR, connect
+from elmo_sql import B, ROOT, SAN, TINY_DIR, connect, temp_dir
 
 ELMO = os.path.join(ROOT, B, "bin", "elmo")
 
@@ -26,6 +28,25 @@ def cli_env(**extra):
         env["ASAN_OPTIONS"] = "detect_leaks=1"
     env.update(extra)
     return env
+
+
+class DbCase(unittest.TestCase):
+    """A test with its own database file, self.db, in a temporary directory."""
+
+    def setUp(self):
+        self.tmp = temp_dir()
+        self.db = os.path.join(self.tmp.name, "docs.db")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def query(self, sql, args=()):
+        """Runs one statement on self.db (waiting for other writers) and commits."""
+        con = sqlite3.connect(self.db, timeout=60)
+        rows = con.execute(sql, args).fetchall()
+        con.commit()
+        con.close()
+        return rows
 
 
 def run(*args, input=None, env=None, timeout=120):
@@ -51,9 +72,24 @@ def make_db(path, texts, schema="CREATE TABLE docs(id INTEGER PRIMARY KEY, body 
     con.close()
 
 
+def count(n):
+    """n as the program writes counts: with thousands separators."""
+    return "{:,}".format(n)
+
+
+# SQL a user of the program cannot act on: function calls, or messages that start with the
+# name of the SQL function that raised them.
+SQL_ADVICE = re.compile(r"\belmo_(limit|load|unload)\(|\belmo_(embed|batch|load|tokens): ")
+
+
+def assert_no_sql_advice(test, text):
+    """What the program prints names its flags, not SQL to run."""
+    m = SQL_ADVICE.search(text)
+    test.assertIsNone(m, "SQL advice in %r" % text)
+
+
 def embed_args(db, *more):
     return ["embed", db, "--table", "docs", "--column", "body", "--model", TINY_DIR] + list(more)
-
 
 
 
@@ -65,9 +101,12 @@ def assert_vectors_match(test, got, want, label=""):
         test.assertEqual(got[k], want[k], "%s id %r" % (label, k))
 
 
-def expected_vectors(db, options=None, table="docs", column="body", key="rowid", where="1"):
+def expected_vectors(db, options=None, table="docs", column="body", key="rowid", where="1",
+                     max_tokens=None):
     """id -> elmo_embed(column, options) of every row, from a fresh connection."""
     con = connect()
+    if max_tokens:
+        con.execute("SELECT elmo_limit('max_tokens', ?)", (max_tokens,))
     con.execute("ATTACH ? AS src", (db,))
     rows = con.execute("SELECT %s, elmo_embed(%s, ?) FROM src.%s WHERE %s"
                        % (key, column, table, where),

@@ -37,6 +37,20 @@ class AddressSpaceLimit(ElmoTestCase):
             p = run_limited(400 * 1024, options, weights)
             self.assertEqual((p.returncode, p.stdout.split()), (0, ["default", "1024"]), p.stderr)
 
+    def test_no_limit_takes_the_host_down(self):
+        # Every limit from too small to enough, 2 MiB apart: the load works or fails with
+        # out of memory, never a signal. The HDF5 file is read into memory before libhdf5
+        # opens it, and libhdf5 dereferences a failed allocation when little is left (it
+        # crashed at 78 MiB here), so the loader keeps headroom for it.
+        with temp_dir() as tmp:
+            options, weights = genmodel(tmp, "--shape", "small", "--seed", "3")
+            for mib in range(40, 182, 2):
+                p = run_limited(mib * 1024, options, weights)
+                self.assertIn(p.returncode, (0, 1), "ulimit -v %d MiB: %s" % (mib, p.stderr))
+                if p.returncode:
+                    self.assertIn("elmo_load: cannot load model 'default': out of memory ",
+                                  p.stderr, "ulimit -v %d MiB" % mib)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -232,6 +232,77 @@ class BatchErrors(ElmoTestCase):
 
 
 @unittest.skipIf(SAN, "long-running model work; the release build covers it")
+class BatchOnErrorSkip(ElmoTestCase):
+    """on_error 'skip': bad rows come back with a NULL vector and their message in the
+    hidden column `error`; the good rows keep the vectors of the default mode."""
+    def setUp(self):
+        self.con = connect()
+        make_docs(self.con, SENTENCES)
+        self.sql = ("SELECT id, CASE id WHEN 3 THEN x'00' WHEN 5 THEN 12 ELSE body END "
+                    "FROM docs")
+
+    def tearDown(self):
+        self.con.close()
+
+    def test_bad_rows_are_returned_with_their_error(self):
+        self.con.execute("SELECT elmo_limit('max_tokens', 15)")
+        rows = self.con.execute("SELECT id, vector, error FROM elmo_batch(?, ?)",
+                                (self.sql, '{"on_error":"skip"}')).fetchall()
+        self.assertEqual([r[0] for r in rows], list(range(1, len(SENTENCES) + 1)))
+        errors = {i: e for i, v, e in rows if e is not None}
+        self.assertEqual(errors, {
+            3: "elmo_batch: text must be TEXT or NULL, got BLOB",
+            5: "elmo_batch: text must be TEXT or NULL, got INTEGER",
+            6: "elmo_batch: text has 25 tokens, more than max_tokens = 15; raise it with "
+               "SELECT elmo_limit('max_tokens', N)",
+        })
+        for i, v, e in rows:
+            if e is None:
+                self.assertEqual(v, self.con.execute("SELECT elmo_embed(body) FROM docs "
+                                                     "WHERE id = ?", (i,)).fetchone()[0], i)
+            else:
+                self.assertIsNone(v, i)
+        # the same query without the option fails at the first bad row
+        self.assertSqlError(self.con, "SELECT * FROM elmo_batch(?)", (self.sql,),
+                            message="elmo_batch: row 3 of the query (id 3): text must be TEXT "
+                                    "or NULL, got BLOB")
+        self.assertSqlError(self.con, "SELECT * FROM elmo_batch(?, ?)",
+                            (self.sql, '{"on_error":"fail"}'),
+                            message="elmo_batch: row 3 of the query (id 3): text must be TEXT "
+                                    "or NULL, got BLOB")
+
+    def test_error_is_hidden_and_null_by_default(self):
+        cols = [d[0] for d in self.con.execute(
+            "SELECT * FROM elmo_batch('SELECT id, body FROM docs')").description]
+        self.assertEqual(cols, ["id", "vector"])
+        self.assertEqual(self.con.execute("SELECT count(*) FROM elmo_batch('SELECT id, body "
+                                          "FROM docs') WHERE error IS NULL").fetchone(),
+                         (len(SENTENCES),))
+
+    def test_other_options_and_errors(self):
+        top = self.con.execute("SELECT id, vector FROM elmo_batch(?, ?) WHERE error IS NULL",
+                               (self.sql, '{"on_error":"skip","output":"top"}')).fetchall()
+        for i, v in top:
+            self.assertEqual(v, self.con.execute("SELECT elmo_embed(body, 'top') FROM docs "
+                                                 "WHERE id = ?", (i,)).fetchone()[0], i)
+        self.assertSqlError(self.con, "SELECT * FROM elmo_batch('SELECT id, body FROM docs', "
+                            "'{\"on_error\":\"maybe\"}')",
+                            message="elmo_batch: option 'on_error' must be 'fail' or 'skip', "
+                                    "got \"maybe\"")
+        self.assertSqlError(self.con, "SELECT * FROM elmo_batch('SELECT id, body FROM docs', "
+                            "'{\"colour\":1}')",
+                            message="elmo_batch: unknown option 'colour'; valid options: model, "
+                                    "output, gamma, layer_norm, tokenizer, pooling, on_error")
+        # only elmo_batch has the option
+        self.assertSqlError(self.con, "SELECT elmo_embed('x', '{\"on_error\":\"skip\"}')",
+                            message="elmo_embed: unknown option 'on_error'; valid options: "
+                                    "model, output, gamma, layer_norm, tokenizer, pooling")
+        # an error that is no row's fault still stops the statement
+        self.assertSqlError(self.con, "SELECT * FROM elmo_batch('SELECT 1, 2/0.0 FROM "
+                            "(SELECT abs(-9223372036854775808))', '{\"on_error\":\"skip\"}')",
+                            contains=["elmo_batch: the query failed at row 1"])
+
+
 class BatchInterrupt(ElmoTestCase):
     def test_interrupt_stops_the_batch(self):
         with temp_dir() as d:

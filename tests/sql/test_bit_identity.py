@@ -142,13 +142,69 @@ class Bf16SamePathSameBytes(ElmoTestCase):
         finally:
             con.execute("SELECT elmo_unload('tiny16')")
 
+    def test_each_bf16_kernel_same_bytes_on_every_path(self):
+        """In a fresh process per bf16 kernel (ELMO_KERNEL selects it): elmo_embed and
+        elmo_batch in shuffled order give the same bytes; the two kernels round differently,
+        so their models have different fingerprints."""
+        if not bf16_supported():
+            self.skipTest("this CPU has no AVX512-BF16")
+        texts = TEXTS[:40]
+        sql = "SELECT elmo_load('default', '%s', '%s', '%s');\n" % (TINY_OPTIONS, TINY_WEIGHTS,
+                                                                     BF16)
+        sql += "SELECT kernel || ' ' || fingerprint FROM elmo_models;\n"
+        sql += "CREATE TABLE d(id INTEGER PRIMARY KEY, body TEXT);\n"
+        sql += "".join("INSERT INTO d VALUES (%d, '%s');\n" % (i, t.replace("'", "''"))
+                       for i, t in enumerate(texts))
+        sql += "SELECT hex(elmo_embed(body)) FROM d ORDER BY id;\n"
+        sql += ("SELECT hex(vector) FROM elmo_batch('SELECT id, body FROM d "
+                "ORDER BY (id * 17) % 40') ORDER BY id;\n")
+        seen = {}
+        for kernel in ("amx-bf16", "avx512-bf16"):
+            rc, out, err = run_cli(sql, {"ELMO_KERNEL": kernel, "ELMO_THREADS": "2"})
+            self.assertEqual(rc, 0, err)
+            lines = out.split()
+            got_kernel, fingerprint = lines[1], lines[2]
+            if got_kernel != kernel:
+                print("  bit identity: %s not on this CPU (got %s)" % (kernel, got_kernel))
+                continue
+            single, batch = lines[3:3 + len(texts)], lines[3 + len(texts):]
+            self.assertEqual(batch, single, kernel)
+            seen[kernel] = (fingerprint, single)
+            print("  bit identity: bf16 paths agree on %s" % kernel)
+        if len(seen) == 2:
+            self.assertNotEqual(seen["amx-bf16"][0], seen["avx512-bf16"][0])
+
     def test_a_cpu_without_bf16_says_to_use_fp32(self):
         # ELMO_KERNEL=portable makes the process behave like a CPU without AVX-512.
         sql = "SELECT elmo_load('x', '%s', '%s', '%s');\n" % (TINY_OPTIONS, TINY_WEIGHTS, BF16)
         rc, _, err = run_cli(sql, {"ELMO_KERNEL": "portable"})
         self.assertEqual(rc, 1)
-        self.assertIn("precision 'bf16' needs a CPU with the AVX512-BF16 instructions, which "
-                      "this one lacks; load the model with precision 'fp32'", err)
+        self.assertIn("bf16 is unavailable: ELMO_KERNEL caps the kernel at portable; unset it "
+                      "or load the model with precision 'fp32'", err)
+
+
+class KernelReported(ElmoTestCase):
+    """elmo_models says which kernel a model runs on and why not a faster one."""
+
+    def kernel_and_notice(self, env, precision="fp32"):
+        sql = ("SELECT elmo_load('default', '%s', '%s', '{\"precision\":\"%s\"}');\n"
+               "SELECT kernel, coalesce(notice, '-') FROM elmo_models;\n"
+               % (TINY_OPTIONS, TINY_WEIGHTS, precision))
+        rc, out, err = run_cli(sql, env)
+        self.assertEqual(rc, 0, err)
+        return out.splitlines()[1].split("|", 1)
+
+    def test_kernel_column_and_caps(self):
+        best, notice = self.kernel_and_notice({})
+        self.assertIn(best, ("avx512-fp32", "avx2-fp32", "portable"))
+        self.assertEqual(notice, "-")
+        self.assertEqual(self.kernel_and_notice({"ELMO_KERNEL": "portable"}),
+                         ["portable", "fp32 products run on portable, capped by ELMO_KERNEL "
+                                      "(this CPU has %s)" % best] if best != "portable"
+                         else ["portable", "-"])
+        self.assertEqual(self.kernel_and_notice({"ELMO_KERNEL": "fast-please"}),
+                         [best, "ELMO_KERNEL='fast-please' names no kernel (amx-bf16, "
+                                "avx512-bf16, avx512-fp32, avx2-fp32, portable) and is ignored"])
 
 
 class DeterministicInSchema(ElmoTestCase):

@@ -91,8 +91,8 @@ class Stream(unittest.TestCase):
         self.assertEqual(lines[1:6], [
             "notab\tERROR: line 2 has no tab; expected id<TAB>text",
             "\tERROR: line 3 is empty; expected id<TAB>text",
-            "long\tERROR: elmo_embed: text has 5000 tokens, more than max_tokens = 4096; raise "
-            "it with SELECT elmo_limit('max_tokens', N)",
+            "long\tERROR: text has 5000 tokens, more than --max-tokens 4096; raise it with "
+            "--max-tokens N",
             "\tERROR: line 5 has no \"id\" string or number",
             "\tERROR: line 6 is not a JSON object; expected {\"id\": ..., \"text\": ...}",
         ])
@@ -112,7 +112,7 @@ class Stream(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         r = run("embed", "--stream", input="a\tb\n")
         self.assertEqual(r.returncode, 4)
-        self.assertTrue(r.stderr.startswith("elmo embed: elmo_embed: no model loaded"), r.stderr)
+        self.assertTrue(r.stderr.startswith("elmo embed: no model: give --model PATH"), r.stderr)
 
     def test_partial_batch_is_flushed_while_the_pipe_stays_open(self):
         """A coprocess: each line's answer comes back without closing stdin."""

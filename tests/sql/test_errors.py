@@ -262,7 +262,8 @@ class LoadErrors(ElmoTestCase):
             # the weights given as options and the other way round
             self.assertSqlError(con, self.load("bad", TINY_WEIGHTS, TINY_OPTIONS),
                                 contains=["elmo_load: cannot load model 'bad': options file",
-                                          "is not valid JSON"])
+                                          "holds a NUL byte at byte 8; an options file is "
+                                          "JSON text"])
             self.assertSqlError(con, self.load("bad", TINY_OPTIONS, TINY_OPTIONS),
                                 contains=["elmo_load: cannot load model 'bad': weights file",
                                           "is not an HDF5 file"])

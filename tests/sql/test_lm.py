@@ -337,7 +337,32 @@ class Bulk(ElmoTestCase):
             self.assertSqlError(con, "SELECT * FROM elmo_batch('SELECT id, body FROM docs', "
                                 "'{\"output\":\"perplexity\",\"pooling\":\"max\"}')", message=(
                                     "elmo_batch: unknown option 'pooling'; valid options: model, "
-                                    "tokenizer, vocab_limit, bias, direction, output"))
+                                    "tokenizer, vocab_limit, bias, direction, output, on_error"))
+        finally:
+            con.execute("DROP TABLE docs")
+
+    def test_elmo_batch_perplexity_with_on_error_skip(self):
+        con.execute("CREATE TEMP TABLE docs(id INTEGER PRIMARY KEY, body)")
+        try:
+            con.executemany("INSERT INTO docs(id, body) VALUES (?, ?)",
+                            [(1, TEXT), (2, b"\x00blob"), (3, "flu"), (4, None), (5, 7)])
+            sql = "SELECT id, perplexity, error FROM elmo_batch('SELECT id, body FROM docs', ?)"
+            rows = con.execute(sql, ('{"output":"perplexity","on_error":"skip"}',)).fetchall()
+            self.assertEqual([r[0] for r in rows], [1, 2, 3, 4, 5])
+            for i in (0, 2):  # the good rows: elmo_perplexity's bytes, no error
+                want = con.execute("SELECT elmo_perplexity(body) FROM docs WHERE id = ?",
+                                   (rows[i][0],)).fetchone()[0]
+                self.assertEqual((bits(rows[i][1]), rows[i][2]), (bits(want), None))
+            self.assertEqual(rows[3][1:], (None, None))  # NULL text: no value, no error
+            for i, got in ((1, "BLOB"), (4, "INTEGER")):
+                self.assertIsNone(rows[i][1])
+                self.assertEqual(rows[i][2], "elmo_batch: text must be TEXT or NULL, got %s" % got)
+            # without on_error the first bad row fails the statement, naming it
+            self.assertSqlError(con, sql, ('{"output":"perplexity"}',), message=(
+                "elmo_batch: row 2 of the query (id 2): text must be TEXT or NULL, got BLOB"))
+            self.assertSqlError(con, sql, ('{"output":"perplexity","on_error":"later"}',),
+                                message="elmo_batch: option 'on_error' must be 'fail' or "
+                                        "'skip', got \"later\"")
         finally:
             con.execute("DROP TABLE docs")
 
@@ -363,20 +388,49 @@ class Bulk(ElmoTestCase):
             self.assertEqual(len(got), 20)
             self.assertEqual(bits(got[0][1]), bits(want[1]))
             self.assertEqual([p is None for _, p in got], [t == "" for t in texts])
-            # --refresh notices another head (its fingerprint is in the rows' hash)
+            # the table records what made it: the output, the model and the head
+            head_fp = con.execute("SELECT head_fingerprint FROM elmo_models WHERE name = "
+                                  "'default'").fetchone()[0]
+            c = sqlite3.connect(db)
+            self.assertEqual(c.execute("SELECT output, head_fingerprint, dim, options FROM "
+                                       "elmo_embed_provenance").fetchall(),
+                             [("perplexity", head_fp, 1, None)])
+            c.close()
+            p = subprocess.run([ELMO, "embed", db, "--info", "docs_perplexity"],
+                               capture_output=True, text=True)
+            self.assertEqual((p.returncode, p.stderr), (0, ""))
+            lines = p.stdout.splitlines()
+            self.assertEqual(lines[0], "docs_perplexity: perplexities of docs.body, made by "
+                                       "elmo embed")
+            self.assertIn("  head         fingerprint %s" % head_fp, lines)
+            self.assertIn("  perplexities 20 (5 NULL: no text or no tokens)", lines)
+            self.assertFalse([line for line in lines if line.startswith("  dimension")])
+            # another head is refused, as another model is; --refresh re-scores every row
             other = os.path.join(d, "other")
             subprocess.run([os.path.join(ROOT, B, "elmo-genmodel"), "--out", other, "--shape",
                             "tiny", "--seed", "9", "--vocab", VOCAB, "--softmax-only"],
                            check=True, stdout=subprocess.DEVNULL)
             swapped = [a if a != SOFTMAX else os.path.join(other, "softmax_weights.hdf5")
                        for a in base]
-            for args, changed in ((swapped, False), (swapped + ["--refresh"], True)):
+            for args, code, changed in ((swapped, 8, False), (swapped + ["--refresh"], 0, True)):
                 p = subprocess.run(args, capture_output=True, text=True)
-                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.returncode, code, p.stderr)
+                if code:
+                    self.assertIn("docs_perplexity was made with other settings: the "
+                                  "language-model head changed (fingerprint %s -> " % head_fp,
+                                  p.stderr)
+                    self.assertIn("its perplexities and this run's would not be comparable",
+                                  p.stderr)
                 c = sqlite3.connect(db)
                 now = c.execute("SELECT id, perplexity FROM docs_perplexity ORDER BY id")
                 self.assertEqual(list(now) != got, changed)
                 c.close()
+            # other options too
+            p = subprocess.run(swapped + ["--options", '{"direction":"forward"}'],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 8, p.stderr)
+            self.assertIn("the options changed (the defaults -> {\"direction\":\"forward\"})",
+                          p.stderr)
             # options are elmo_perplexity's
             p = subprocess.run(base + ["--options", "top"], capture_output=True, text=True)
             self.assertEqual(p.returncode, 2)
@@ -385,6 +439,37 @@ class Bulk(ElmoTestCase):
                                capture_output=True, text=True)
             self.assertEqual(p.returncode, 4)
             self.assertIn("elmo_perplexity: model 'default' has no language-model head", p.stderr)
+
+    def test_elmo_embed_perplexity_bad_rows_and_summary(self):
+        with temp_dir() as d:
+            db = os.path.join(d, "docs.db")
+            import sqlite3
+            c = sqlite3.connect(db)
+            c.execute("CREATE TABLE docs(id INTEGER PRIMARY KEY, body)")
+            c.executemany("INSERT INTO docs(id, body) VALUES (?, ?)",
+                          [(1, TEXT), (2, b"\x00blob"), (3, "flu"), (4, None)])
+            c.commit()
+            c.close()
+            base = [ELMO, "embed", db, "--table", "docs", "--column", "body", "--output",
+                    "perplexity", "--model", os.path.join(ROOT, "models", "elmo-tiny"),
+                    "--softmax", SOFTMAX, "--vocab", VOCAB]
+            p = subprocess.run(base + ["--on-error=fail"], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 7, p.stderr)
+            self.assertIn("row with id 2 failed: text must be TEXT or NULL, got BLOB", p.stderr)
+            p = subprocess.run(base, capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("1 errors (see table docs_perplexity_errors)", p.stderr)
+            self.assertIn("; docs_perplexity has 3 perplexities for 4 source rows\n", p.stderr)
+            c = sqlite3.connect(db)
+            self.assertEqual(c.execute("SELECT id, message FROM docs_perplexity_errors").fetchall(),
+                             [(2, "text must be TEXT or NULL, got BLOB; to embed such values as "
+                                  "text: --query 'SELECT rowid, CAST(body AS TEXT) FROM docs' with "
+                                  "another --into")])
+            rows = c.execute("SELECT id, perplexity FROM docs_perplexity ORDER BY id").fetchall()
+            c.close()
+            self.assertEqual([i for i, _ in rows], [1, 3, 4])
+            want = con.execute("SELECT elmo_perplexity(?)", ("flu",)).fetchone()[0]
+            self.assertEqual((bits(rows[1][1]), rows[2][1]), (bits(want), None))
 
     def test_sqlite3_cli(self):
         rc, out, err = run_cli("SELECT elmo_load('default', '%s', '%s', '%s');\n"

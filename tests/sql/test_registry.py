@@ -267,6 +267,21 @@ class DefaultModelFromEnvironment(ElmoTestCase):
                       "+ weights, TF-Hub module) or a TensorFlow checkpoint"
                       % (TINY_OPTIONS, os.path.realpath(TINY_OPTIONS)), err)
 
+    def test_missing_paths_name_the_variable(self):
+        rc, out, err = cli(self.EMBED, {"ELMO_MODEL": "/nonexistent/model"})
+        self.assertNotEqual(rc, 0)
+        self.assertIn("elmo_embed: ELMO_MODEL is '/nonexistent/model', which does not exist; set "
+                      "it to a model: a .safetensors file or a directory with options.json and "
+                      "weights.hdf5", err)
+        rc, out, err = cli(self.EMBED, {"ELMO_OPTIONS": "/nonexistent/o.json",
+                                        "ELMO_WEIGHTS": TINY_WEIGHTS})
+        self.assertIn("elmo_embed: ELMO_OPTIONS is '/nonexistent/o.json', which does not exist; "
+                      "set it to the model's options JSON file", err)
+        rc, out, err = cli(self.EMBED, {"ELMO_OPTIONS": TINY_OPTIONS,
+                                        "ELMO_WEIGHTS": "/nonexistent/w.hdf5"})
+        self.assertIn("elmo_embed: ELMO_WEIGHTS is '/nonexistent/w.hdf5', which does not exist; "
+                      "set it to the model's weights file", err)
+
     def test_options_and_weights_variables(self):
         rc, out, err = cli(self.EMBED + self.LIST, {"ELMO_OPTIONS": TINY_OPTIONS,
                                                     "ELMO_WEIGHTS": TINY_WEIGHTS})
