@@ -4,6 +4,8 @@
 #include "fastmath.h"
 #include "multiversion.h"
 
+#include <string.h>
+
 #define LANES 16
 
 /* Lanes folded pairwise: ((0+8) + (4+12)) + ... always in the same order. */
@@ -13,15 +15,28 @@ static double fold_sum(double *lane) {
     return lane[0];
 }
 
+/* 16 lanes as one vector (GCC's vector extension: the compiler keeps them in registers in
+ * every clone, which it did not for a float[16] whose max has a NaN-ordered select). */
+typedef float lanes_f __attribute__((vector_size(LANES * sizeof(float))));
+typedef int32_t lanes_i __attribute__((vector_size(LANES * sizeof(float))));
+
 MULTIVERSION
 float elmo_lm_add_max(float *x, const float *b, size_t n) {
     if (b)
         for (size_t i = 0; i < n; i++) x[i] += b[i];
-    float lane[LANES];
+    lanes_f lane;
     for (int l = 0; l < LANES; l++) lane[l] = x[0];
     size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
+    for (; i + LANES <= n; i += LANES) {
+        lanes_f v;
+        lanes_i gt, vi, li;
+        memcpy(&v, x + i, sizeof v);
+        gt = v > lane; /* lane = v > lane ? v : lane, lane by lane */
+        memcpy(&vi, &v, sizeof vi);
+        memcpy(&li, &lane, sizeof li);
+        li = (vi & gt) | (li & ~gt);
+        memcpy(&lane, &li, sizeof lane);
+    }
     for (; i < n; i++) lane[i % LANES] = x[i] > lane[i % LANES] ? x[i] : lane[i % LANES];
     float m = lane[0];
     for (int l = 1; l < LANES; l++) m = lane[l] > m ? lane[l] : m;
