@@ -24,7 +24,7 @@ MULTIVERSION
 float elmo_lm_add_max(float *x, const float *b, size_t n) {
     if (b)
         for (size_t i = 0; i < n; i++) x[i] += b[i];
-    lanes_f lane;
+    lanes_f lane = {0};
     for (int l = 0; l < LANES; l++) lane[l] = x[0];
     size_t i = 0;
     for (; i + LANES <= n; i += LANES) {
