@@ -6,14 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Bytes of the UTF-8 character at s [n] when it is valid and harmless on a terminal, else
- * 0. Refused: C0 controls and DEL (ESC, BEL, CR...), C1 controls U+0080..U+009F (8-bit
- * CSI), bidirectional overrides and isolates (U+202A..U+202E, U+2066..U+2069), overlong
- * forms, surrogates, code points above U+10FFFF and truncated sequences. */
-static size_t shown_char(const unsigned char *s, size_t n) {
+size_t elmo_utf8_sequence(const unsigned char *s, size_t n) {
     unsigned char c = s[0];
-    if (c < 0x80) return c >= 0x20 && c != 0x7f;
-    size_t len = c >= 0xC2 && c <= 0xDF   ? 2
+    size_t len = c < 0x80                 ? 1
+                 : c >= 0xC2 && c <= 0xDF ? 2
                  : c >= 0xE0 && c <= 0xEF ? 3
                  : c >= 0xF0 && c <= 0xF4 ? 4
                                           : 0;
@@ -23,6 +19,18 @@ static size_t shown_char(const unsigned char *s, size_t n) {
     if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
         (c == 0xF4 && s[1] > 0x8F))
         return 0;
+    return len;
+}
+
+/* Bytes of the UTF-8 character at s [n] when it is valid and harmless on a terminal, else
+ * 0. Refused: C0 controls and DEL (ESC, BEL, CR...), C1 controls U+0080..U+009F (8-bit
+ * CSI), bidirectional overrides and isolates (U+202A..U+202E, U+2066..U+2069), and what
+ * elmo_utf8_sequence refuses. */
+static size_t shown_char(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    if (c < 0x80) return c >= 0x20 && c != 0x7f;
+    size_t len = elmo_utf8_sequence(s, n);
+    if (len == 0) return 0;
     if (c == 0xC2 && s[1] <= 0x9F) return 0; /* C1 */
     if (c == 0xE2 && s[1] == 0x80 && s[2] >= 0xAA && s[2] <= 0xAE) return 0;
     if (c == 0xE2 && s[1] == 0x81 && s[2] >= 0xA6 && s[2] <= 0xA9) return 0;

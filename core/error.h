@@ -17,6 +17,10 @@ int elmo_fail(elmo_error *err, int code, const char *fmt, ...)
  * valid, printable UTF-8 written as \xNN; a text that does not fit ends with "...". */
 void elmo_escape_text(const char *s, size_t n, char *out, size_t cap);
 
+/* Length of the valid UTF-8 sequence at s [n] (n >= 1), or 0: overlong forms,
+ * surrogates, code points above U+10FFFF and truncated sequences are invalid. */
+size_t elmo_utf8_sequence(const unsigned char *s, size_t n);
+
 /* Sets err (when not NULL) to ELMO_OK with an empty message; returns ELMO_OK. */
 int elmo_ok(elmo_error *err);
 

@@ -151,12 +151,8 @@ static void convert_rows(const float *A, size_t lda, size_t mb, size_t kn, uint1
         uint16_t *o = out + (m / 16) * kt * 512 + (m % 16) * 32;
         for (size_t k = 0; k < kp; k += 32) {
             size_t left = k < kn ? kn - k : 0;
-            __mmask16 lo = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
-            __mmask16 hi = (__mmask16)(left >= 32   ? 0xffff
-                                       : left <= 16 ? 0
-                                                    : (1u << (left - 16)) - 1);
-            __m512 x0 = _mm512_maskz_loadu_ps(lo, a + k);
-            __m512 x1 = _mm512_maskz_loadu_ps(hi, a + k + 16);
+            __m512 x0 = _mm512_maskz_loadu_ps(gemm_mask_lo(left), a + k);
+            __m512 x1 = _mm512_maskz_loadu_ps(gemm_mask_hi(left), a + k + 16);
             _mm512_storeu_si512((void *)(o + k / 32 * 512), (__m512i)_mm512_cvtne2ps_pbh(x1, x0));
         }
     }

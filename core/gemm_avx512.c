@@ -176,12 +176,8 @@ static void convert_rows(const float *A, size_t lda, size_t mb, size_t kn, uint3
         uint32_t *o = out + m * kp;
         for (size_t k = 0; k < kn; k += 32) {
             size_t left = kn - k;
-            __mmask16 lo = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
-            __mmask16 hi = (__mmask16)(left >= 32   ? 0xffff
-                                       : left <= 16 ? 0
-                                                    : (1u << (left - 16)) - 1);
-            __m512 x0 = _mm512_maskz_loadu_ps(lo, a + k);
-            __m512 x1 = _mm512_maskz_loadu_ps(hi, a + k + 16);
+            __m512 x0 = _mm512_maskz_loadu_ps(gemm_mask_lo(left), a + k);
+            __m512 x1 = _mm512_maskz_loadu_ps(gemm_mask_hi(left), a + k + 16);
             __m512i p = (__m512i)_mm512_cvtne2ps_pbh(x1, x0); /* words: x0 then x1 */
             size_t words = min_size((left + 1) / 2, 16);
             _mm512_mask_storeu_epi32(o + k / 2, (__mmask16)((1u << words) - 1), p);

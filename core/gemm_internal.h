@@ -20,6 +20,15 @@ static inline size_t gemm_panel_width(size_t N, size_t n0) {
     return (w + 15) & ~(size_t)15;
 }
 
+/* Load masks of the first and second 16 of 32 floats when `left` of them remain (bf16
+ * conversion of A rows: masked loads read nothing past the row). */
+static inline uint16_t gemm_mask_lo(size_t left) {
+    return (uint16_t)(left >= 16 ? 0xffff : (1u << left) - 1);
+}
+static inline uint16_t gemm_mask_hi(size_t left) {
+    return (uint16_t)(left >= 32 ? 0xffff : left <= 16 ? 0 : (1u << (left - 16)) - 1);
+}
+
 /* 1 when the AVX-512 kernels are compiled in and this CPU runs them. */
 int elmo_gemm_avx512_usable(void);
 

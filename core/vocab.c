@@ -70,28 +70,10 @@ void elmo_vocab_free(elmo_vocab *v) {
 
 /* ---- building ------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s [n], or 0 (overlong forms, surrogates and code
- * points above U+10FFFF are invalid). */
-static size_t utf8_sequence(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t len = c < 0x80                 ? 1
-                 : c >= 0xC2 && c <= 0xDF ? 2
-                 : c >= 0xE0 && c <= 0xEF ? 3
-                 : c >= 0xF0 && c <= 0xF4 ? 4
-                                          : 0;
-    if (len == 0 || len > n) return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
-        (c == 0xF4 && s[1] > 0x8F))
-        return 0;
-    return len;
-}
-
 /* Offset of the first invalid UTF-8 byte of s [n], or n. */
 static size_t utf8_invalid_at(const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_sequence((const unsigned char *)s + i, n - i);
+        size_t k = elmo_utf8_sequence((const unsigned char *)s + i, n - i);
         if (k == 0) return i;
         i += k;
     }
@@ -102,7 +84,7 @@ static size_t utf8_invalid_at(const char *s, size_t n) {
 static void shown(const char *s, size_t n, char out[SHOWN_BYTES + 4]) {
     size_t k = 0;
     while (k < n) {
-        size_t step = utf8_sequence((const unsigned char *)s + k, n - k);
+        size_t step = elmo_utf8_sequence((const unsigned char *)s + k, n - k);
         if (step == 0 || k + step > SHOWN_BYTES) break;
         k += step;
     }
