@@ -7,7 +7,8 @@
  *
  * The file is read into memory once (a regular file, checked on the opened descriptor, at
  * most a small multiple of the weights the options describe) and libhdf5 opens that
- * image with its core driver: it never reads the file itself. Why: libhdf5 returns zeros
+ * image with its core driver: it parses nothing else (the first pass below only locates
+ * datasets, and is checked against the image). Why: libhdf5 returns zeros
  * for bytes past the end of a file, so a file truncated (or being rewritten) while
  * libhdf5 read it loaded as zeros, silently. Checking sizes before and after each read
  * cannot close that window (a file truncated and rewritten between two checks looks
@@ -15,7 +16,15 @@
  * visible. Reading the bytes once, with every short read an error and the file's size and
  * times checked after the read (file_read.h), can: whatever libhdf5 then parses is one
  * version of the file. Each contiguous dataset's pages of the image are given back once it
- * is read, so the image costs no more peak memory than the packed weights it becomes.
+ * is read.
+ *
+ * Big contiguous datasets are not even read into the image ("holes"): a first pass of
+ * libhdf5 over the opened descriptor (/proc/self/fd) finds where their values lie, the
+ * image is read around them, and their values are read straight from the file when asked,
+ * each read checked against the file's size and times like every other (so a bf16 load
+ * never holds the file's float32 bytes and the packed copy at once). The image's own
+ * metadata must place each of them exactly where the first pass did; a file changed in
+ * between fails the load. Where the first pass cannot run, the whole file is the image.
  *
  * What this file does check, before any value is read or any destination allocated:
  *  - the path is a regular file (a FIFO or device would block or never end);
@@ -61,6 +70,9 @@ typedef struct hdf5_source {
     elmo_tensor_source base;
     char *path; /* a copy: the caller's string may not outlive the source */
     hid_t file;
+    elmo_file fd;          /* the file, open while the source is: holes are read from it */
+    released_range *holes; /* [n_holes] sorted byte ranges of values not in the image */
+    int n_holes;
     unsigned char *image;     /* [file_size] the file's bytes (elmo_big_alloc) */
     int64_t file_size;        /* bytes read */
     int64_t user_block;       /* bytes before HDF5 addresses start (0 unless a user block) */
@@ -361,6 +373,28 @@ static int was_released(const hdf5_source *s, const released_range *r) {
     return 0;
 }
 
+/* 1 when [r) is a hole (values read from the file), 0 when it lies in the image, or a
+ * negated status when it overlaps a hole without being one: the metadata the image holds
+ * no longer matches the first pass's (the file changed between the two). */
+static int in_hole(hdf5_source *s, const released_range *r, const char *name, elmo_error *err) {
+    for (int i = 0; i < s->n_holes; i++) {
+        const released_range *h = &s->holes[i];
+        if (r->begin == h->begin && r->end == h->end) return 1;
+        if (r->begin < h->end && h->begin < r->end)
+            return -elmo_fail(err, ELMO_ERR_IO,
+                              "weights file '%s' changed while it was read (dataset '%s' moved); "
+                              "load it again once it is complete",
+                              s->base.path, name);
+    }
+    return 0;
+}
+
+/* Values [begin, begin + n floats) of a hole, from the file (float32 little-endian, as the
+ * first pass checked), with the file's size and times checked after the read. */
+static int read_hole(hdf5_source *s, uint64_t begin, float *dst, uint64_t n, elmo_error *err) {
+    return elmo_file_read(&s->fd, begin, dst, (size_t)n * sizeof(float), err);
+}
+
 static int h5_read(elmo_tensor_source *base, const char *name, float *dst, size_t count,
                    elmo_error *err) {
     hdf5_source *s = (hdf5_source *)base;
@@ -374,6 +408,16 @@ static int h5_read(elmo_tensor_source *base, const char *name, float *dst, size_
     herr_t r = -1;
     released_range range;
     int contiguous = found && contiguous_range(s, ds, numel, &range);
+    int hole = contiguous ? in_hole(s, &range, name, err) : 0;
+    if (hole) {
+        H5Dclose(ds);
+        if (hole < 0) return -hole;
+        if (numel != count)
+            return elmo_fail(err, ELMO_ERR_FORMAT,
+                             "weights file '%s': cannot read dataset '%s' (" CORRUPT_HINT ")",
+                             base->path, name);
+        return read_hole(s, range.begin, dst, numel, err);
+    }
     if (contiguous && was_released(s, &range)) {
         H5Dclose(ds);
         return elmo_fail(err, ELMO_ERR_INTERNAL,
@@ -413,6 +457,12 @@ static int h5_read_rows(elmo_tensor_source *base, const char *name, int64_t row0
         part.begin = range.begin + (uint64_t)row0 * row_numel * 4;
         part.end = part.begin + (uint64_t)rows * row_numel * 4;
     }
+    int hole = contiguous ? in_hole(s, &range, name, err) : 0;
+    if (hole) {
+        H5Dclose(ds);
+        if (hole < 0) return -hole;
+        return read_hole(s, part.begin, dst, (uint64_t)rows * row_numel, err);
+    }
     if (contiguous && rows && was_released(s, &part)) {
         H5Dclose(ds);
         return elmo_fail(err, ELMO_ERR_INTERNAL,
@@ -449,6 +499,8 @@ static void h5_close(elmo_tensor_source *base) {
     H5Eset_auto2(H5E_DEFAULT, s->old_func, s->old_data);
     pthread_mutex_unlock(&h5_lock);
     elmo_big_free(s->image); /* after H5Fclose: the core driver reads it until then */
+    elmo_file_close(&s->fd);
+    free(s->holes);
     free(s->released);
     free(s->path);
     free(s);
@@ -552,31 +604,96 @@ static int has_headroom(void) {
     return ok;
 }
 
-/* Reads the whole file into s->image, once. */
+/* ---- the first pass: where the big contiguous datasets' values lie -------------------- */
+
+#define HOLE_MIN ((uint64_t)1 << 20) /* smaller datasets stay in the image */
+#define MAX_HOLES 4096
+
+typedef struct hole_list {
+    released_range *r;
+    int n;
+    uint64_t user_block, size;
+} hole_list;
+
+/* A dataset whose values may be read straight from the file: contiguous, unfiltered, in
+ * this file, float32 little-endian, wholly allocated inside the file. */
+static herr_t note_hole(hid_t obj, const char *name, const H5O_info_t *info, void *arg) {
+    hole_list *l = arg;
+    if (info->type != H5O_TYPE_DATASET || l->n >= MAX_HOLES) return 0;
+    hid_t ds = H5Dopen2(obj, name, H5P_DEFAULT);
+    if (ds < 0) return 0;
+    hid_t dcpl = H5Dget_create_plist(ds), type = H5Dget_type(ds);
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    int plain = dcpl >= 0 && type >= 0 && H5Pget_layout(dcpl) == H5D_CONTIGUOUS &&
+                H5Pget_external_count(dcpl) == 0 && H5Pget_nfilters(dcpl) == 0 &&
+                H5Tequal(type, H5T_IEEE_F32LE) > 0 && H5Dget_space_status(ds, &status) >= 0 &&
+                status == H5D_SPACE_STATUS_ALLOCATED;
+    haddr_t at = plain ? H5Dget_offset(ds) : HADDR_UNDEF;
+    uint64_t bytes = plain ? H5Dget_storage_size(ds) : 0;
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (type >= 0) H5Tclose(type);
+    H5Dclose(ds);
+    if (at == HADDR_UNDEF || bytes < HOLE_MIN || bytes % 4) return 0;
+    uint64_t begin = l->user_block + (uint64_t)at;
+    if (begin > l->size || bytes > l->size - begin) return 0;
+    released_range *grown = realloc(l->r, (size_t)(l->n + 1) * sizeof *grown);
+    if (!grown) return 0;
+    l->r = grown;
+    l->r[l->n++] = (released_range){begin, begin + bytes};
+    return 0;
+}
+
+static int by_begin(const void *a, const void *b) {
+    const released_range *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* Fills s->holes from the opened file (never from its path, which may have been replaced
+ * by anything since it was checked); on any failure there are no holes. Under h5_lock. */
+static void find_holes(hdf5_source *s) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd.fd);
+    hid_t f = H5Fopen(proc, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return;
+    hole_list l = {NULL, 0, (uint64_t)user_block_of(f), s->fd.size};
+    if (H5Ovisit2(f, H5_INDEX_NAME, H5_ITER_NATIVE, note_hole, &l, H5O_INFO_BASIC) < 0) l.n = 0;
+    H5Fclose(f);
+    qsort(l.r, (size_t)l.n, sizeof *l.r, by_begin);
+    for (int i = 1; i < l.n; i++) /* overlapping values: trust none of them */
+        if (l.r[i].begin < l.r[i - 1].end) l.n = 0;
+    if (l.n == 0) free(l.r), l.r = NULL;
+    s->holes = l.r;
+    s->n_holes = l.n;
+}
+
+/* Reads the file into s->image, once, around the holes. */
 static int read_image(hdf5_source *s, uint64_t max_bytes, elmo_error *err) {
-    elmo_file f;
     char size[32], limit[32];
-    int rc = elmo_file_open(&f, s->path, "weights file", err);
-    if (rc) return rc;
-    if (f.size > max_bytes)
+    int rc = ELMO_OK;
+    uint64_t file_size = s->fd.size;
+    if (file_size > max_bytes)
         rc = elmo_fail(err, ELMO_ERR_FORMAT,
                        "weights file '%s' is %s, far more than the weights its options describe "
                        "(files up to %s are read); check that the weights belong to these "
                        "options",
-                       s->path, elmo_bytes_text((double)f.size, size, sizeof size),
+                       s->path, elmo_bytes_text((double)file_size, size, sizeof size),
                        elmo_bytes_text((double)max_bytes, limit, sizeof limit));
-    else if (!(s->image = elmo_big_alloc(f.size ? (size_t)f.size : 1)))
+    else if (!(s->image = elmo_big_alloc(file_size ? (size_t)file_size : 1)))
         rc = elmo_fail(err, ELMO_ERR_NOMEM, "out of memory allocating %s to read weights file '%s'",
-                       elmo_bytes_text((double)f.size, size, sizeof size), s->path);
+                       elmo_bytes_text((double)file_size, size, sizeof size), s->path);
     else if (!has_headroom())
         rc = elmo_fail(err, ELMO_ERR_NOMEM,
                        "out of memory for libhdf5 to open weights file '%s': less than %s "
                        "is left after reading its %s",
                        s->path, elmo_bytes_text((double)HDF5_HEADROOM, limit, sizeof limit),
-                       elmo_bytes_text((double)f.size, size, sizeof size));
-    else rc = elmo_file_read(&f, 0, s->image, (size_t)f.size, err);
-    s->file_size = (int64_t)f.size;
-    elmo_file_close(&f);
+                       elmo_bytes_text((double)file_size, size, sizeof size));
+    uint64_t at = 0;
+    for (int i = 0; !rc && i <= s->n_holes; i++) {
+        uint64_t end = i < s->n_holes ? s->holes[i].begin : file_size;
+        if (end > at) rc = elmo_file_read(&s->fd, at, s->image + at, (size_t)(end - at), err);
+        if (i < s->n_holes) at = s->holes[i].end;
+    }
+    s->file_size = (int64_t)file_size;
     return rc;
 }
 
@@ -597,8 +714,8 @@ int elmo_hdf5_source_open(const char *path, uint64_t max_bytes, elmo_tensor_sour
                                    .close = h5_close,
                                    .read_rows = h5_read_rows};
     s->file = -1;
-    /* Read before taking the lock: a slow disk does not hold up other loads' HDF5 work. */
-    int rc = read_image(s, max_bytes, err);
+    s->fd.fd = -1;
+    int rc = elmo_file_open(&s->fd, s->path, "weights file", err);
     pthread_mutex_lock(&h5_lock);
     /* libhdf5 1.10 keeps internal references after failing on some corrupted metadata
      * (h5dump does the same), and its shutdown at process exit then prints "infinite loop
@@ -611,6 +728,19 @@ int elmo_hdf5_source_open(const char *path, uint64_t max_bytes, elmo_tensor_sour
     }
     H5Eget_auto2(H5E_DEFAULT, &s->old_func, &s->old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the library never prints */
+    if (!rc && s->fd.size <= max_bytes && s->fd.size >= 4 * HOLE_MIN) {
+        find_holes(s);
+        /* The read itself without the lock: a slow disk does not hold up other loads' HDF5
+         * work. */
+        H5Eset_auto2(H5E_DEFAULT, s->old_func, s->old_data);
+        pthread_mutex_unlock(&h5_lock);
+        rc = read_image(s, max_bytes, err);
+        pthread_mutex_lock(&h5_lock);
+        H5Eget_auto2(H5E_DEFAULT, &s->old_func, &s->old_data);
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    } else if (!rc) {
+        rc = read_image(s, max_bytes, err);
+    }
     if (rc) {
         /* err set */
     } else if (!has_signature(s->image, s->file_size)) {

@@ -64,7 +64,12 @@ static void *worker(void *arg) {
         const char *sql = statements[(seed >> 16) % N_STATEMENTS];
         int rc = ext_exec(dbs[id], sql, msg, sizeof msg);
         if (rc == SQLITE_OK) atomic_fetch_add(&ok, 1);
-        else if (rc == SQLITE_INTERRUPT && strcmp(msg, "interrupted") == 0)
+        /* An interrupt that lands while an eponymous virtual table is connected during the
+         * prepare: its constructor fails with SQLITE_INTERRUPT and "interrupted", and
+         * SQLite 3.40 reports every constructor failure of that path as SQLITE_ERROR with
+         * the constructor's message. The message still says what happened. */
+        else if ((rc == SQLITE_INTERRUPT || (rc == SQLITE_ERROR && strstr(sql, "FROM elmo_"))) &&
+                 strcmp(msg, "interrupted") == 0)
             atomic_fetch_add(&interrupted, 1);
         else if (strstr(msg, "no model named 'm") ||
                  (strstr(sql, "elmo_unload") && strstr(msg, "no model named '")))
