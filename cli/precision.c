@@ -14,7 +14,7 @@ static const struct {
     const char *speed;       /* bf16 batch throughput / fp32, as measured */
     const char *picks;       /* what --precision auto loads there */
 } guide[] = {
-    {"Intel Xeon with AMX (Sapphire Rapids+)", "amx-bf16", "2.9-3.9x", "bf16"},
+    {"Intel Xeon with AMX (Sapphire Rapids+)", "amx-bf16", "2.8-4.0x", "bf16"},
     {"AMD Zen 4 / Zen 5 (AVX512-BF16)", "avx512-bf16", "1.6-1.8x", "bf16"},
     {"Intel with AVX512-BF16, no usable AMX", "avx512-bf16", "0.5-0.6x", "fp32"},
     {"Other x86-64 (no AVX512-BF16)", "none", "-", "fp32"},
