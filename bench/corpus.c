@@ -77,6 +77,17 @@ int corpus_make(corpus *c, size_t n, unsigned long long seed) {
     return 0;
 }
 
+int corpus_load(corpus *c, size_t n, const char *path) {
+    if (!path) {
+        if (corpus_make(c, n, 7) == 0) return 0;
+        fprintf(stderr, "elmo-bench: out of memory for the corpus\n");
+        return 1;
+    }
+    if (corpus_from_text(c, n, path) > 0) return 0;
+    fprintf(stderr, "elmo-bench: no sentences in %s\n", path);
+    return 1;
+}
+
 void corpus_free(corpus *c) {
     for (size_t i = 0; i < c->n; i++) free(c->text[i]);
     free(c->text);

@@ -21,6 +21,10 @@ int corpus_make(corpus *c, size_t n, unsigned long long seed);
  * order; repeated from the start when there are fewer than n. Returns the number of
  * distinct sentences, or 0 (nothing usable: c is left empty). */
 size_t corpus_from_text(corpus *c, size_t n, const char *path);
+
+/* The n sentences every model measurement runs: corpus_from_text(path), or the synthetic
+ * corpus (seed 7) when path is NULL. Returns 0, or 1 with the reason on stderr. */
+int corpus_load(corpus *c, size_t n, const char *path);
 void corpus_free(corpus *c);
 
 /* Inserts the corpus into the existing table docs(id, body) of db (ids from 1); returns

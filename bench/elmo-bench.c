@@ -50,16 +50,6 @@ static void print_setup(void) {
            text_path ? text_path : "synthetic");
 }
 
-/* The n sentences every model measurement runs: real text or the synthetic corpus. */
-static int make_corpus(corpus *c, size_t n) {
-    if (!text_path) return corpus_make(c, n, 7);
-    if (corpus_from_text(c, n, text_path) == 0) {
-        fprintf(stderr, "elmo-bench: no sentences in %s\n", text_path);
-        return 1;
-    }
-    return 0;
-}
-
 static int by_key(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -179,7 +169,7 @@ static int bench_core_batch(const char *dir, size_t n) {
     elmo_load_params lp = load_params();
     if (elmo_model_load_path(dir, &lp, &m, &err)) return die("core-batch", err.message);
     corpus c;
-    if (make_corpus(&c, n)) return die("core-batch", "no corpus");
+    if (corpus_load(&c, n, text_path)) return die("core-batch", "no corpus");
     elmo_sentence *s = calloc(n, sizeof *s);
     size_t tokens = tokenize_corpus(&c, s);
     elmo_model_info info;
@@ -231,7 +221,7 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
     sqlite3 *db = open_with_model(ext, dir);
     if (!db) return 1;
     corpus c;
-    if (make_corpus(&c, n)) return die("sql-batch", "no corpus");
+    if (corpus_load(&c, n, text_path)) return die("sql-batch", "no corpus");
     sqlite3_exec(db,
                  "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);"
                  "CREATE TABLE doc_vec(id INTEGER PRIMARY KEY, vector BLOB);",
@@ -260,7 +250,7 @@ static int bench_sql_batch(const char *ext, const char *dir, size_t n) {
 static int bench_corpus_db(const char *path, size_t n) {
     sqlite3 *db = NULL;
     corpus c;
-    if (make_corpus(&c, n)) return die("corpus-db", "no corpus");
+    if (corpus_load(&c, n, text_path)) return die("corpus-db", "no corpus");
     if (sqlite3_open(path, &db) != SQLITE_OK ||
         sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT); BEGIN", NULL, NULL,
                      NULL) != SQLITE_OK)

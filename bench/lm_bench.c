@@ -216,9 +216,9 @@ static int lm_bulk(const char *ext, const char *dir, size_t n) {
     sqlite3 *db = open_lm(ext, dir, &info);
     if (!db) return 1;
     corpus c;
-    if (text_path ? corpus_from_text(&c, n, text_path) == 0 : corpus_make(&c, n, 7) != 0) {
+    if (corpus_load(&c, n, text_path)) {
         sqlite3_close(db);
-        return fail("lm-bulk", text_path ? "no sentences in the --text" : "out of memory");
+        return 1;
     }
     sqlite3_exec(db, "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT)", NULL, NULL, NULL);
     size_t tokens = corpus_insert(db, &c);

@@ -283,45 +283,34 @@ static int bad_threads(int threads) {
     return 1;
 }
 
-int bench_peak_fma(int threads) {
+/* One register-only peak: its JSON line, or gflops 0 with the reason it cannot run here. */
+static int peak(const char *name, int threads, int usable, const char *missing,
+                double (*round)(job *)) {
     if (bad_threads(threads)) return 1;
-    if (!have_avx512()) {
-        printf("{\"bench\":\"peak-fma\",\"threads\":%d,\"gflops\":0,\"reason\":\"no AVX-512\"}\n",
-               threads);
+    if (!usable) {
+        printf("{\"bench\":\"%s\",\"threads\":%d,\"gflops\":0,\"reason\":\"%s\"}\n", name, threads,
+               missing);
         return 0;
     }
-    double wall, r = run_threads(threads, fma_round, NULL, &wall);
-    printf("{\"bench\":\"peak-fma\",\"threads\":%d,\"gflops\":%.1f,\"gflops_wall\":%.1f}\n",
+    double wall, r = run_threads(threads, round, NULL, &wall);
+    printf("{\"bench\":\"%s\",\"threads\":%d,\"gflops\":%.1f,\"gflops_wall\":%.1f}\n", name,
            threads, r / 1e9, wall / 1e9);
     return 0;
+}
+
+int bench_peak_fma(int threads) {
+    return peak("peak-fma", threads, have_avx512(), "no AVX-512", fma_round);
 }
 
 int bench_peak_bf16(int threads) {
-    if (bad_threads(threads)) return 1;
-    if (!elmo_precision_supported(ELMO_PRECISION_BF16)) {
-        printf("{\"bench\":\"peak-bf16\",\"threads\":%d,\"gflops\":0,"
-               "\"reason\":\"no AVX512-BF16\"}\n",
-               threads);
-        return 0;
-    }
-    double wall, r = run_threads(threads, bf16_round, NULL, &wall);
-    printf("{\"bench\":\"peak-bf16\",\"threads\":%d,\"gflops\":%.1f,\"gflops_wall\":%.1f}\n",
-           threads, r / 1e9, wall / 1e9);
-    return 0;
+    return peak("peak-bf16", threads, elmo_precision_supported(ELMO_PRECISION_BF16),
+                "no AVX512-BF16", bf16_round);
 }
 
 int bench_peak_amx(int threads) {
-    if (bad_threads(threads)) return 1;
     /* the library asks Linux for the tile state when it picks the AMX kernel */
-    if (elmo_gemm_kernel(ELMO_PRECISION_BF16) != ELMO_KERNEL_AMX_BF16) {
-        printf("{\"bench\":\"peak-amx\",\"threads\":%d,\"gflops\":0,\"reason\":\"no AMX\"}\n",
-               threads);
-        return 0;
-    }
-    double wall, r = run_threads(threads, amx_round, NULL, &wall);
-    printf("{\"bench\":\"peak-amx\",\"threads\":%d,\"gflops\":%.1f,\"gflops_wall\":%.1f}\n",
-           threads, r / 1e9, wall / 1e9);
-    return 0;
+    return peak("peak-amx", threads, elmo_gemm_kernel(ELMO_PRECISION_BF16) == ELMO_KERNEL_AMX_BF16,
+                "no AMX", amx_round);
 }
 
 int bench_dram(int threads) {
