@@ -177,8 +177,8 @@ int elmo_pack(const float *w, size_t ldw, int64_t K, int64_t N, int precision, e
     size_t k_n = (size_t)K, n_n = (size_t)N;
     if (kernel == ELMO_KERNEL_AMX_BF16) {
         size_t bytes = elmo_amx_packed_bytes(k_n, n_n);
-        void *data = bytes ? elmo_big_alloc(bytes) : NULL;
         if (!bytes) return ELMO_ERR_ARG;
+        void *data = elmo_big_alloc(bytes);
         if (!data) return ELMO_ERR_NOMEM;
         elmo_amx_pack(w, ldw, k_n, n_n, data);
         *out = (elmo_packed){
